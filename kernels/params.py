@@ -85,3 +85,10 @@ def make_params(p: Mapping, spec_params, dtype=None) -> dict:
 
 def profile_of(p: Mapping) -> Profile:
     return Profile(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+
+
+def broadcast_outputs(out: dict, p: Mapping) -> dict:
+    """Give every output the common shape of the inputs (scalar flags such as A2
+    for a fixed φ and π would otherwise stay 0-d)."""
+    shape = jnp.broadcast_shapes(*[jnp.shape(v) for v in p.values()])
+    return {k: jnp.broadcast_to(v, shape) for k, v in out.items()}

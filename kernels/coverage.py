@@ -1,0 +1,155 @@
+"""Coverage kernels ``coverage_oa4`` (terminal domain D2, Table OA3) and
+``coverage_oa5`` (period-1 domains, Tables OA4 and OA5).  MODEL.md §5, §7, §8.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from . import admissibility as adm
+from . import domains as dom
+from .params import broadcast_outputs, make_params, params_for
+from .profiles import PROFILE, ell, profile_scale
+from .registry import KernelSpec, Output, register
+
+
+def learning_terms(p, *pis):
+    """L_t = φℓ(π_t) for each π given; the profile constant k is computed once."""
+    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+    return tuple(p["phi"] * ell(pi, p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], scale=k)
+                 for pi in pis)
+
+
+# --- coverage_oa4: size of D2 (Table OA3) ------------------------------------------
+
+OA4_PARAMS = params_for(("alpha2", "pi2", "phi", "gamma", "delta", "lam_R", "b"))
+
+OA4_OUTPUTS = (
+    Output("s_under2", "float", "period-2 skill floor s̲2"),
+    Output("sbarbar2", "float", "cutoff s̿2 of D2 = (s̿2, α2) (eq. OA2)"),
+    Output("share_below_benchmark", "float", "(α2 − s̿2)/α2: share of (0, α2) in D2"),
+    Output("share_smooth", "float", "(α2 − s̿2)/(α2 − s̲2): share of (s̲2, α2) in D2"),
+    Output("status_sbarbar2", "int8", "root status of s̿2"),
+    Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
+    Output("A2", "bool", "A2 for period 2: φℓ(π2) < 1"),
+    Output("A4", "bool", "A4 for period 2: b > 1 and λR > α2^(b−1)"),
+    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
+    Output("admissible", "bool", "domain & A2 & A4 & OA1"),
+)
+
+
+def coverage_oa4(p):
+    """Terminal single-crossing domain D2 = (s̿2, α2) and its shares (Table OA3)."""
+    p = make_params(p, OA4_PARAMS)
+    a2, pi2, gam, dl, lr, b = p["alpha2"], p["pi2"], p["gamma"], p["delta"], p["lam_R"], p["b"]
+    (L2,) = learning_terms(p, pi2)
+    f_dom = adm.in_domain(p, OA4_PARAMS)
+    f_A2 = adm.A2(L2)
+    f_A4 = adm.A4(b, lr, a2)
+    f_OA1 = dom.OA1(a2, pi2, gam, dl, lr, b, L2)
+    ok = f_dom & f_A2 & f_A4 & f_OA1
+    su2 = dom.s_under2(a2, pi2, gam)
+    r = dom.sbarbar2(a2, pi2, gam, dl, lr, b, L2, ok)
+    return broadcast_outputs(dict(
+        s_under2=su2,
+        sbarbar2=r.x,
+        share_below_benchmark=(a2 - r.x) / a2,
+        share_smooth=(a2 - r.x) / (a2 - su2),
+        status_sbarbar2=r.status,
+        domain=f_dom, A2=f_A2, A4=f_A4, OA1=f_OA1, admissible=ok,
+    ), p)
+
+
+register(KernelSpec(
+    name="coverage_oa4",
+    fn=coverage_oa4,
+    params=OA4_PARAMS,
+    outputs=OA4_OUTPUTS,
+    description="Terminal single-crossing domain D2 = (s̿2, α2) and its shares (Table OA3, eq. OA2)",
+    categoricals=(PROFILE,),
+))
+
+
+# --- coverage_oa5: period-1 domains (Tables OA4, OA5) ----------------------------------
+
+OA5_PARAMS = params_for(("b", "alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta",
+                         "lam_R", "eta", "beta"))
+
+OA5_OUTPUTS = (
+    Output("s_under", "float", "period-1 skill floor s̲ (A3)"),
+    Output("sbarbar2", "float", "cutoff s̿2 of D2 (eq. OA2)"),
+    Output("sbarbar1", "float", "s̿1 = (s̿2 + γ(1−π1)α1)/(1+γ(1−π1))"),
+    Output("s2_hat_D", "float", "ŝ2^D: no terminal engagement at or below (Cor. 3)"),
+    Output("s2_bar_D", "float", "s̄2^D: full terminal engagement at or above (Cor. 3)"),
+    Output("s1_D", "float", "s1^D with g(s1^D,1;A1) = ŝ2^D (eq. OA3)"),
+    Output("s1_F", "float", "s1^F with g(s1^F,0;A1) = s̄2^D"),
+    Output("D1_nonempty", "bool", "D1 = (max{s̲, s̿1}, α1) is nonempty"),
+    Output("rho1", "float", "ρ1 = |D1|/(α1 − s̲) (0 when D1 is empty)"),
+    Output("rho1_D", "float", "ρ1^D = |D1 ∩ (−∞, s1^D)|/|D1| (NaN when D1 is empty)"),
+    Output("rho1_F", "float", "ρ1^F = |D1 ∩ (s1^F, ∞)|/|D1| (NaN when D1 is empty)"),
+    Output("status_sbarbar2", "int8", "root status of s̿2"),
+    Output("status_s2_hat_D", "int8", "root status of ŝ2^D"),
+    Output("status_s2_bar_D", "int8", "root status of s̄2^D"),
+    Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
+    Output("A1", "bool", "A1: α2 ≥ α1 and π2 ≤ π1"),
+    Output("A2", "bool", "A2: φℓ(π_t) < 1, t = 1, 2"),
+    Output("A3", "bool", "A3 satisfiable: s̲ < α1"),
+    Output("A4", "bool", "A4: b > 1 and λR > max_t α_t^(b−1)"),
+    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
+    Output("monotone", "bool", "Cor. 3: λRπ2 ≥ bα2^(b−1)"),
+    Output("admissible", "bool", "all of domain, A1, A2, A3, A4, OA1, monotone"),
+)
+
+
+def coverage_oa5(p):
+    """Period-1 domains of OA.5: D1, s1^D, s1^F and the shares ρ1, ρ1^D, ρ1^F."""
+    p = make_params(p, OA5_PARAMS)
+    a1, a2, pi1, pi2 = p["alpha1"], p["alpha2"], p["pi1"], p["pi2"]
+    gam, dl, lr, b, beta, eta = p["gamma"], p["delta"], p["lam_R"], p["b"], p["beta"], p["eta"]
+    L1, L2 = learning_terms(p, pi1, pi2)
+
+    s_und = dom.s_under(a1, a2, pi1, pi2, gam)
+    f_dom = adm.in_domain(p, OA5_PARAMS)
+    f_A1 = adm.A1(a1, a2, pi1, pi2)
+    f_A2 = adm.A2(L1, L2)
+    f_A3 = adm.A3_satisfiable(s_und, a1)
+    f_A4 = adm.A4(b, lr, a1, a2)
+    f_OA1 = dom.OA1(a2, pi2, gam, dl, lr, b, L2)
+    f_mono = adm.monotone(b, a2, pi2, lr)
+    admissible = f_dom & f_A1 & f_A2 & f_A3 & f_A4 & f_OA1 & f_mono
+
+    # Thresholds are solved only where their own preconditions hold, so a row
+    # that fails an unrelated condition still gets every quantity that exists.
+    ok2 = f_dom & f_A2 & f_A4 & f_OA1
+    sbb2 = dom.sbarbar2(a2, pi2, gam, dl, lr, b, L2, ok2)
+    hat, bar = dom.terminal_thresholds(sbb2, a2, pi2, gam, dl, lr, b, beta, eta, L2, ok2 & f_mono)
+    d1 = dom.period1_domains(a1, pi1, gam, L1, s_und, sbb2.x, hat.x, bar.x)
+    # ρ1 is a share of (s̲, α1): meaningful only where A3 is satisfiable.
+    rho1 = jnp.where(f_A3, d1["rho1"], jnp.nan)
+    return broadcast_outputs(dict(
+        s_under=s_und,
+        sbarbar2=sbb2.x,
+        sbarbar1=d1["sbarbar1"],
+        s2_hat_D=hat.x,
+        s2_bar_D=bar.x,
+        s1_D=d1["s1_D"],
+        s1_F=d1["s1_F"],
+        D1_nonempty=d1["D1_nonempty"] & f_A3,
+        rho1=rho1,
+        rho1_D=jnp.where(f_A3, d1["rho1_D"], jnp.nan),
+        rho1_F=jnp.where(f_A3, d1["rho1_F"], jnp.nan),
+        status_sbarbar2=sbb2.status,
+        status_s2_hat_D=hat.status,
+        status_s2_bar_D=bar.status,
+        domain=f_dom, A1=f_A1, A2=f_A2, A3=f_A3, A4=f_A4, OA1=f_OA1, monotone=f_mono,
+        admissible=admissible,
+    ), p)
+
+
+register(KernelSpec(
+    name="coverage_oa5",
+    fn=coverage_oa5,
+    params=OA5_PARAMS,
+    outputs=OA5_OUTPUTS,
+    description="Period-1 domains D1, s1^D, s1^F and shares ρ1, ρ1^D, ρ1^F (Tables OA4, OA5)",
+    categoricals=(PROFILE,),
+))

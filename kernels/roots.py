@@ -1,0 +1,203 @@
+"""Vectorized bracketed root solving, used by every threshold of the model.
+
+One solver, :func:`solve`, finds x in [lo, hi] with f(x, θ) = 0 lane by lane:
+
+* **Method**: Chandrupatla's (1997) hybrid of inverse quadratic interpolation and
+  bisection.  Each step keeps a sign-changing bracket (the guarantee of bisection)
+  but typically converges superlinearly: 6–12 evaluations to full float64
+  precision on this model's smooth thresholds, versus ~50 for bisection.
+* **Cost model**: a ``lax.while_loop`` capped at ``max_iter`` iterations that stops
+  as soon as every lane has converged.  Converged lanes are frozen (masked), so a
+  batch costs the same per lane and never diverges in control flow.
+* **Status, not exceptions**: every lane gets an int8 code from
+  :mod:`kernels.status` (converged / no sign change / non-finite / max iterations,
+  plus the infimum-convention corners).  The value is NaN exactly when the status
+  says there is no number.
+* **Infimum conventions** (MODEL.md §5): with ``mode="infimum"``, f is taken to be
+  increasing and the solver returns inf({x ∈ (lo,hi): f(x) ≥ 0} ∪ {hi}): ``lo`` with
+  status AT_LOWER when the condition already holds at the lower end, ``hi`` with
+  status AT_UPPER when it holds nowhere, the crossing otherwise.  (For increasing
+  f the strict and weak versions of the condition have the same infimum.)
+* **Derivatives**: a ``custom_jvp`` applies the implicit function theorem,
+  dx/dθ = −f_θ/f_x, at an interior root, and the derivative of the active end
+  (d lo or d hi) at a corner, so roots can sit inside differentiated code (the
+  comparative statics of Prop. 5 are computed this way).
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import status as st
+
+__all__ = ["Root", "solve", "default_max_iter"]
+
+
+class Root(NamedTuple):
+    x: jax.Array        # the root (or corner); NaN when status has no value
+    status: jax.Array   # int8, see kernels.status
+
+
+def default_max_iter(dtype) -> int:
+    """Iteration cap: enough for pure bisection to reach ~4 ulp from a unit bracket,
+    with margin (Chandrupatla never takes more steps than ~2× bisection)."""
+    return 64 if jnp.finfo(dtype).bits <= 32 else 128
+
+
+def _tolerances(dtype):
+    fi = jnp.finfo(dtype)
+    return 4.0 * float(fi.eps), 4.0 * float(fi.tiny)
+
+
+def _chandrupatla(f, mode, max_iter, lo, hi, theta, mask):
+    """Primal solve; returns (x, status).  See the module docstring."""
+    lo, hi = jnp.broadcast_arrays(lo, hi)
+    dt = lo.dtype
+    xrtol, xatol = _tolerances(dt)
+    shape = jnp.broadcast_shapes(lo.shape, jnp.shape(mask),
+                                 *[jnp.shape(t) for t in jax.tree_util.tree_leaves(theta)])
+    x1 = jnp.broadcast_to(lo, shape)
+    x2 = jnp.broadcast_to(hi, shape)
+    f1 = jnp.broadcast_to(f(x1, theta), shape)
+    f2 = jnp.broadcast_to(f(x2, theta), shape)
+
+    finite = jnp.isfinite(x1) & jnp.isfinite(x2) & jnp.isfinite(f1) & jnp.isfinite(f2)
+    status = jnp.full(shape, st.CONVERGED, jnp.int8)
+    x_init = jnp.full(shape, jnp.nan, dt)
+    if mode == "infimum":
+        # Conventions of MODEL.md §5 for an increasing condition function.
+        at_lo = finite & (f1 >= 0)
+        at_hi = finite & ~at_lo & (f2 <= 0)
+        status = jnp.where(at_lo, st.AT_LOWER, status)
+        status = jnp.where(at_hi, st.AT_UPPER, status)
+        x_init = jnp.where(at_lo, x1, jnp.where(at_hi, x2, x_init))
+        corner = at_lo | at_hi
+        nosign = jnp.zeros(shape, bool)
+    else:
+        corner = jnp.zeros(shape, bool)
+        zero1, zero2 = finite & (f1 == 0), finite & (f2 == 0)
+        x_init = jnp.where(zero1, x1, jnp.where(zero2, x2, x_init))
+        corner = zero1 | zero2
+        nosign = finite & ~corner & (jnp.sign(f1) == jnp.sign(f2))
+        status = jnp.where(nosign, st.NO_SIGN_CHANGE, status)
+    status = jnp.where(~finite, st.NONFINITE, status)
+    # Lanes outside ``mask`` (a failed precondition) never enter the iteration, so
+    # they can neither slow the loop down nor produce a misleading value.
+    skip = ~jnp.broadcast_to(mask, shape)
+    status = jnp.where(skip, st.SKIPPED, status)
+    x_init = jnp.where(skip, jnp.nan, x_init)
+    done = skip | ~finite | corner | nosign
+
+    half = jnp.asarray(0.5, dt)
+    carry = dict(x1=x1, f1=f1, x2=x2, f2=f2, x3=x1, f3=f1,
+                 t=jnp.full(shape, half, dt), done=done, bad=jnp.zeros(shape, bool),
+                 it=jnp.zeros((), jnp.int32))
+
+    def cond(c):
+        return (c["it"] < max_iter) & ~jnp.all(c["done"])
+
+    def body(c):
+        active = ~c["done"]
+        x = c["x1"] + c["t"] * (c["x2"] - c["x1"])
+        fx = f(x, theta)
+        j = jnp.sign(fx) == jnp.sign(c["f1"])
+        x3 = jnp.where(j, c["x1"], c["x2"])
+        f3 = jnp.where(j, c["f1"], c["f2"])
+        x2 = jnp.where(j, c["x2"], c["x1"])
+        f2 = jnp.where(j, c["f2"], c["f1"])
+        x1, f1 = x, fx
+
+        small1 = jnp.abs(f1) < jnp.abs(f2)
+        xm = jnp.where(small1, x1, x2)
+        fm = jnp.where(small1, f1, f2)
+        tol = jnp.abs(xm) * xrtol + xatol
+        dx = jnp.abs(x2 - x1)
+        conv = (dx < tol) | (fm == 0)
+        bad = ~jnp.isfinite(fx)
+
+        # Inverse quadratic interpolation when Chandrupatla's test says the three
+        # points make it safe; bisection otherwise.
+        xi = (x1 - x2) / (x3 - x2)
+        ph = (f1 - f2) / (f3 - f2)
+        use_iqi = ((1.0 - jnp.sqrt(jnp.abs(1.0 - xi))) < ph) & (ph < jnp.sqrt(jnp.abs(xi)))
+        al = (x3 - x1) / (x2 - x1)
+        t_iqi = f1 / (f1 - f2) * f3 / (f3 - f2) - al * f1 / (f3 - f1) * f2 / (f2 - f3)
+        t = jnp.where(use_iqi & jnp.isfinite(t_iqi), t_iqi, half)
+        tl = jnp.minimum(half * tol / jnp.where(dx > 0, dx, 1.0), half)
+        t = jnp.clip(t, tl, 1.0 - tl)
+
+        def keep(new, old):
+            return jnp.where(active, new, old)
+
+        return dict(x1=keep(x1, c["x1"]), f1=keep(f1, c["f1"]),
+                    x2=keep(x2, c["x2"]), f2=keep(f2, c["f2"]),
+                    x3=keep(x3, c["x3"]), f3=keep(f3, c["f3"]),
+                    t=keep(t, c["t"]),
+                    done=c["done"] | conv | bad,
+                    bad=c["bad"] | (active & bad),
+                    it=c["it"] + 1)
+
+    c = lax.while_loop(cond, body, carry)
+    small1 = jnp.abs(c["f1"]) < jnp.abs(c["f2"])
+    xm = jnp.where(small1, c["x1"], c["x2"])
+    solving = ~done                      # lanes that entered the iteration
+    x = jnp.where(solving, xm, x_init)
+    status = jnp.where(solving & c["bad"], st.NONFINITE, status)
+    status = jnp.where(solving & ~c["done"], st.MAX_ITER, status)
+    x = jnp.where(status == st.NONFINITE, jnp.nan, x)
+    x = jnp.where(status == st.NO_SIGN_CHANGE, jnp.nan, x)
+    return x, status.astype(jnp.int8)
+
+
+@partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
+def _solve(f, mode, max_iter, lo, hi, theta, mask):
+    return _chandrupatla(f, mode, max_iter, lo, hi, theta, mask)
+
+
+@_solve.defjvp
+def _solve_jvp(f, mode, max_iter, primals, tangents):
+    lo, hi, theta, mask = primals
+    dlo, dhi, dtheta, _ = tangents
+    x, status = _solve(f, mode, max_iter, lo, hi, theta, mask)
+    # Implicit function theorem at the root: f(x(θ), θ) = 0 ⇒ dx = −f_θ·dθ / f_x.
+    _, f_theta_dot = jax.jvp(lambda th: f(x, th), (theta,), (dtheta,))
+    _, f_x = jax.jvp(lambda xx: f(xx, theta), (x,), (jnp.ones_like(x),))
+    dx_interior = -f_theta_dot / f_x
+    dlo, dhi = jnp.broadcast_to(dlo, x.shape), jnp.broadcast_to(dhi, x.shape)
+    dx = jnp.where(status == st.AT_LOWER, dlo,
+                   jnp.where(status == st.AT_UPPER, dhi, dx_interior))
+    # A root pinned to a bracket end by f = 0 there is still an interior solution
+    # of f = 0, so the implicit formula above applies to it as well.
+    return (x, status), (dx, np.zeros(status.shape, dtype=jax.dtypes.float0))
+
+
+def solve(f: Callable, lo, hi, theta=(), *, mode: str = "root", mask=True,
+          max_iter: int | None = None) -> Root:
+    """Solve f(x, θ) = 0 for x in [lo, hi], elementwise.
+
+    Parameters
+    ----------
+    f : callable ``f(x, theta) -> array``, elementwise in x and the leaves of θ.
+    lo, hi : bracket ends (arrays, broadcastable with θ's leaves).
+    theta : pytree of arrays the function depends on (differentiable).
+    mode : ``"root"`` for a plain root (status NO_SIGN_CHANGE when f(lo), f(hi)
+        share a sign) or ``"infimum"`` for the threshold convention of MODEL.md §5
+        with an increasing f (see module docstring).
+    mask : boolean array; lanes where it is False are not solved (status SKIPPED,
+        value NaN): pass the preconditions (admissibility) of the threshold.
+    max_iter : iteration cap; default :func:`default_max_iter` of the dtype.
+    """
+    if mode not in ("root", "infimum"):
+        raise ValueError(f"mode must be 'root' or 'infimum', not {mode!r}")
+    lo = jnp.asarray(lo)
+    hi = jnp.asarray(hi)
+    dt = jnp.result_type(lo, hi)
+    if max_iter is None:
+        max_iter = default_max_iter(dt)
+    x, status = _solve(f, mode, int(max_iter), lo, hi, theta, jnp.asarray(mask, bool))
+    return Root(x, status)
