@@ -1,0 +1,299 @@
+"""The ``sweep`` command line.
+
+    sweep run SPEC.toml --out DIR [--chunk-size N] [--dtype float32|float64]
+              [--shard I/N] [--executor local] [--overwrite] [--no-progress] [--json]
+    sweep eval KERNEL key=value ... [--dtype ...] [--json]
+    sweep kernels [--json]
+    sweep summarize DIR --table {oa3,oa4,oa5} [--json]
+    sweep reproduce {oa3,oa4,oa5,all} [--points-per-axis K] [--out DIR] [--json] [--no-progress]
+    sweep bench ...
+
+Exit status: 0 success; 2 bad input or usage (the message on stderr says what and
+where, and nothing is written); 1 a failure at run time (the message says what,
+and what was kept).  With ``--json`` stdout carries exactly one JSON document
+(non-finite floats: NaN as null, infinities as the strings "inf"/"-inf").
+
+Environment: ``SWEEP_KERNEL_MODULES`` — comma-separated modules imported before
+kernels are looked up, so kernels registered by your own code can be swept.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import sys
+
+from .errors import EXIT_RUNTIME, EXIT_USAGE, SweepError
+
+__all__ = ["main", "build_parser"]
+
+
+def _configure_xla() -> None:
+    """Expose every CPU core as a JAX device, so a chunk is sharded across cores.
+
+    Must run before JAX is imported; it only affects the CPU platform, so on GPU
+    nodes the same code shards across the GPUs.  An explicit setting wins.
+    """
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_force_host_platform_device_count" in flags:
+        return
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
+def _load_kernel_modules() -> None:
+    for name in filter(None, (m.strip() for m in os.environ.get("SWEEP_KERNEL_MODULES", "").split(","))):
+        importlib.import_module(name)
+
+
+def _jsonable(x):
+    """JSON-safe copy: numpy scalars to Python, NaN to null, inf to "inf"."""
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return x
+
+
+def _print_json(doc) -> None:
+    sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not >= 1")
+    return n
+
+
+def _shard(text: str):
+    from .engine import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# ---------------------------------------------------------------------------
+# handlers
+
+
+def cmd_run(args) -> int:
+    from .engine import run
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    result = run(spec, args.out, overwrite=args.overwrite,
+                 progress=False if args.no_progress else None, shard=args.shard,
+                 chunk_size=args.chunk_size, dtype=args.dtype, executor=args.executor)
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        state = "complete" if result.complete else (
+            f"{result.chunks_done_total} of {result.n_chunks} chunks done")
+        print(f"{result.kernel}: computed {result.vectors_computed} vectors in "
+              f"{result.chunks_computed} chunks ({result.chunks_skipped} already done) in "
+              f"{result.seconds:.2f} s on {result.device}; {result.out_dir}: {state}")
+    return 0
+
+
+def _parse_assignment(text: str, categoricals) -> tuple[str, object]:
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise SweepUsage(f"eval: {text!r}: expected key=value")
+    if key in categoricals:
+        return key, value
+    try:
+        return key, float(value)
+    except ValueError:
+        return key, value  # validation reports "expected a number" with the key
+
+
+class SweepUsage(SweepError):
+    exit_status = EXIT_USAGE
+
+
+def cmd_eval(args) -> int:
+    from .engine import evaluate
+    from .spec import lookup_kernel, parse_spec, _kernel_names
+
+    if args.kernel not in _kernel_names():
+        # Same message as a spec's unknown kernel.
+        parse_spec({"kernel": args.kernel}, source="<command line>")
+    cats = {c.name for c in lookup_kernel(args.kernel).categoricals}
+    values = dict(_parse_assignment(a, cats) for a in args.assignments)
+    doc = evaluate(args.kernel, values, dtype=args.dtype)
+    if args.json:
+        _print_json(doc)
+        return 0
+    print(f"{doc['kernel']} ({doc['dtype']})")
+    for k, v in doc["categoricals"].items():
+        print(f"  {k} = {v}")
+    for k, v in doc["params"].items():
+        print(f"  {k} = {v!r}")
+    width = max((len(k) for k in doc["outputs"]), default=0)
+    print("outputs:")
+    for k, v in doc["outputs"].items():
+        print(f"  {k:<{width}} = {v!r}")
+    return 0
+
+
+def kernels_doc() -> list[dict]:
+    """Every registered kernel as plain data (what ``sweep kernels --json`` prints)."""
+    from kernels.registry import get_kernel, kernel_names
+
+    out = []
+    for name in kernel_names():
+        ks = get_kernel(name)
+        out.append({
+            "name": name,
+            "description": ks.description,
+            "params": [{"name": p.name, "domain": str(p.domain), "default": p.default,
+                        "required": p.default is None, "doc": p.doc} for p in ks.params],
+            "categoricals": [{"name": c.name, "default": c.default, "targets": list(c.targets),
+                              "choices": list(c.choices), "doc": c.doc} for c in ks.categoricals],
+            "outputs": [{"name": o.name, "kind": o.kind, "doc": o.doc} for o in ks.outputs],
+        })
+    return out
+
+
+def cmd_kernels(args) -> int:
+    doc = kernels_doc()
+    if args.json:
+        _print_json(doc)
+        return 0
+    for k in doc:
+        print(f"{k['name']}: {k['description']}")
+        print("  parameters:")
+        for p in k["params"]:
+            dflt = "required" if p["required"] else f"default {p['default']:g}"
+            print(f"    {p['name']:<14} {p['domain']:<12} {dflt:<14} {p['doc']}")
+        for c in k["categoricals"]:
+            print(f"  categorical {c['name']} (default {c['default']!r}; sets "
+                  f"{', '.join(c['targets'])}): {c['doc']}")
+            print("    choices: " + ", ".join(c["choices"]))
+        print("  outputs:")
+        for o in k["outputs"]:
+            print(f"    {o['name']:<22} {o['kind']:<6} {o['doc']}")
+        print()
+    return 0
+
+
+def _delegate(module: str, func: str):
+    def handler(args) -> int:
+        # Imported lazily: these modules are optional extras of the engine.
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            print(f"sweep: error: {module} is not available in this installation", file=sys.stderr)
+            return EXIT_RUNTIME
+        return int(getattr(mod, func)(args))
+
+    return handler
+
+
+# ---------------------------------------------------------------------------
+# parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="sweep", description="Parameter sweeps of the skill-investment model.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    r = sub.add_parser("run", help="run a spec into an output directory (resumes)")
+    r.add_argument("spec", metavar="SPEC.toml")
+    r.add_argument("--out", required=True, metavar="DIR")
+    r.add_argument("--chunk-size", type=_positive_int, metavar="N", help="override the spec's chunk_size")
+    r.add_argument("--dtype", choices=("float64", "float32"), help="override the spec's dtype")
+    r.add_argument("--shard", type=_shard, metavar="I/N",
+                   help="run only chunks k with k %% N == I-1 (I is 1-based, e.g. $SLURM_ARRAY_TASK_ID)")
+    r.add_argument("--executor", default="local", help="local (default), or an installed executor")
+    r.add_argument("--overwrite", action="store_true", help="replace a different sweep in DIR")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    r.set_defaults(handler=cmd_run)
+
+    e = sub.add_parser("eval", help="all outputs of a kernel at one parameter vector")
+    e.add_argument("kernel", metavar="KERNEL")
+    e.add_argument("assignments", nargs="*", metavar="key=value")
+    e.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(handler=cmd_eval)
+
+    k = sub.add_parser("kernels", help="list kernels, their parameters and outputs")
+    k.add_argument("--json", action="store_true")
+    k.set_defaults(handler=cmd_kernels)
+
+    s = sub.add_parser("summarize", help="a paper table from a sweep directory")
+    s.add_argument("dir", metavar="DIR")
+    s.add_argument("--table", required=True, choices=("oa3", "oa4", "oa5"))
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(handler=_delegate("sweep.tables", "cmd_summarize"))
+
+    rp = sub.add_parser("reproduce", help="recompute the paper's tables and compare")
+    rp.add_argument("table", choices=("oa3", "oa4", "oa5", "all"))
+    rp.add_argument("--points-per-axis", type=_positive_int, metavar="K")
+    rp.add_argument("--out", metavar="DIR")
+    rp.add_argument("--json", action="store_true")
+    rp.add_argument("--no-progress", action="store_true")
+    rp.set_defaults(handler=_delegate("sweep.reproduce", "cmd_reproduce"))
+
+    b = sub.add_parser("bench", help="throughput benchmark (arguments: see sweep.bench)", add_help=False)
+    b.add_argument("argv", nargs=argparse.REMAINDER, help="passed to sweep.bench as args.argv")
+    b.set_defaults(handler=_delegate("sweep.bench", "cmd_bench"))
+    return p
+
+
+def main(argv=None) -> int:
+    _configure_xla()
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["bench"]:
+            # sweep.bench parses its own options: hand it everything after "bench"
+            # (argparse.REMAINDER would reject a leading --option).
+            args = argparse.Namespace(command="bench", argv=argv[1:],
+                                      handler=_delegate("sweep.bench", "cmd_bench"))
+        else:
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
+        return int(exc.code or 0)
+    try:
+        _load_kernel_modules()
+        return int(args.handler(args))
+    except SweepError as exc:
+        print(f"sweep: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("sweep: interrupted", file=sys.stderr)
+        return EXIT_RUNTIME
+    except BrokenPipeError:  # e.g. `sweep kernels | head`: the reader went away, not an error
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except Exception as exc:  # noqa: BLE001 - a run-time failure, reported, not a traceback
+        print(f"sweep: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""Chunked execution of a spec on all local devices, with Parquet output and resume.
+
+Pipeline for one chunk ``k`` (vectors ``k*chunk_size ..``)::
+
+    start index ──▶ jit(shard_map(chunk fn)) over a 1-D mesh of local devices
+        each device: its slice of flat indices (int64) → axis digits → values
+        gathered from per-axis tables of the run dtype → kernel → outputs
+    ──▶ host: trim padding, add index/axis columns ──▶ part-NNNNNN.parquet
+
+The chunk function is compiled once per (kernel, axis structure, padded chunk
+size, dtype, device set): start index, axis tables, fixed values and grid sizes
+are runtime arguments, so every chunk (and every grid with the same structure)
+reuses the executable.  The last chunk is padded by clamping indices to the last
+vector and trimmed on the host.
+
+The engine turns on ``jax_enable_x64``: flat indices must be int64 (grids of up to
+2**62 vectors) and float64 runs need it anyway.  float32 runs stay float32: every
+table and fixed value handed to the kernel is a float32 array.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .dataset import META_CHUNK, META_KERNEL, META_SPEC_HASH, completed_chunks, write_part
+from .errors import OutputError, RunError, SweepError
+from .executors import get_executor
+from .grid import Grid, device_values
+from .manifest import prepare_output
+from .progress import Progress
+from .spec import Spec, parse_spec
+
+__all__ = [
+    "ChunkRunner",
+    "ChunkTask",
+    "Pending",
+    "RunResult",
+    "run",
+    "compute_chunk",
+    "evaluate",
+    "parse_shard",
+    "shard_chunks",
+    "describe_devices",
+    "output_schema",
+]
+
+_KIND_DTYPES = {"bool": np.bool_, "int8": np.int8}
+
+
+def _enable_x64() -> None:
+    import jax
+
+    if not jax.config.jax_enable_x64:
+        jax.config.update("jax_enable_x64", True)
+
+
+def describe_devices(devices=None) -> str:
+    """E.g. ``"cpu: 2 x cpu"`` or ``"gpu: 1 x NVIDIA H100 80GB HBM3"``."""
+    import jax
+
+    devices = list(devices or jax.local_devices())
+    kinds = sorted({d.device_kind for d in devices})
+    return f"{devices[0].platform}: {len(devices)} x {', '.join(kinds)}"
+
+
+def output_schema(spec: Spec):
+    """The Arrow schema of every part file of ``spec``: ``index`` (int64), one column
+    per axis (run dtype; categorical axes as dictionary<int32, string> of choice
+    names), then the kernel outputs (float: run dtype, bool, int8)."""
+    import pyarrow as pa
+
+    ks = spec.kernel_spec
+    fdt = pa.float32() if spec.dtype == "float32" else pa.float64()
+    fields = [pa.field("index", pa.int64(), nullable=False)]
+    for a in spec.axes:
+        typ = pa.dictionary(pa.int32(), pa.string()) if a.categorical else fdt
+        fields.append(pa.field(a.name, typ, nullable=False))
+    kind = {"float": fdt, "bool": pa.bool_(), "int8": pa.int8()}
+    fields += [pa.field(o.name, kind[o.kind], nullable=False) for o in ks.outputs]
+    names = [f.name for f in fields]
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise RunError(f"kernel {spec.kernel!r}: output name(s) {sorted(dup)} clash with "
+                       f"'index' or an axis parameter; cannot lay out the Parquet columns")
+    return pa.schema(fields)
+
+
+def _columns_doc(spec: Spec) -> list[dict]:
+    docs = {o.name: o.doc for o in spec.kernel_spec.outputs}
+    return [{"name": f.name, "type": str(f.type), "doc": docs.get(f.name, "")} for f in output_schema(spec)]
+
+
+# ---------------------------------------------------------------------------
+# compiled chunk functions
+
+_COMPILED: dict[tuple, Any] = {}
+
+
+def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dtype: str, devices: tuple):
+    """The jitted, sharded chunk function; cached so a process compiles it once.
+
+    ``structure`` is, per axis, the kernel parameters it drives (one name for a
+    numeric axis, the targets for a categorical axis) and whether it is categorical.
+    """
+    key = (ks.name, id(ks.fn), structure, fixed_names, per_device, dtype,
+           tuple(d.id for d in devices), tuple((o.name, o.kind) for o in ks.outputs))
+    if key in _COMPILED:
+        return _COMPILED[key]
+
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import Mesh, PartitionSpec as P
+
+    mesh = Mesh(np.array(devices), ("d",))
+    dt = jnp.dtype(dtype)
+
+    def body(start, tables, fixed, sizes, strides, last):
+        shard = jax.lax.axis_index("d").astype(jnp.int64)
+        idx = start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
+        # Padding lanes (past the last vector) recompute the last vector; trimmed on the host.
+        idx = jnp.minimum(idx, last)
+        params = {}
+        for (targets, categorical), col in zip(structure, device_values(idx, tables, sizes, strides)):
+            if categorical:
+                params.update({t: col[:, j] for j, t in enumerate(targets)})
+            else:
+                params[targets[0]] = col
+        # Fixed values stay 0-d: XLA evaluates fixed-only subexpressions once, not per lane.
+        params.update(fixed)
+        out = ks.fn(params)
+        res = {}
+        for o in ks.outputs:
+            v = jnp.asarray(out[o.name])
+            v = v.astype(dt if o.kind == "float" else _KIND_DTYPES[o.kind])
+            res[o.name] = jnp.broadcast_to(v, idx.shape)
+        return res
+
+    # check_vma=False: kernels mix replicated (fixed) and per-lane values in loop
+    # carries; every lane is independent, so no collective is ever needed.
+    fn = jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(P(), P(), P(), P(), P(), P()),
+                               out_specs=P("d"), check_vma=False))
+    _COMPILED[key] = (fn, mesh)
+    return _COMPILED[key]
+
+
+@dataclass
+class Pending:
+    """A dispatched chunk: device outputs not yet waited for."""
+
+    chunk: int
+    start: int
+    length: int
+    outputs: dict
+
+
+class ChunkRunner:
+    """Builds the device-side inputs of a spec and dispatches its chunks."""
+
+    def __init__(self, spec: Spec, devices=None):
+        _enable_x64()
+        import jax
+        from jax.sharding import NamedSharding, PartitionSpec as P
+
+        self.spec = spec
+        self.kernel = ks = spec.kernel_spec
+        self.devices = tuple(devices or jax.local_devices())
+        self.grid = Grid.from_spec(spec)
+        self.schema = output_schema(spec)
+        ndev = len(self.devices)
+        self.per_device = -(-spec.chunk_size // ndev)
+        dt = np.dtype(spec.dtype)
+
+        tables, structure = [], []
+        for a in spec.axes:
+            cat = ks.categorical(a.name)
+            if cat is not None:
+                tab = np.array([[cat.choices[c][t] for t in cat.targets] for c in a.values], np.float64)
+                structure.append((tuple(cat.targets), True))
+            else:
+                tab = np.asarray(a.values, np.float64)
+                structure.append(((a.name,), False))
+            # Cast from the float64 spec values once, on the host: float32 runs never
+            # see a float64 array.
+            tables.append(tab.astype(dt))
+        self._host_tables = tables
+        fixed = {k: np.asarray(v, dtype=dt) for k, v in spec.resolved_fixed().items()}
+
+        self._fn, mesh = _chunk_function(ks, tuple(structure), tuple(fixed), self.per_device,
+                                         spec.dtype, self.devices)
+        geometry = (np.asarray(self.grid.sizes, np.int64), np.asarray(self.grid.strides, np.int64),
+                    np.int64(spec.n_vectors - 1))
+        replicated = NamedSharding(mesh, P())
+        self._args = jax.device_put((tables, fixed) + geometry, replicated)
+
+    def dispatch(self, k: int) -> Pending:
+        """Start computing chunk ``k`` (returns at once: JAX dispatch is asynchronous)."""
+        start, length = self.spec.chunk_bounds(k)
+        outputs = self._fn(np.int64(start), *self._args)
+        return Pending(k, start, length, outputs)
+
+    def to_table(self, pending: Pending):
+        """Wait for a dispatched chunk and lay it out as an Arrow table (trimmed)."""
+        import pyarrow as pa
+
+        n = pending.length
+        index = np.arange(pending.start, pending.start + n, dtype=np.int64)
+        digits = self.grid.unravel(index)
+        cols = [pa.array(index)]
+        for j, a in enumerate(self.spec.axes):
+            if a.categorical:
+                cols.append(pa.DictionaryArray.from_arrays(
+                    pa.array(digits[:, j].astype(np.int32)), pa.array(list(a.values), pa.string())))
+            else:
+                cols.append(pa.array(self._host_tables[j][digits[:, j]]))
+        for o in self.kernel.outputs:
+            cols.append(pa.array(np.asarray(pending.outputs[o.name])[:n]))
+        return pa.Table.from_arrays(cols, schema=self.schema)
+
+
+_RUNNERS: dict[tuple, ChunkRunner] = {}
+
+
+def get_runner(spec: Spec) -> ChunkRunner:
+    """The process-wide runner of ``spec`` (one set of device buffers per spec)."""
+    key = (spec.hash, spec.kernel)
+    runner = _RUNNERS.get(key)
+    if runner is None:
+        if len(_RUNNERS) >= 4:  # a long-lived worker may see many specs: keep a few
+            _RUNNERS.pop(next(iter(_RUNNERS)))
+        runner = _RUNNERS[key] = ChunkRunner(spec)
+    return runner
+
+
+class ChunkTask:
+    """Compute and write chunks of one spec into one directory.
+
+    Self-contained and picklable: a worker process can do chunk ``k`` from this
+    object alone (``task(k)``) and compiles once per process.
+    """
+
+    def __init__(self, spec: Spec, out_dir):
+        self.spec = spec
+        self.out_dir = str(out_dir)
+
+    def dispatch(self, k: int) -> Pending:
+        return get_runner(self.spec).dispatch(k)
+
+    def finish(self, pending: Pending) -> int:
+        """Wait for ``pending``, write its part file atomically; returns the row count."""
+        table = get_runner(self.spec).to_table(pending)
+        meta = {META_SPEC_HASH: self.spec.hash.encode(), META_CHUNK: str(pending.chunk).encode(),
+                META_KERNEL: self.spec.kernel.encode()}
+        write_part(self.out_dir, pending.chunk, self.spec.n_chunks, table, meta)
+        return table.num_rows
+
+    def __call__(self, k: int) -> int:
+        return self.finish(self.dispatch(k))
+
+
+def compute_chunk(spec: Spec, out_dir, k: int) -> int:
+    """Compute chunk ``k`` of ``spec`` and write its part file (for remote workers)."""
+    return ChunkTask(spec, out_dir)(k)
+
+
+# ---------------------------------------------------------------------------
+# shards
+
+def parse_shard(shard) -> tuple[int, int] | None:
+    """``"I/N"`` or ``(I, N)`` -> ``(I, N)`` with 1 <= I <= N (ValueError otherwise).
+
+    Shards are **1-based** so ``--shard $SLURM_ARRAY_TASK_ID/N`` works with
+    ``#SBATCH --array=1-N``.
+    """
+    if shard is None:
+        return None
+    if isinstance(shard, str):
+        try:
+            i, n = (int(x) for x in shard.split("/"))
+        except ValueError:
+            raise ValueError(f"--shard {shard!r}: expected I/N with integers 1 <= I <= N") from None
+    else:
+        i, n = shard
+    if not (isinstance(i, int) and isinstance(n, int) and 1 <= i <= n):
+        raise ValueError(f"--shard {i}/{n}: expected I/N with integers 1 <= I <= N")
+    return i, n
+
+
+def shard_chunks(n_chunks: int, shard: tuple[int, int] | None) -> range:
+    """Chunk ids of shard ``(I, N)``: ``{k : k % N == I - 1}``; all chunks if None.
+
+    Shards are disjoint and their union is every chunk, whatever N is.
+    """
+    if shard is None:
+        return range(n_chunks)
+    i, n = shard
+    return range(i - 1, n_chunks, n)
+
+
+def _vectors_in(spec: Spec, chunks) -> int:
+    n = len(chunks) * spec.chunk_size
+    last = spec.n_chunks - 1
+    if last in chunks:  # the last chunk may be short
+        n -= spec.n_chunks * spec.chunk_size - spec.n_vectors
+    return n
+
+
+# ---------------------------------------------------------------------------
+# run
+
+@dataclass
+class RunResult:
+    """What a call to :func:`run` did."""
+
+    out_dir: str
+    spec_hash: str
+    kernel: str
+    dtype: str
+    n_vectors: int
+    n_chunks: int
+    chunk_size: int
+    shard: str | None
+    chunks_in_scope: int      # chunks this call was responsible for (its shard)
+    chunks_skipped: int       # already done (resume)
+    chunks_computed: int
+    vectors_computed: int
+    chunks_done_total: int    # done in the directory after the call, all shards
+    complete: bool            # every chunk of the grid is done
+    seconds: float
+    device: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None = None,
+        shard=None, chunk_size: int | None = None, dtype: str | None = None,
+        executor="local") -> RunResult:
+    """Run ``spec`` into ``out_dir``, resuming whatever is already done there.
+
+    ``chunk_size``/``dtype`` override the spec's (and so change its hash);
+    ``shard`` is ``"I/N"`` or ``(I, N)`` (1-based, see :func:`shard_chunks`);
+    ``progress`` None shows a bar when stderr is a terminal; ``executor`` is a name
+    or an :class:`~sweep.executors.Executor`.
+
+    Raises :class:`SpecError` / :class:`OutputError` for bad input (nothing
+    computed) and :class:`RunError` for failures while computing or writing; part
+    files already written are kept and a re-run resumes from them.
+    """
+    t0 = time.perf_counter()
+    spec = spec.with_overrides(chunk_size=chunk_size, dtype=dtype)
+    try:
+        shard_t = parse_shard(shard)
+    except ValueError as exc:
+        raise OutputError(str(exc)) from None
+    ex = get_executor(executor) if isinstance(executor, str) else executor
+    out = Path(out_dir)
+
+    _enable_x64()
+    device = describe_devices()
+    prepare_output(out, spec, overwrite=overwrite, columns=_columns_doc(spec), device=device)
+
+    scope = shard_chunks(spec.n_chunks, shard_t)
+    done = completed_chunks(out, spec.hash, scope)
+    todo = [k for k in scope if k not in done]
+    counter = {"chunks": 0, "vectors": 0}
+    bar = Progress(_vectors_in(spec, scope), _vectors_in(spec, done), enabled=progress,
+                   desc=spec.kernel)
+
+    def on_done(k: int, rows: int) -> None:
+        counter["chunks"] += 1
+        counter["vectors"] += rows
+        bar.update(rows)
+
+    try:
+        with bar:
+            ex.execute(todo, ChunkTask(spec, out), on_done)
+    except SweepError:
+        raise
+    except (Exception, KeyboardInterrupt) as exc:
+        kept = len(completed_chunks(out, spec.hash))
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        raise RunError(f"sweep run failed ({what}). Kept: {kept} of {spec.n_chunks} chunks are "
+                       f"complete in {out} (part files and {out / '_sweep.json'}); re-run the same "
+                       f"command to resume") from exc
+
+    total_done = len(completed_chunks(out, spec.hash))
+    return RunResult(
+        out_dir=str(out), spec_hash=spec.hash, kernel=spec.kernel, dtype=spec.dtype,
+        n_vectors=spec.n_vectors, n_chunks=spec.n_chunks, chunk_size=spec.chunk_size,
+        shard=None if shard_t is None else f"{shard_t[0]}/{shard_t[1]}",
+        chunks_in_scope=len(scope), chunks_skipped=len(done), chunks_computed=counter["chunks"],
+        vectors_computed=counter["vectors"], chunks_done_total=total_done,
+        complete=total_done == spec.n_chunks, seconds=time.perf_counter() - t0, device=device,
+    )
+
+
+def evaluate(kernel: str, values: dict, *, dtype: str = "float64", source: str = "<command line>") -> dict:
+    """All outputs of ``kernel`` at one parameter vector (``values``: numbers, or
+    choice names for categoricals), validated like a spec's ``[fixed]`` table.
+
+    Returns ``{"kernel", "dtype", "params": resolved numeric params, "outputs"}``
+    with outputs as Python scalars.
+    """
+    spec = parse_spec({"kernel": kernel, "dtype": dtype, "chunk_size": 1, "fixed": dict(values)},
+                      source=source)
+    runner = ChunkRunner(spec)
+    row = runner.to_table(runner.dispatch(0)).to_pylist()[0]
+    row.pop("index")
+    return {"kernel": kernel, "dtype": spec.dtype, "params": spec.resolved_fixed(),
+            "categoricals": {k: v for k, v in spec.fixed.items() if isinstance(v, str)},
+            "outputs": row}

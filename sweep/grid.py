@@ -1,0 +1,105 @@
+"""The lazy cartesian grid: flat index <-> multi-index <-> parameter values.
+
+Axes are in spec order with the *last* axis varying fastest (C order), so the
+flat index of digits ``(d_0, ..., d_{m-1})`` is ``sum_j d_j * stride_j`` with
+``stride_j = prod(size_{j+1..m-1})``.  Nothing is ever materialized: a chunk's
+parameter values are computed from its flat indices by mixed-radix arithmetic,
+on the host with numpy (:meth:`Grid.values`) or on a device inside the jitted
+chunk function (:func:`device_values`), where every axis is a small table of the
+run dtype indexed by its digit.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Grid", "device_values"]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Mixed-radix view of a spec's axes (host side, numpy, int64 indices)."""
+
+    names: tuple[str, ...]
+    sizes: tuple[int, ...]
+    values_: tuple[tuple, ...]  # per axis: floats or categorical choice names
+    categorical: tuple[bool, ...]
+
+    @classmethod
+    def from_spec(cls, spec) -> "Grid":
+        return cls(
+            tuple(a.name for a in spec.axes),
+            tuple(len(a) for a in spec.axes),
+            tuple(tuple(a.values) for a in spec.axes),
+            tuple(a.categorical for a in spec.axes),
+        )
+
+    @property
+    def n(self) -> int:
+        return math.prod(self.sizes)
+
+    @property
+    def strides(self) -> tuple[int, ...]:
+        out, acc = [], 1
+        for s in reversed(self.sizes):
+            out.append(acc)
+            acc *= s
+        return tuple(reversed(out))
+
+    def unravel(self, flat) -> np.ndarray:
+        """Digits, shape ``(len(flat), n_axes)`` int64, of flat indices."""
+        flat = np.asarray(flat, dtype=np.int64)
+        if flat.size and (flat.min() < 0 or flat.max() >= self.n):
+            raise IndexError(f"flat index out of range 0..{self.n - 1}")
+        cols = [(flat // st) % sz for st, sz in zip(self.strides, self.sizes)]
+        return np.stack(cols, axis=-1) if cols else np.zeros(flat.shape + (0,), np.int64)
+
+    def ravel(self, digits) -> np.ndarray:
+        """Flat indices (int64) of digit rows, shape ``(..., n_axes)``."""
+        digits = np.asarray(digits, dtype=np.int64)
+        if digits.shape[-1] != len(self.sizes):
+            raise ValueError(f"expected {len(self.sizes)} digits per row")
+        if np.any(digits < 0) or np.any(digits >= np.array(self.sizes, dtype=np.int64)):
+            raise IndexError("digit out of range for its axis")
+        return digits @ np.array(self.strides, dtype=np.int64) if self.sizes else np.zeros(digits.shape[:-1], np.int64)
+
+    def values(self, flat, dtype=np.float64) -> dict[str, np.ndarray]:
+        """Axis values at flat indices: numeric axes cast to ``dtype``, categorical
+        axes as arrays of choice names (object dtype)."""
+        digits = self.unravel(flat)
+        out = {}
+        for j, name in enumerate(self.names):
+            if self.categorical[j]:
+                out[name] = np.array(self.values_[j], dtype=object)[digits[:, j]]
+            else:
+                out[name] = np.asarray(self.values_[j], dtype=np.float64).astype(dtype)[digits[:, j]]
+        return out
+
+    def index_of(self, **point) -> int:
+        """Flat index of the grid point with the given axis values (exact match)."""
+        digits = []
+        for j, name in enumerate(self.names):
+            try:
+                digits.append(list(self.values_[j]).index(point[name]))
+            except (KeyError, ValueError):
+                raise KeyError(f"{name}={point.get(name)!r} is not on the grid") from None
+        return int(self.ravel(np.array(digits, dtype=np.int64)))
+
+
+def device_values(idx, tables, sizes, strides):
+    """Per-axis table rows at flat indices ``idx`` — traced inside jit.
+
+    ``idx`` is an int64 vector; ``sizes`` and ``strides`` are int64 vectors (runtime
+    arguments, so grids of the same structure share one compilation); ``tables[j]``
+    is axis ``j``'s values in the run dtype, shape ``(size_j,)`` or, for a
+    categorical axis, ``(size_j, n_targets)``.
+    """
+    import jax.numpy as jnp
+
+    out = []
+    for j, table in enumerate(tables):
+        digit = (idx // strides[j]) % sizes[j]
+        out.append(jnp.take(table, digit, axis=0))
+    return out
