@@ -1,0 +1,228 @@
+"""coverage_oa4 / coverage_oa5 against an independent reference and the paper's
+propositions (MODEL.md §5, §7; Claim OA2, eq. OA3)."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as hs
+
+from kernels import get_kernel
+from kernels import status as st
+from kernels.domains import Psi, s_under2
+from kernels.primitives import g
+
+from .reference_coverage import reference
+
+OA5 = get_kernel("coverage_oa5")
+OA4 = get_kernel("coverage_oa4")
+oa5 = jax.jit(OA5.fn)
+oa4 = jax.jit(OA4.fn)
+FLAGS = ("domain", "A1", "A2", "A3", "A4", "OA1", "monotone")
+
+
+def random_vectors(n, seed):
+    """Continuous draws over (slightly beyond) the OA.5 grid's box."""
+    rng = np.random.default_rng(seed)
+    a1 = rng.uniform(0.5, 0.8, n)
+    p1 = rng.uniform(0.4, 0.8, n)
+    return dict(
+        b=rng.uniform(1.02, 1.15, n),
+        alpha1=a1,
+        alpha2=np.minimum(a1 + rng.uniform(0.0, 0.4, n), 0.97),
+        pi1=p1,
+        pi2=p1 - rng.uniform(0.0, 0.35, n),
+        phi=rng.uniform(0.4, 2.2, n),
+        gamma=rng.uniform(0.05, 0.35, n),
+        delta=rng.uniform(0.03, 0.6, n),
+        lam_R=rng.uniform(2.5, 22.0, n),
+        eta=np.exp(rng.uniform(np.log(0.15), np.log(12.0), n)),
+        beta=rng.uniform(0.85, 1.0, n),
+    )
+
+
+@pytest.fixture(scope="module")
+def sample():
+    v = random_vectors(6000, seed=11)
+    out = oa5({k: jnp.asarray(x) for k, x in v.items()})
+    return v, {k: np.asarray(x) for k, x in out.items()}
+
+
+def test_reference_agrees_on_2000_admissible_vectors(sample):
+    v, out = sample
+    idx = np.flatnonzero(out["admissible"])
+    assert idx.size >= 2000, idx.size
+    idx = idx[:2500]
+    worst = {}
+    for i in idx:
+        ref = reference({k: float(x[i]) for k, x in v.items()})
+        assert ref["admissible"], i
+        for key in ("s_under", "sbarbar2", "sbarbar1", "s2_hat_D", "s2_bar_D", "s1_D", "s1_F",
+                    "rho1", "rho1_D", "rho1_F"):
+            if key in ref:
+                d = abs(ref[key] - out[key][i])
+                worst[key] = max(worst.get(key, 0.0), d)
+        assert bool(out["D1_nonempty"][i]) == ref["D1_nonempty"]
+    for key, d in worst.items():
+        assert d <= 1e-10, (key, d)
+
+
+def test_flags_agree_with_reference_on_all_rows(sample):
+    v, out = sample
+    for i in range(0, 6000, 7):
+        ref = reference({k: float(x[i]) for k, x in v.items()})
+        for f in ("A1", "A2", "A3", "A4", "OA1", "monotone", "admissible"):
+            assert bool(out[f][i]) == ref[f], (i, f)
+
+
+def test_every_inadmissible_row_names_a_failed_condition(sample):
+    _, out = sample
+    bad = ~out["admissible"]
+    assert bad.any()
+    named = np.zeros_like(bad)
+    for f in FLAGS:
+        named |= ~out[f]
+    assert np.all(named[bad])
+    # and admissible means every condition holds
+    for f in FLAGS:
+        assert np.all(out[f][out["admissible"]])
+
+
+def test_no_nan_without_explanation(sample):
+    _, out = sample
+    ok = lambda s: np.isin(s, st.OK)  # noqa: E731
+    explained = {
+        "sbarbar2": ~ok(out["status_sbarbar2"]),
+        "sbarbar1": ~ok(out["status_sbarbar2"]),
+        "s2_hat_D": ~ok(out["status_s2_hat_D"]),
+        "s2_bar_D": ~ok(out["status_s2_bar_D"]),
+        "s1_D": ~ok(out["status_s2_hat_D"]),
+        "s1_F": ~ok(out["status_s2_bar_D"]),
+        "rho1": ~ok(out["status_sbarbar2"]) | ~out["A3"],
+        "rho1_D": ~out["D1_nonempty"] | ~ok(out["status_s2_hat_D"]),
+        "rho1_F": ~out["D1_nonempty"] | ~ok(out["status_s2_bar_D"]),
+    }
+    for o in OA5.outputs:
+        if o.kind != "float":
+            continue
+        nan = np.isnan(out[o.name])
+        if o.name in explained:
+            assert np.all(explained[o.name][nan]), o.name
+        else:
+            assert not nan.any(), o.name
+    # on admissible rows every root has a value
+    adm = out["admissible"]
+    for s in ("status_sbarbar2", "status_s2_hat_D", "status_s2_bar_D"):
+        assert np.all(ok(out[s][adm])), s
+
+
+def test_identities_of_eq_OA3(sample):
+    """g(s1^D, 1; A1) = ŝ2^D and g(s1^F, 0; A1) = s̄2^D (MODEL.md §7)."""
+    v, out = sample
+    m = out["admissible"]
+    a1, p1, gam, phi = (jnp.asarray(v[k][m]) for k in ("alpha1", "pi1", "gamma", "phi"))
+    L1 = phi * p1 * (1 - p1)
+    # g without the floor and the s ≥ α branch: both thresholds can sit above α1.
+    gD = out["s1_D"][m] + np.asarray(L1) * (np.asarray(a1) - out["s1_D"][m])
+    gF = out["s1_F"][m] - np.asarray(gam * (1 - p1)) * (np.asarray(a1) - out["s1_F"][m])
+    np.testing.assert_allclose(gD, out["s2_hat_D"][m], atol=1e-13)
+    np.testing.assert_allclose(gF, out["s2_bar_D"][m], atol=1e-13)
+    # and where the thresholds fall inside (0, α1) the library's g agrees
+    inside = (out["s1_D"][m] > 0) & (out["s1_D"][m] < np.asarray(a1))
+    gk = g(jnp.asarray(out["s1_D"][m]), 1.0, a1, p1, gam, L1)
+    np.testing.assert_allclose(np.asarray(gk)[inside], out["s2_hat_D"][m][inside], atol=1e-13)
+
+
+def test_shares_in_unit_interval(sample):
+    _, out = sample
+    for k in ("rho1", "rho1_D", "rho1_F"):
+        x = out[k][~np.isnan(out[k])]
+        assert np.all((x >= 0) & (x <= 1)), k
+    s = out["rho1_D"] + out["rho1_F"]
+    s = s[~np.isnan(s)]
+    assert np.all(s <= 1 + 1e-12)      # s1^D ≤ s1^F: the fixed regions never overlap
+
+
+def test_thresholds_ordered(sample):
+    _, out = sample
+    m = out["admissible"]
+    assert np.all(out["sbarbar2"][m] <= out["s2_hat_D"][m])
+    assert np.all(out["s2_hat_D"][m] <= out["s2_bar_D"][m] + 1e-15)
+
+
+@given(
+    alpha2=hs.floats(0.3, 0.97),
+    pi2=hs.floats(0.05, 0.9),
+    gamma=hs.floats(0.02, 1.0),
+    lam_R=hs.floats(1.2, 25.0),
+    b=hs.floats(1.01, 2.0),
+)
+def test_Psi_strictly_decreasing_on_smooth_interval(alpha2, pi2, gamma, lam_R, b):
+    """Claim OA2: Ψ strictly decreasing on (s̲2, α2), → (b−1)(λR − α2^(b−1)) at α2."""
+    if not lam_R > alpha2 ** (b - 1):         # A4
+        return
+    lo = float(s_under2(alpha2, pi2, gamma))
+    s = jnp.linspace(lo, alpha2, 402)[1:-1]
+    psi = np.asarray(Psi(s, alpha2, pi2, gamma, lam_R, b))
+    assert np.all(np.diff(psi) < 0)
+    end = float(Psi(jnp.asarray(alpha2), alpha2, pi2, gamma, lam_R, b))
+    assert end == pytest.approx((b - 1) * (lam_R - alpha2 ** (b - 1)), rel=1e-12)
+
+
+@given(data=hs.data())
+def test_sbarbar2_solves_OA2(data):
+    a2 = data.draw(hs.floats(0.3, 0.95))
+    p = dict(alpha2=a2, pi2=data.draw(hs.floats(0.1, 0.6)), phi=data.draw(hs.floats(0.3, 2.0)),
+             gamma=data.draw(hs.floats(0.05, 0.5)), delta=data.draw(hs.floats(0.05, 0.6)),
+             lam_R=data.draw(hs.floats(2.0, 20.0)), b=data.draw(hs.floats(1.02, 1.3)))
+    out = oa4({k: jnp.asarray(x) for k, x in p.items()})
+    if not bool(out["admissible"]):
+        assert int(out["status_sbarbar2"]) == st.SKIPPED
+        return
+    x = float(out["sbarbar2"])
+    K2 = p["gamma"] + p["phi"] * p["pi2"]
+    target = p["lam_R"] * p["delta"] / K2
+    psi = float(Psi(jnp.asarray(x), a2, p["pi2"], p["gamma"], p["lam_R"], p["b"]))
+    assert psi == pytest.approx(target, rel=1e-9)
+    assert float(out["s_under2"]) < x < a2
+
+
+def test_batched_kernel_equals_vmap_of_scalar(sample):
+    v, _ = sample
+    sub = {k: jnp.asarray(x[:257]) for k, x in v.items()}
+    batched = oa5(sub)
+    mapped = jax.jit(jax.vmap(OA5.fn))(sub)
+    looped = [oa5({k: x[i] for k, x in sub.items()}) for i in range(0, 257, 64)]
+    jitted = {k: batched[k][::64] for k in batched}
+    stacked = {k: jnp.stack([d[k] for d in looped]) for k in batched}
+    # Flags and statuses are identical; floats may differ by an ulp because XLA
+    # fuses (and contracts into FMAs) the batched and vmapped graphs differently.
+    for k in batched:
+        for mine, other in ((batched, mapped), (jitted, stacked)):
+            a, b = np.asarray(mine[k]), np.asarray(other[k])
+            if a.dtype.kind == "f":
+                np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15, err_msg=k)
+            else:
+                np.testing.assert_array_equal(a, b, err_msg=k)
+
+
+def test_float32_agrees_with_float64(sample):
+    v, out = sample
+    sub = {k: jnp.asarray(x[:2000], jnp.float32) for k, x in v.items()}
+    o32 = oa5(sub)
+    assert o32["rho1"].dtype == jnp.float32
+    m = out["admissible"][:2000] & np.asarray(o32["admissible"])
+    for k in ("sbarbar2", "s2_hat_D", "s2_bar_D", "rho1"):
+        np.testing.assert_allclose(np.asarray(o32[k], np.float64)[m], out[k][:2000][m], atol=5e-5, err_msg=k)
+
+
+def test_profile_changes_thresholds_but_baseline_preset_is_default():
+    p = dict(alpha1=0.6, alpha2=0.8, pi1=0.6, pi2=0.4, phi=1.2, gamma=0.2, delta=0.2,
+             lam_R=5.0, eta=1.0, beta=0.95, b=1.05)
+    p = {k: jnp.asarray(x) for k, x in p.items()}
+    one = jnp.asarray(1.0)
+    base = oa5(p)
+    explicit = oa5({**p, "ell_a": one, "ell_c": one, "ell_kappa0": 0 * one, "ell_kappa1": 0 * one})
+    other = oa5({**p, "ell_a": 2 * one})
+    assert float(base["sbarbar2"]) == float(explicit["sbarbar2"])
+    assert float(base["sbarbar2"]) != float(other["sbarbar2"])

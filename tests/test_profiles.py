@@ -1,0 +1,72 @@
+"""Learning profiles (MODEL.md §2.1): presets, the family, normalization to max 1/4."""
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.optimize import minimize_scalar
+
+from kernels.profiles import BASELINE, PRESETS, ell, profile_max, profile_scale
+
+# The presets written out by hand, un-normalized, as the paper prints them.
+BY_HAND = {
+    "pi(1-pi)": lambda p: p * (1 - p),
+    "pi^0.5(1-pi)": lambda p: p ** 0.5 * (1 - p),
+    "pi^1.5(1-pi)": lambda p: p ** 1.5 * (1 - p),
+    "pi(1-pi)^2": lambda p: p * (1 - p) ** 2,
+    "pi^2(1-pi)^2": lambda p: p ** 2 * (1 - p) ** 2,
+    "(0.05+pi)(1-pi)": lambda p: (0.05 + p) * (1 - p),
+    "pi^2(1-pi)": lambda p: p ** 2 * (1 - p),
+    "pi": lambda p: p,
+    "1-pi": lambda p: 1 - p,
+    "0.05+pi(1-pi)": lambda p: 0.05 + p * (1 - p),
+}
+
+
+def test_all_ten_presets_present():
+    assert set(PRESETS) == set(BY_HAND)
+    assert BASELINE == "pi(1-pi)"
+
+
+@pytest.mark.parametrize("name", sorted(BY_HAND))
+def test_preset_is_hand_formula_rescaled_to_max_quarter(name):
+    c = PRESETS[name]
+    args = (c["ell_a"], c["ell_c"], c["ell_kappa0"], c["ell_kappa1"], c["ell_normalize"])
+    grid = np.linspace(0.0, 1.0, 200001)
+    mine = np.asarray(ell(jnp.asarray(grid), *args))
+    hand = BY_HAND[name](grid)
+    # independent maximum: scipy bounded minimization plus the ends
+    res = minimize_scalar(lambda p: -BY_HAND[name](p), bounds=(0, 1), method="bounded",
+                          options={"xatol": 1e-12})
+    hand_max = max(-res.fun, BY_HAND[name](0.0), BY_HAND[name](1.0))
+    np.testing.assert_allclose(mine, hand * 0.25 / hand_max, rtol=1e-10, atol=1e-15)
+    assert mine.max() == pytest.approx(0.25, abs=1e-10)
+
+
+def test_baseline_needs_no_rescaling_exactly():
+    assert float(profile_scale(1.0, 1.0, 0.0, 0.0, 1.0)) == 1.0
+    p = jnp.linspace(0, 1, 11)
+    np.testing.assert_array_equal(np.asarray(ell(p)), np.asarray(p * (1 - p)))
+
+
+def test_normalization_off_gives_k_equal_one():
+    assert float(profile_scale(2.0, 1.0, 0.0, 0.0, 0.0)) == 1.0
+    assert float(ell(0.5, 1.0, 0.0, 0.0, 0.0, 0.0)) == 0.5
+
+
+def test_family_with_kappa1_matches_scipy_maximum():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        a, c = rng.uniform(0, 3, 2)
+        k0, k1 = rng.uniform(0, 0.3, 2)
+        f = lambda p: (k1 + p ** a) * (1 - p) ** c + k0  # noqa: E731
+        grid = np.linspace(0, 1, 20001)
+        i = np.argmax(f(grid))
+        res = minimize_scalar(lambda p: -f(p), bounds=(max(0, grid[i] - 1e-4), min(1, grid[i] + 1e-4)),
+                              method="bounded", options={"xatol": 1e-13})
+        ref = max(-res.fun, f(grid).max())
+        assert float(profile_max(a, c, k0, k1)) == pytest.approx(ref, rel=1e-12)
+
+
+def test_profile_is_float32_clean():
+    x = ell(jnp.linspace(0, 1, 5, dtype=jnp.float32), jnp.float32(2.0), jnp.float32(1.0),
+            jnp.float32(0.0), jnp.float32(0.05), jnp.float32(1.0))
+    assert x.dtype == jnp.float32
