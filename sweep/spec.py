@@ -62,6 +62,8 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 MAX_VECTORS = 1 << 62
 #: a chunk is materialized in device memory; 2**31 lanes is already far past useful
 MAX_CHUNK_SIZE = 1 << 31
+#: each axis is held as a table in device memory
+MAX_AXIS_POINTS = 1 << 31
 _TOP_KEYS = ("kernel", "dtype", "chunk_size", "fixed", "axes")
 
 
@@ -287,16 +289,17 @@ class _Parser:
                           "each parameter in at most one of [fixed] and [axes]")
 
         fixed = {key: self.fixed_value(ks, key, v, dtype) for key, v in fixed_raw.items()}
+        # Sizes first: a grid too large to index is refused before any axis is built.
+        sizes = {key: self.axis_size(f"axes.{key}", v) for key, v in axes_raw.items()}
+        n = math.prod(sizes.values())
+        if n > MAX_VECTORS:
+            shape = " x ".join(f"{k}={s}" for k, s in sizes.items())
+            self.fail("axes", f"grid has {n} vectors ({shape})",
+                      f"at most 2**62 = {MAX_VECTORS} vectors (flat indices are int64)")
         axes = tuple(self.axis(ks, key, v, dtype) for key, v in axes_raw.items())
 
         self.check_categorical_targets(ks, fixed_raw, axes_raw)
         self.check_required(ks, fixed_raw, axes_raw)
-
-        n = math.prod(len(a) for a in axes)
-        if n > MAX_VECTORS:
-            shape = " x ".join(f"{a.name}={len(a)}" for a in axes)
-            self.fail("axes", f"grid has {n} vectors ({shape})",
-                      f"at most 2**62 = {MAX_VECTORS} vectors (flat indices are int64)")
         # A chunk larger than the grid would only compute padding.
         chunk = min(chunk, n)
         raw = dict(d)
@@ -364,7 +367,15 @@ class _Parser:
                       "values that stay distinct in the run dtype")
         return Axis(key, tuple(float(x) for x in values), False)
 
-    def range_axis(self, where: str, v: Mapping) -> np.ndarray:
+    def axis_size(self, where: str, v) -> int:
+        """Number of points of an axis, from its definition alone (nothing built)."""
+        if isinstance(v, list):
+            return len(v)
+        if isinstance(v, Mapping):
+            return self.range_args(where, v)[3]
+        return 1  # malformed: reported by :meth:`axis`
+
+    def range_args(self, where: str, v: Mapping):
         expected = "{ linspace = [lo, hi, n] } or { logspace = [lo_exp, hi_exp, n] } with n >= 1"
         if len(v) != 1 or next(iter(v)) not in ("linspace", "logspace"):
             self.fail(where, f"got table with keys {sorted(v)}", expected)
@@ -379,12 +390,17 @@ class _Parser:
             self.fail(where, f"bound is not finite in {args!r}", "finite bounds (no NaN or inf)")
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             self.fail(where, f"invalid count {n!r}", "an integer count n >= 1")
-        if n > MAX_VECTORS:
-            self.fail(where, f"count {n} is too large", f"at most {MAX_VECTORS} points")
+        if n > MAX_AXIS_POINTS:
+            # each axis is a table in device memory
+            self.fail(where, f"count {n} is too large", f"at most 2**31 = {MAX_AXIS_POINTS} points per axis")
+        return kind, where, (float(lo), float(hi)), int(n)
+
+    def range_axis(self, where: str, v: Mapping) -> np.ndarray:
+        kind, where, (lo, hi), n = self.range_args(where, v)
         if kind == "linspace":
-            return np.linspace(float(lo), float(hi), int(n), dtype=np.float64)
+            return np.linspace(lo, hi, n, dtype=np.float64)
         with np.errstate(over="ignore"):
-            return np.logspace(float(lo), float(hi), int(n), base=10.0, dtype=np.float64)
+            return np.logspace(lo, hi, n, base=10.0, dtype=np.float64)
 
     # -- cross-key rules ---------------------------------------------------------
     def check_categorical_targets(self, ks, fixed_raw, axes_raw) -> None:
