@@ -1,0 +1,252 @@
+"""Kernel ``terminal``: the symmetric terminal equilibrium h2*(s2) (MODEL.md §5).
+
+Two firms compete for a worker of skill s2 through logit sorting.  At a symmetric
+profile the own-action derivative of Π2^j is ½(1−π2)(α2−s2)·[F2(h;s2) − λRδ], so
+for a below-benchmark worker the sign of F2 − λRδ decides (Prop. 3):
+
+    h2* = 1 if F2(1;s2) ≥ λRδ,  0 if F2(0;s2) ≤ λRδ,  the root of F2 = λRδ otherwise.
+
+On the single-crossing domain D2 = (s̿2, α2) F2 decreases in h and this candidate
+is the unique equilibrium (Lemma 1, Prop. 3).  Off D2 F2 may cross λRδ several
+times, so the kernel scans F2 on a fixed h grid and counts candidates instead of
+assuming uniqueness.
+
+:func:`h2_prop3` (the Prop. 3 selection, differentiable through the root) is also
+the terminal policy used by the ``period1`` kernel.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from . import admissibility as adm
+from . import domains as dom
+from . import status as st
+from .params import broadcast_outputs, make_params, params_for
+from .primitives import B_prime, M, g
+from .profiles import PROFILE, ell, profile_scale
+from .registry import KernelSpec, Output, register
+from .roots import Root, solve
+
+#: h grid for counting the symmetric candidates off D2 (64 cells).  Two crossings
+#: inside one cell (a tangency of F2 and λRδ) are not resolved: they cancel.
+H_GRID = 65
+
+
+class Period2(NamedTuple):
+    """Period-2 quantities the terminal game depends on (L2 = φℓ(π2))."""
+
+    alpha2: jnp.ndarray
+    pi2: jnp.ndarray
+    gamma: jnp.ndarray
+    delta: jnp.ndarray
+    lam_R: jnp.ndarray
+    b: jnp.ndarray
+    beta: jnp.ndarray
+    eta: jnp.ndarray
+    L2: jnp.ndarray
+
+
+def expand(q, axis=-1):
+    """Add a trailing axis to every leaf (to broadcast against a grid)."""
+    return jax.tree_util.tree_map(lambda x: jnp.expand_dims(x, axis), q)
+
+
+def engagement_gain(h, s2, q: Period2):
+    """Terminal engagement gain F2(h;s2) = β/(2η)·K2·B'(g(s2,h;A2))·M(s2,h;A2) (MODEL.md §5).
+
+    Unlike :func:`kernels.domains.F2` this uses the floored transition g, so it is
+    finite for every s2 ∈ [0,1] (B'(0) = 0 where the floor binds), as the candidate
+    scan off D2 needs.
+    """
+    gg = g(s2, h, q.alpha2, q.pi2, q.gamma, q.L2)
+    return (q.beta / (2.0 * q.eta) * dom.K(q.pi2, q.gamma, q.L2) * B_prime(gg, q.b)
+            * M(s2, h, q.alpha2, q.pi2, q.delta, q.lam_R, q.b))
+
+
+def _foc(h, th):
+    # F2(h;s2) − λRδ: the sign of the symmetric own-action derivative (below benchmark)
+    s2, q = th
+    return engagement_gain(h, s2, q) - q.lam_R * q.delta
+
+
+def _select(s2, q, corner0, corner1, interior, lo, hi) -> Root:
+    """h2* from the corner conditions, the interior root on [lo, hi], and the
+    above-benchmark rule (s2 > α2: engagement raises output and cannot change
+    skill, so h2* = 1).  The root carries the solver's implicit derivative;
+    corners are constant (zero derivative)."""
+    r = solve(_foc, lo, hi, (s2, q), mask=interior)
+    above = s2 > q.alpha2
+    x = jnp.where(corner0, 0.0, jnp.where(corner1, 1.0, r.x))
+    stat = jnp.where(corner0, st.AT_LOWER, jnp.where(corner1, st.AT_UPPER, r.status))
+    x = jnp.where(above, 1.0, x)
+    stat = jnp.where(above, st.AT_UPPER, stat)
+    return Root(x, stat.astype(jnp.int8))
+
+
+def h2_prop3(s2, q: Period2) -> Root:
+    """Terminal engagement h2*(s2) by the rule of Prop. 3 (corners, else the root of
+    F2(h;s2) = λRδ on (0,1)).
+
+    It is the equilibrium on D2; off D2 it is the Prop. 3 selection (one of possibly
+    several candidates; the ``terminal`` kernel counts them).  For s2 ≥ α2 it
+    returns 1.  Differentiable in s2 and in q through the root (custom JVP).
+    """
+    f0 = _foc(jnp.zeros_like(s2), (s2, q))
+    f1 = _foc(jnp.ones_like(s2), (s2, q))
+    below = s2 < q.alpha2
+    corner0 = below & (f0 <= 0.0)
+    corner1 = below & ~corner0 & (f1 >= 0.0)
+    interior = below & ~corner0 & ~corner1
+    return _select(s2, q, corner0, corner1, interior, jnp.zeros_like(s2), jnp.ones_like(s2))
+
+
+def scan_candidates(s2, q: Period2):
+    """Count symmetric terminal candidates on the fixed grid of :data:`H_GRID` points.
+
+    Candidates: h = 0 if F2(0) ≤ λRδ, h = 1 if F2(1) ≥ λRδ, and one per cell where
+    F2 − λRδ changes sign.  Returns (n, corner0, corner1, lo, hi, finite) with
+    [lo, hi] the first sign-changing cell (the whole grid's ends when there is none).
+    """
+    dt = jnp.result_type(s2)
+    hs = jnp.linspace(0.0, 1.0, H_GRID, dtype=dt)
+    f = _foc(hs, (s2[..., None], expand(q)))
+    finite = jnp.all(jnp.isfinite(f), axis=-1)
+    pos = f > 0.0
+    cross = pos[..., 1:] != pos[..., :-1]
+    corner0 = f[..., 0] <= 0.0
+    corner1 = f[..., -1] >= 0.0
+    n = corner0.astype(jnp.int32) + corner1.astype(jnp.int32) + jnp.sum(cross, axis=-1, dtype=jnp.int32)
+    k = jnp.argmax(cross, axis=-1)
+    return n, corner0, corner1, hs[k], hs[k + 1], finite
+
+
+def learning_term(p, pi, k):
+    """L = φℓ(π) with the profile constant k precomputed (so π can be differentiated)."""
+    return p["phi"] * ell(pi, p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], scale=k)
+
+
+def period2_of(p, alpha2, pi2, k) -> Period2:
+    return Period2(alpha2, pi2, p["gamma"], p["delta"], p["lam_R"], p["b"], p["beta"],
+                   p["eta"], learning_term(p, pi2, k))
+
+
+def terminal_equilibrium(p, in_D2):
+    """h2*, its status, n_candidates and ∂h2*/∂α2, ∂h2*/∂π2 (Prop. 3, Prop. 5).
+
+    On D2 (or wherever the scan finds exactly one candidate) h2* is that candidate,
+    the interior root refined by Chandrupatla on its grid cell.  Elsewhere h2* is NaN
+    with status SKIPPED and ``n_candidates`` says why (≥ 2 candidates; −1 when
+    s2 = α2, where the payoff does not depend on h and every h is an equilibrium).
+    The derivatives are forward-mode autodiff through the root (the solver's
+    implicit-function JVP, −(∂F2/∂θ)/(∂F2/∂h)); zero at corners.
+    """
+    s2 = p["s2"]
+    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+    q = period2_of(p, p["alpha2"], p["pi2"], k)
+    n, c0, c1, lo, hi, finite = scan_candidates(s2, q)
+    below = s2 < q.alpha2
+    above = s2 > q.alpha2
+    determined = finite & below & (in_D2 | (n == 1))
+    corner0 = determined & c0
+    corner1 = determined & ~c0 & c1
+    interior = determined & ~c0 & ~c1
+
+    def h_of(alpha2, pi2):
+        return _select(s2, period2_of(p, alpha2, pi2, k), corner0, corner1, interior, lo, hi)
+
+    one, zero = jnp.ones_like(q.alpha2), jnp.zeros_like(q.alpha2)
+    r, (dh_da, _) = jax.jvp(h_of, (q.alpha2, q.pi2), (one, zero))
+    _, (dh_dp, _) = jax.jvp(h_of, (q.alpha2, q.pi2), (zero, one))
+    status = jnp.where(~finite, st.NONFINITE,
+                       jnp.where(determined | above, r.status, st.SKIPPED)).astype(jnp.int8)
+    ok = jnp.isin(status, jnp.array(st.OK, jnp.int8))
+    flat = jnp.where(ok & ~interior, 0.0, jnp.nan)      # corners: constant h2*
+    n = jnp.where(above, 1, jnp.where(below, n, -1)).astype(jnp.int8)
+    return dict(
+        h2_star=jnp.where(ok, r.x, jnp.nan),
+        dh2_dalpha2=jnp.where(ok & interior, dh_da, flat),
+        dh2_dpi2=jnp.where(ok & interior, dh_dp, flat),
+        status_h2_star=status,
+        n_candidates=n,
+        F2_at_0=engagement_gain(jnp.zeros_like(s2), s2, q),
+        F2_at_1=engagement_gain(jnp.ones_like(s2), s2, q),
+        q=q,
+    )
+
+
+TERMINAL_PARAMS = params_for(("alpha2", "pi2", "phi", "gamma", "delta", "lam_R", "beta",
+                              "b", "eta", "s2"))
+
+TERMINAL_OUTPUTS = (
+    Output("in_D2", "bool", "s2 ∈ D2 = (s̿2, α2): single crossing, unique equilibrium (eq. 6)"),
+    Output("sbarbar2", "float", "cutoff s̿2 of D2 (eq. OA2)"),
+    Output("F2_at_0", "float", "engagement gain F2(0;s2) (MODEL.md §5)"),
+    Output("F2_at_1", "float", "engagement gain F2(1;s2)"),
+    Output("h2_star", "float", "symmetric terminal equilibrium h2* (Prop. 3); NaN unless unique"),
+    Output("n_candidates", "int8",
+           "symmetric candidates (corners meeting Prop. 3 + crossings of λRδ on a 65-point h grid); "
+           "−1 at s2 = α2 (every h is an equilibrium)"),
+    Output("eta_bar", "float", "engagement threshold η̄(s2) = η·F2(0;s2)/(λRδ) (eq. 7)"),
+    Output("Delta2", "float", "Δ2, sign sets the shape of η̄ (eq. 8)"),
+    Output("dh2_dalpha2", "float", "∂h2*/∂α2 by implicit differentiation (Prop. 5); 0 at corners"),
+    Output("dh2_dpi2", "float", "∂h2*/∂π2 by implicit differentiation (Prop. 5); 0 at corners"),
+    Output("status_h2_star", "int8",
+           "0 interior root, 4 corner h2* = 0, 5 corner h2* = 1, 6 not unique, 2 non-finite"),
+    Output("status_sbarbar2", "int8", "root status of s̿2 (6 where OA1/A2/A4/domain fail)"),
+    Output("below_benchmark", "bool", "s2 < α2"),
+    Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
+    Output("A2", "bool", "A2 for period 2: φℓ(π2) < 1"),
+    Output("A4", "bool", "A4 for period 2: b > 1 and λR > α2^(b−1)"),
+    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
+    Output("monotone", "bool", "Cor. 3: λRπ2 ≥ bα2^(b−1) (h2* nondecreasing in s2 on D2)"),
+    Output("admissible", "bool", "domain & A2 & A4 & OA1"),
+)
+
+
+def terminal(p):
+    """Terminal period at skill s2: D2 membership, F2 at the corners, h2* (Prop. 3),
+    η̄ (eq. 7), Δ2 (eq. 8) and the comparative statics ∂h2*/∂α2, ∂h2*/∂π2 (Prop. 5)."""
+    p = make_params(p, TERMINAL_PARAMS)
+    a2, pi2, gam, dl, lr, b = p["alpha2"], p["pi2"], p["gamma"], p["delta"], p["lam_R"], p["b"]
+    s2 = p["s2"]
+    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+    L2 = learning_term(p, pi2, k)
+    f_dom = adm.in_domain(p, TERMINAL_PARAMS)
+    f_A2 = adm.A2(L2)
+    f_A4 = adm.A4(b, lr, a2)
+    f_OA1 = dom.OA1(a2, pi2, gam, dl, lr, b, L2)
+    admissible = f_dom & f_A2 & f_A4 & f_OA1
+    sbb2 = dom.sbarbar2(a2, pi2, gam, dl, lr, b, L2, admissible)
+    in_D2 = admissible & (s2 > sbb2.x) & (s2 < a2)   # NaN s̿2 compares False
+    eq = terminal_equilibrium(p, in_D2)
+    return broadcast_outputs(dict(
+        in_D2=in_D2,
+        sbarbar2=sbb2.x,
+        F2_at_0=eq["F2_at_0"],
+        F2_at_1=eq["F2_at_1"],
+        h2_star=eq["h2_star"],
+        n_candidates=eq["n_candidates"],
+        eta_bar=p["eta"] * eq["F2_at_0"] / (lr * dl),
+        Delta2=dom.Delta2(a2, pi2, gam, lr, b),
+        dh2_dalpha2=eq["dh2_dalpha2"],
+        dh2_dpi2=eq["dh2_dpi2"],
+        status_h2_star=eq["status_h2_star"],
+        status_sbarbar2=sbb2.status,
+        below_benchmark=s2 < a2,
+        domain=f_dom, A2=f_A2, A4=f_A4, OA1=f_OA1,
+        monotone=adm.monotone(b, a2, pi2, lr),
+        admissible=admissible,
+    ), p)
+
+
+register(KernelSpec(
+    name="terminal",
+    fn=terminal,
+    params=TERMINAL_PARAMS,
+    outputs=TERMINAL_OUTPUTS,
+    description="Terminal equilibrium h2*(s2) (Prop. 3), D2 membership, η̄ (eq. 7), Δ2 (eq. 8), ∂h2*/∂α2, ∂h2*/∂π2 (Prop. 5)",
+    categoricals=(PROFILE,),
+))
