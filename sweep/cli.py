@@ -130,9 +130,9 @@ class SweepUsage(SweepError):
 
 def cmd_eval(args) -> int:
     from .engine import evaluate
-    from .spec import lookup_kernel, parse_spec, _kernel_names
+    from .spec import _is_registered, lookup_kernel, parse_spec
 
-    if args.kernel not in _kernel_names():
+    if not _is_registered(args.kernel):
         # Same message as a spec's unknown kernel.
         parse_spec({"kernel": args.kernel}, source="<command line>")
     cats = {c.name for c in lookup_kernel(args.kernel).categoricals}

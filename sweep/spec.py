@@ -68,10 +68,22 @@ _TOP_KEYS = ("kernel", "dtype", "chunk_size", "fixed", "axes")
 
 
 def lookup_kernel(name: str):
-    """The registered :class:`~kernels.registry.KernelSpec` called ``name`` (KeyError if none)."""
-    from kernels.registry import get_kernel
+    """The registered :class:`~kernels.registry.KernelSpec` called ``name`` (KeyError if none).
 
+    A name already registered (e.g. by a module named in ``SWEEP_KERNEL_MODULES``)
+    is returned without importing the model catalog.
+    """
+    from kernels.registry import REGISTRY, get_kernel
+
+    if name in REGISTRY:
+        return REGISTRY[name]
     return get_kernel(name)
+
+
+def _is_registered(name: str) -> bool:
+    from kernels.registry import REGISTRY
+
+    return name in REGISTRY or name in _kernel_names()
 
 
 def _kernel_names() -> tuple[str, ...]:
@@ -255,9 +267,8 @@ class _Parser:
         if "kernel" not in d:
             self.fail("kernel", "missing", "the name of a registered kernel")
         name = d["kernel"]
-        names = _kernel_names()
-        if not isinstance(name, str) or name not in names:
-            self.fail("kernel", f"unknown kernel {name!r}", "one of " + ", ".join(names))
+        if not isinstance(name, str) or not _is_registered(name):
+            self.fail("kernel", f"unknown kernel {name!r}", "one of " + ", ".join(_kernel_names()))
         ks = lookup_kernel(name)
 
         dtype = d.get("dtype", DEFAULT_DTYPE)

@@ -1,0 +1,98 @@
+"""The lazy grid: flat index <-> digits <-> values, on the host and on the device."""
+from __future__ import annotations
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
+from sweep.grid import Grid, device_values
+from sweep.spec import parse_spec
+from tests.test_sweep_toy import MODE, TOY
+
+
+def spec_of(axes):
+    return parse_spec({"kernel": TOY, "fixed": {} if "x" in axes else {"x": 1.0}, "axes": axes})
+
+
+def test_last_axis_varies_fastest_matches_itertools_product():
+    axes = {"x": [1.0, 2.0, 3.0], "mode": ["hi", "lo"], "y": [-1.0, 0.5]}
+    grid = Grid.from_spec(spec_of(axes))
+    assert grid.sizes == (3, 2, 2) and grid.strides == (4, 2, 1) and grid.n == 12
+    vals = grid.values(np.arange(grid.n))
+    expected = list(itertools.product(*axes.values()))
+    got = list(zip(vals["x"].tolist(), vals["mode"].tolist(), vals["y"].tolist()))
+    assert got == expected
+    assert vals["mode"].dtype == object and vals["x"].dtype == np.float64
+    assert grid.index_of(x=2.0, mode="lo", y=0.5) == 7
+
+
+sizes_st = st.lists(st.integers(1, 7), min_size=1, max_size=4)
+
+
+@given(sizes=sizes_st, data=st.data())
+def test_flat_index_round_trip(sizes, data):
+    names = ["x", "y", "c1", "mode"][: len(sizes)]
+    grid = Grid(tuple(names), tuple(sizes), tuple(tuple(range(s)) for s in sizes),
+                tuple(n == "mode" for n in names))
+    flat = np.array(data.draw(st.lists(st.integers(0, grid.n - 1), min_size=1, max_size=20)), np.int64)
+    digits = grid.unravel(flat)
+    assert digits.shape == (len(flat), len(sizes))
+    np.testing.assert_array_equal(grid.ravel(digits), flat)
+    # digits agree with numpy's C-order unravel (last axis fastest)
+    np.testing.assert_array_equal(digits, np.stack(np.unravel_index(flat, sizes), axis=-1))
+
+
+def test_round_trip_with_categorical_axis_and_values():
+    spec = spec_of({"mode": ["mid", "hi"], "x": {"linspace": [1, 9, 5]}, "y": [0.0, 1.0, 2.0]})
+    grid = Grid.from_spec(spec)
+    for i in range(grid.n):
+        v = grid.values([i])
+        point = {k: (a[0] if k == "mode" else float(a[0])) for k, a in v.items()}
+        assert grid.index_of(**point) == i
+    with pytest.raises(IndexError):
+        grid.unravel([grid.n])
+    with pytest.raises(IndexError):
+        grid.ravel([[2, 0, 0]])
+    with pytest.raises(KeyError, match="not on the grid"):
+        grid.index_of(mode="lo", x=1.0, y=0.0)
+
+
+def test_no_axes_is_a_single_vector():
+    grid = Grid.from_spec(parse_spec({"kernel": TOY, "fixed": {"x": 1.0}}))
+    assert grid.n == 1 and grid.unravel([0]).shape == (1, 0) and int(grid.ravel(np.zeros((0,), np.int64))) == 0
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_device_values_match_host(dtype):
+    spec = spec_of({"x": {"logspace": [-1, 0.5, 7]}, "mode": ["lo", "mid", "hi"], "y": [-2.0, 3.0]})
+    grid = Grid.from_spec(spec)
+    dt = np.dtype(dtype)
+    cat = np.array([[MODE.choices[c][t] for t in MODE.targets] for c in spec.axes[1].values]).astype(dt)
+    tables = [np.asarray(spec.axes[0].values).astype(dt), cat, np.asarray(spec.axes[2].values).astype(dt)]
+    idx = np.arange(grid.n, dtype=np.int64)
+    f = jax.jit(device_values)
+    cols = f(jnp.asarray(idx), tables, np.asarray(grid.sizes, np.int64), np.asarray(grid.strides, np.int64))
+    host = grid.values(idx, dtype=dt)
+    assert cols[0].dtype == dt and cols[1].dtype == dt
+    np.testing.assert_array_equal(np.asarray(cols[0]), host["x"])
+    np.testing.assert_array_equal(np.asarray(cols[2]), host["y"])
+    names = list(spec.axes[1].values)
+    expected_c = cat[[names.index(m) for m in host["mode"]]]
+    np.testing.assert_array_equal(np.asarray(cols[1]), expected_c)
+
+
+def test_device_index_arithmetic_is_int64_beyond_2_31():
+    # Two axes of 2**20 and 2**19 points: flat indices reach 2**39, past int32.
+    sizes = np.array([2**20, 2**19], np.int64)
+    strides = np.array([2**19, 1], np.int64)
+    tables = [jnp.arange(2**20, dtype=jnp.float64), jnp.arange(2**19, dtype=jnp.float64)]
+    idx = jnp.asarray(np.array([0, 2**31 + 5, 2**39 - 1], np.int64))
+    a, b = jax.jit(device_values)(idx, tables, sizes, strides)
+    np.testing.assert_array_equal(np.asarray(a), [0, (2**31 + 5) // 2**19, 2**20 - 1])
+    np.testing.assert_array_equal(np.asarray(b), [0, (2**31 + 5) % 2**19, 2**19 - 1])
