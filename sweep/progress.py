@@ -27,7 +27,8 @@ class Progress:
         if enabled:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, initial=initial, unit="vec", unit_scale=True,
+            # unit_scale gives "1.2M/3.4G"; for small totals it would print "26.0/26.0"
+            self._bar = tqdm(total=total, initial=initial, unit="vec", unit_scale=total >= 10_000,
                              desc=desc, file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
 
     def update(self, n: int) -> None:
