@@ -9,7 +9,7 @@ from . import admissibility as adm
 from . import domains as dom
 from .params import broadcast_outputs, make_params, params_for
 from .profiles import PROFILE, ell, profile_scale
-from .registry import KernelSpec, Output, register
+from .registry import Factor, KernelSpec, Output, register
 
 
 def learning_terms(p, *pis):
@@ -100,49 +100,83 @@ OA5_OUTPUTS = (
 )
 
 
-def coverage_oa5(p):
-    """Period-1 domains of OA.5: D1, s1^D, s1^F and the shares ρ1, ρ1^D, ρ1^F."""
-    p = make_params(p, OA5_PARAMS)
-    a1, a2, pi1, pi2 = p["alpha1"], p["alpha2"], p["pi1"], p["pi2"]
-    gam, dl, lr, b, beta, eta = p["gamma"], p["delta"], p["lam_R"], p["b"], p["beta"], p["eta"]
-    L1, L2 = learning_terms(p, pi1, pi2)
+#: parameters the terminal stage depends on (everything but α1, π1)
+OA5_TERMINAL_PARAMS = ("b", "alpha2", "pi2", "phi", "gamma", "delta", "lam_R", "eta", "beta",
+                       "ell_a", "ell_c", "ell_kappa0", "ell_kappa1", "ell_normalize")
 
-    s_und = dom.s_under(a1, a2, pi1, pi2, gam)
-    f_dom = adm.in_domain(p, OA5_PARAMS)
-    f_A1 = adm.A1(a1, a2, pi1, pi2)
-    f_A2 = adm.A2(L1, L2)
-    f_A3 = adm.A3_satisfiable(s_und, a1)
-    f_A4 = adm.A4(b, lr, a1, a2)
+
+def coverage_oa5_terminal(p):
+    """Terminal stage of coverage_oa5: D2, ŝ2^D, s̄2^D and the period-2 conditions.
+
+    Depends on period-2 parameters, η and β only (not α1, π1), so on a cartesian
+    grid it can be evaluated once per point of that sub-grid (see
+    :class:`kernels.registry.Factor`).
+    """
+    p = make_params(p, [prm for prm in OA5_PARAMS if prm.name in OA5_TERMINAL_PARAMS])
+    a2, pi2 = p["alpha2"], p["pi2"]
+    gam, dl, lr, b, beta, eta = p["gamma"], p["delta"], p["lam_R"], p["b"], p["beta"], p["eta"]
+    (L2,) = learning_terms(p, pi2)
+    f_dom2 = adm.in_domain(p, [prm for prm in OA5_PARAMS if prm.name in OA5_TERMINAL_PARAMS])
+    f_A2_2 = adm.A2(L2)
+    f_A4_2 = adm.A4(b, lr, a2)
     f_OA1 = dom.OA1(a2, pi2, gam, dl, lr, b, L2)
     f_mono = adm.monotone(b, a2, pi2, lr)
-    admissible = f_dom & f_A1 & f_A2 & f_A3 & f_A4 & f_OA1 & f_mono
-
     # Thresholds are solved only where their own preconditions hold, so a row
     # that fails an unrelated condition still gets every quantity that exists.
-    ok2 = f_dom & f_A2 & f_A4 & f_OA1
+    ok2 = f_dom2 & f_A2_2 & f_A4_2 & f_OA1
     sbb2 = dom.sbarbar2(a2, pi2, gam, dl, lr, b, L2, ok2)
     hat, bar = dom.terminal_thresholds(sbb2, a2, pi2, gam, dl, lr, b, beta, eta, L2, ok2 & f_mono)
-    d1 = dom.period1_domains(a1, pi1, gam, L1, s_und, sbb2.x, hat.x, bar.x)
-    # ρ1 is a share of (s̲, α1): meaningful only where A3 is satisfiable.
-    rho1 = jnp.where(f_A3, d1["rho1"], jnp.nan)
+    return broadcast_outputs(dict(
+        sbarbar2=sbb2.x, s2_hat_D=hat.x, s2_bar_D=bar.x,
+        status_sbarbar2=sbb2.status, status_s2_hat_D=hat.status, status_s2_bar_D=bar.status,
+        domain2=f_dom2, A2_2=f_A2_2, A4_2=f_A4_2, OA1=f_OA1, monotone=f_mono,
+    ), p)
+
+
+def coverage_oa5_period1(p, t):
+    """Period-1 stage of coverage_oa5: combines the terminal stage ``t`` with α1, π1
+    into D1, s1^D, s1^F and ρ1, ρ1^D, ρ1^F (closed forms, no root solving)."""
+    p = make_params(p, OA5_PARAMS)
+    a1, a2, pi1, pi2 = p["alpha1"], p["alpha2"], p["pi1"], p["pi2"]
+    gam, lr, b = p["gamma"], p["lam_R"], p["b"]
+    (L1,) = learning_terms(p, pi1)
+    s_und = dom.s_under(a1, a2, pi1, pi2, gam)
+    f_dom = t["domain2"] & adm.in_domain(p, [prm for prm in OA5_PARAMS if prm.name in ("alpha1", "pi1")])
+    f_A1 = adm.A1(a1, a2, pi1, pi2)
+    f_A2 = adm.A2(L1) & t["A2_2"]
+    f_A3 = adm.A3_satisfiable(s_und, a1)
+    f_A4 = adm.A4(b, lr, a1) & t["A4_2"]
+    admissible = f_dom & f_A1 & f_A2 & f_A3 & f_A4 & t["OA1"] & t["monotone"]
+    d1 = dom.period1_domains(a1, pi1, gam, L1, s_und, t["sbarbar2"], t["s2_hat_D"], t["s2_bar_D"])
+    nan = jnp.nan
     return broadcast_outputs(dict(
         s_under=s_und,
-        sbarbar2=sbb2.x,
+        sbarbar2=t["sbarbar2"],
         sbarbar1=d1["sbarbar1"],
-        s2_hat_D=hat.x,
-        s2_bar_D=bar.x,
+        s2_hat_D=t["s2_hat_D"],
+        s2_bar_D=t["s2_bar_D"],
         s1_D=d1["s1_D"],
         s1_F=d1["s1_F"],
         D1_nonempty=d1["D1_nonempty"] & f_A3,
-        rho1=rho1,
-        rho1_D=jnp.where(f_A3, d1["rho1_D"], jnp.nan),
-        rho1_F=jnp.where(f_A3, d1["rho1_F"], jnp.nan),
-        status_sbarbar2=sbb2.status,
-        status_s2_hat_D=hat.status,
-        status_s2_bar_D=bar.status,
-        domain=f_dom, A1=f_A1, A2=f_A2, A3=f_A3, A4=f_A4, OA1=f_OA1, monotone=f_mono,
+        # ρ1 is a share of (s̲, α1): meaningful only where A3 is satisfiable.
+        rho1=jnp.where(f_A3, d1["rho1"], nan),
+        rho1_D=jnp.where(f_A3, d1["rho1_D"], nan),
+        rho1_F=jnp.where(f_A3, d1["rho1_F"], nan),
+        status_sbarbar2=t["status_sbarbar2"],
+        status_s2_hat_D=t["status_s2_hat_D"],
+        status_s2_bar_D=t["status_s2_bar_D"],
+        domain=f_dom, A1=f_A1, A2=f_A2, A3=f_A3, A4=f_A4, OA1=t["OA1"], monotone=t["monotone"],
         admissible=admissible,
     ), p)
+
+
+def coverage_oa5(p):
+    """Period-1 domains of OA.5: D1, s1^D, s1^F and the shares ρ1, ρ1^D, ρ1^F.
+
+    Defined as the composition of its two stages, so the factored evaluation the
+    engine may use on a cartesian grid computes exactly the same numbers.
+    """
+    return coverage_oa5_period1(p, coverage_oa5_terminal(p))
 
 
 register(KernelSpec(
@@ -152,4 +186,5 @@ register(KernelSpec(
     outputs=OA5_OUTPUTS,
     description="Period-1 domains D1, s1^D, s1^F and shares ρ1, ρ1^D, ρ1^F (Tables OA4, OA5)",
     categoricals=(PROFILE,),
+    factor=Factor(OA5_TERMINAL_PARAMS, coverage_oa5_terminal, coverage_oa5_period1),
 ))
