@@ -181,6 +181,8 @@ def test_cli_override_errors_exit_2(tmp_path, capsys):
     assert main(["run", str(path), "--out", str(out), "--shard", "4/3"]) == 2
     assert "--shard" in capsys.readouterr().err
     assert main(["run", str(path), "--out", str(out), "--shard", "0/3"]) == 2
+    assert main(["run", str(path)]) == 2  # --out is required: an argparse usage error
+    assert "--out" in capsys.readouterr().err
     assert main(["run", str(path), "--out", str(out), "--executor", "nosuch"]) == 2
     assert "--executor nosuch" in capsys.readouterr().err
     assert not out.exists()
