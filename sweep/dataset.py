@@ -40,6 +40,7 @@ __all__ = [
     "remove_sweep_files",
     "read_dataset",
     "read_arrow",
+    "status",
 ]
 
 MANIFEST_NAME = "_sweep.json"
@@ -239,6 +240,28 @@ def _valid_part_paths(out_dir) -> list[str]:
     done = completed_chunks(out_dir, manifest["spec_hash"])
     parts = list_parts(out_dir)
     return [str(parts[k]) for k in sorted(done)]
+
+
+def status(out_dir) -> dict:
+    """What a sweep directory holds: its manifest's identity, the chunks done
+    (valid part files) and the chunks still missing (computed from the part files,
+    so it is right even while shards are writing)."""
+    from .manifest import read_manifest
+
+    manifest = read_manifest(out_dir)
+    n_chunks = int(manifest["n_chunks"])
+    done = completed_chunks(out_dir, manifest["spec_hash"])
+    missing = [k for k in range(n_chunks) if k not in done]
+    return {
+        "out_dir": str(out_dir),
+        "kernel": manifest["kernel"],
+        "spec_hash": manifest["spec_hash"],
+        "n_vectors": int(manifest["n_vectors"]),
+        "n_chunks": n_chunks,
+        "chunks_done": len(done),
+        "missing_chunks": missing,
+        "complete": not missing,
+    }
 
 
 def read_arrow(out_dir, columns=None):
