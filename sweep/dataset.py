@@ -82,7 +82,7 @@ def part_metadata(path) -> dict[bytes, bytes] | None:
 
     try:
         return dict(pq.read_schema(path).metadata or {})
-    except (OSError, ValueError, Exception):  # pyarrow raises ArrowInvalid (a ValueError) or OSError
+    except (OSError, ValueError):  # pyarrow: ArrowInvalid is a ValueError, ArrowIOError an OSError
         return None
 
 

@@ -193,6 +193,17 @@ class Spec:
             ],
         }
 
+    def to_dict(self) -> dict:
+        """The spec as a TOML-shaped dict (axes as explicit value lists) that
+        :func:`parse_spec` turns back into an equal spec."""
+        return {
+            "kernel": self.kernel,
+            "dtype": self.dtype,
+            "chunk_size": self.chunk_size,
+            "fixed": dict(self.fixed),
+            "axes": {a.name: list(a.values) for a in self.axes},
+        }
+
     @property
     def hash(self) -> str:
         """sha256 of :meth:`canonical` (comments and formatting of the TOML do not count).
@@ -206,7 +217,7 @@ class Spec:
         """The same spec with the chunk size and/or dtype replaced, re-validated."""
         if chunk_size is None and dtype is None:
             return self
-        data = dict(self.raw)
+        data = dict(self.raw) if self.raw else self.to_dict()
         if chunk_size is not None:
             data["chunk_size"] = chunk_size
         if dtype is not None:

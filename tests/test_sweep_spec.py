@@ -81,6 +81,12 @@ def test_hash_ignores_formatting_but_not_content(tmp_path):
     assert c.hash != a.hash
 
 
+def test_to_dict_round_trips(tmp_path):
+    spec = load_spec(write(tmp_path, GOOD))
+    again = parse_spec(spec.to_dict(), source="again")
+    assert again.hash == spec.hash and again.axes == spec.axes and again.fixed == spec.fixed
+
+
 def test_overrides_revalidate():
     spec = parse_spec({"kernel": TOY, "axes": {"x": [0.5, 1.0]}})
     assert spec.with_overrides(chunk_size=1).n_chunks == 2
