@@ -1,2 +1,3 @@
 """Importing this module registers every kernel (see :mod:`kernels.registry`)."""
 from . import coverage  # noqa: F401  coverage_oa4, coverage_oa5
+from . import single_firm, terminal, period1  # noqa: F401

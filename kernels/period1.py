@@ -1,0 +1,192 @@
+"""Kernel ``period1``: the period-1 engagement game with worker mobility (MODEL.md §6).
+
+A worker who joins firm j in period 1 reaches period 2 with skill g(s1,h1^j;A1),
+re-sorts, and meets the symmetric terminal equilibrium there.  The continuation
+values (eq. 9 and the line below it) use the terminal policy h2*(s2) of Prop. 3
+(:func:`kernels.terminal.h2_prop3`), differentiated through its root, so
+Π2*'(s2) and V̄2'(s2) include dh2*/ds2 = −(∂F2/∂s2)/(∂F2/∂h) where h2* is interior.
+When s1 ∈ D1 every reachable s2 lies in D2 and that policy is the unique terminal
+equilibrium; elsewhere it is the Prop. 3 selection (flag ``in_D1``).
+
+Algorithm (fixed-size, lane by lane; :mod:`kernels.period1_search` holds the
+search routines):
+
+1. Evaluate F1 and the continuation values on a fixed grid of :data:`G` engagement
+   levels in [0,1].
+2. Symmetric candidates: h = 0 if F1(0) ≤ 0, h = 1 if F1(1) ≥ 0, and the first
+   :data:`C` sign changes of F1 on the grid, each refined by Chandrupatla on its cell.
+3. A candidate h* is kept only if no deviation pays: the best Φ1^j(x, h*) over the
+   grid, refined by golden section around the best grid point, exceeds
+   Φ1^j(h*, h*) by at most ``tol·(1 + |Φ1^j(h*,h*)|)`` with tol = :data:`RTOL`
+   (1e-9 in float64, 1e-4 in float32, where the nested terminal root is only
+   resolved to the float32 noise of F2).
+4. Asymmetric equilibria: iterate best responses on the grid from y = 0 and from
+   y = 1 to a 2-cycle (x ≠ y), refine it by alternating continuous best responses,
+   and keep it only if it passes the same deviation test for both firms and
+   |x − y| > :data:`ASYM_SEP`.  With strategic substitutes (decreasing best
+   responses) the two starts reach the extreme fixed points of BR∘BR; a False
+   ``asym_eq`` means that this search found none, not a proof that none exists.
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from . import admissibility as adm
+from . import domains as dom
+from . import status as st
+from .params import broadcast_outputs, make_params, params_for
+from .period1_search import (ASYM_SEP, C, G, RTOL, Period1, asymmetric_search, best_response,
+                             candidate_values, engagement_gain1, grid_values, payoff,
+                             refine_crossings, tolerance)
+from .primitives import g, g0_inverse
+from .profiles import PROFILE, profile_scale
+from .registry import KernelSpec, Output, register
+from .single_firm import single_firm_solution
+from .terminal import learning_term, period2_of
+
+__all__ = ["period1", "P1_PARAMS", "P1_OUTPUTS", "G", "C", "RTOL", "ASYM_SEP"]
+
+
+def _broadcast_all(p):
+    """Give every parameter the common shape: the searches add trailing axes
+    (grid, candidate slots) and need one leading shape."""
+    shape = jnp.broadcast_shapes(*[jnp.shape(v) for v in p.values()])
+    return {k: jnp.broadcast_to(v, shape) for k, v in p.items()}
+
+
+def symmetric_equilibria(q1, q2, grid):
+    """Verified symmetric equilibria h1* (Lemma 2, Prop. 6) from the candidates of
+    the F1 scan; returns a dict of per-lane results (see module docstring)."""
+    F1g = grid.F1
+    roots, has, n_cross = refine_crossings(q1, q2, grid)
+    zero, one = jnp.zeros_like(q1.s1), jnp.ones_like(q1.s1)
+    y = jnp.concatenate([zero[..., None], one[..., None], roots.x], axis=-1)
+    interior_ok = (has & jnp.isin(roots.status, jnp.array(st.OK, jnp.int8))
+                   & (roots.x > 0.0) & (roots.x < 1.0))
+    pre = jnp.concatenate([(F1g[..., 0] <= 0.0)[..., None], (F1g[..., -1] >= 0.0)[..., None],
+                           interior_ok], axis=-1)
+    y = jnp.where(pre, y, 0.5)                      # placeholder keeps masked lanes finite
+    yv = candidate_values(y, q1, q2)
+    phi_yy = payoff(yv, yv, q2)
+    _, phi_best = best_response(yv, q1, q2, grid)
+    gain = phi_best - phi_yy
+    verified = pre & (gain <= tolerance(y.dtype) * (1.0 + jnp.abs(phi_yy)))
+    n = jnp.sum(verified, axis=-1, dtype=jnp.int32)
+    unique = n == 1
+    h_unique = jnp.sum(jnp.where(verified, y, 0.0), axis=-1)
+    slot_status = jnp.concatenate([jnp.full(zero.shape + (1,), st.AT_LOWER, jnp.int8),
+                                   jnp.full(zero.shape + (1,), st.AT_UPPER, jnp.int8),
+                                   roots.status], axis=-1)
+    status = jnp.sum(jnp.where(verified, slot_status, 0), axis=-1, dtype=jnp.int32)
+    return dict(
+        n_sym_eq=n,
+        h1_star=jnp.where(unique, h_unique, jnp.nan),
+        status_h1_star=jnp.where(unique, status, st.SKIPPED).astype(jnp.int8),
+        h1_star_min=jnp.min(jnp.where(verified, y, jnp.inf), axis=-1),
+        h1_star_max=jnp.max(jnp.where(verified, y, -jnp.inf), axis=-1),
+        crossings_overflow=n_cross > C,
+    )
+
+
+P1_PARAMS = params_for(("alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R",
+                        "beta", "b", "eta", "s1"))
+
+P1_OUTPUTS = (
+    Output("h1_sf", "float", "single-firm engagement h1_sf (eq. 3)"),
+    Output("n_sym_eq", "int8", "number of verified symmetric equilibria (candidates of Lemma 2 passing the deviation test)"),
+    Output("h1_star", "float", "the symmetric equilibrium h1* when n_sym_eq = 1, NaN otherwise"),
+    Output("status_h1_star", "int8", "0 interior root, 4 corner 0, 5 corner 1, 3 max_iter, 6 n_sym_eq ≠ 1"),
+    Output("h1_star_min", "float", "smallest verified symmetric equilibrium (NaN when n_sym_eq = 0)"),
+    Output("h1_star_max", "float", "largest verified symmetric equilibrium (NaN when n_sym_eq = 0)"),
+    Output("s2_next", "float", "g(s1, h1*; A1) (NaN when h1* is)"),
+    Output("h2_star_next", "float", "terminal engagement h2*(s2_next) (Prop. 3 rule; NaN when h1* is)"),
+    Output("status_h2_star_next", "int8", "status of h2_star_next (6 when h1* is NaN)"),
+    Output("F1_at_0", "float", "period-1 engagement gain F1(0) (MODEL.md §6)"),
+    Output("F1_at_1", "float", "period-1 engagement gain F1(1)"),
+    Output("complements", "bool", "eq. 11 holds at h1* (False when h1* is NaN)"),
+    Output("asym_eq", "bool", "a verified asymmetric pure equilibrium (x ≠ y) was found"),
+    Output("asym_high", "float", "higher engagement of the asymmetric equilibrium (NaN unless asym_eq)"),
+    Output("asym_low", "float", "lower engagement of the asymmetric equilibrium (NaN unless asym_eq)"),
+    Output("payoff_high", "float", "Φ1 of the high-engagement firm (eq. 10)"),
+    Output("payoff_low", "float", "Φ1 of the low-engagement firm (eq. 10)"),
+    Output("crossings_overflow", "bool", f"F1 changes sign more than {C} times on the grid; later crossings unexamined"),
+    Output("in_D1", "bool", "s1 ∈ D1: every reachable s2 is in D2, so the terminal equilibrium is unique"),
+    Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
+    Output("A1", "bool", "A1: α2 ≥ α1 and π2 ≤ π1"),
+    Output("A2", "bool", "A2: φℓ(π_t) < 1, t = 1, 2"),
+    Output("A3", "bool", "A3: s1 ∈ (s̲, α1)"),
+    Output("A4", "bool", "A4: b > 1 and λR > max_t α_t^(b−1)"),
+    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
+    Output("monotone", "bool", "Cor. 3: λRπ2 ≥ bα2^(b−1)"),
+    Output("admissible", "bool", "domain & A1 & A2 & A3 & A4"),
+)
+
+
+def period1(p):
+    """Period-1 game at skill s1: symmetric equilibria h1* (Lemma 2, Prop. 6, verified
+    against deviations of Φ1, eq. 10), F1 at the corners, eq. 11, and asymmetric
+    equilibria (one firm builds skill, the other free-rides)."""
+    p = _broadcast_all(make_params(p, P1_PARAMS))
+    a1, a2, pi1, pi2 = p["alpha1"], p["alpha2"], p["pi1"], p["pi2"]
+    gam, dl, lr, beta, b, s1 = p["gamma"], p["delta"], p["lam_R"], p["beta"], p["b"], p["s1"]
+    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+    L1 = learning_term(p, pi1, k)
+    q2 = period2_of(p, a2, pi2, k)
+    q1 = Period1(s1, a1, pi1, gam, dl, lr, b, L1)
+
+    f_dom = adm.in_domain(p, P1_PARAMS)
+    f_A1 = adm.A1(a1, a2, pi1, pi2)
+    f_A2 = adm.A2(L1, q2.L2)
+    s_und = dom.s_under(a1, a2, pi1, pi2, gam)
+    f_A3 = adm.A3(s1, s_und, a1)
+    f_A4 = adm.A4(b, lr, a1, a2)
+    f_OA1 = dom.OA1(a2, pi2, gam, dl, lr, b, q2.L2)
+    sbb2 = dom.sbarbar2(a2, pi2, gam, dl, lr, b, q2.L2, f_dom & f_A2 & f_A4 & f_OA1)
+    in_D1 = (s1 > jnp.maximum(s_und, g0_inverse(sbb2.x, a1, pi1, gam))) & (s1 < a1)
+
+    h1_sf = single_firm_solution(s1, a1, pi1, pi2, gam, dl, lr, beta, b, L1)[3]
+    grid = grid_values(q1, q2)
+    sym = symmetric_equilibria(q1, q2, grid)
+    h1 = sym["h1_star"]
+    has_h1 = ~jnp.isnan(h1)
+    s2_next = g(s1, h1, a1, pi1, gam, L1)
+    # one evaluation at h1* gives h2*(s2_next) and Π2*'(s2_next) for eq. 11
+    at_eq = engagement_gain1(jnp.where(has_h1, h1, 0.0), q1, q2)
+    rhs11 = lr * dl * (1.0 - pi1) * (a1 - s1)
+    comp = has_h1 & (2.0 * beta * at_eq.dPi * at_eq.g_h < rhs11)
+    asym = asymmetric_search(q1, q2, grid)
+    return broadcast_outputs(dict(
+        h1_sf=h1_sf,
+        n_sym_eq=sym["n_sym_eq"].astype(jnp.int8),
+        h1_star=h1,
+        status_h1_star=sym["status_h1_star"],
+        h1_star_min=jnp.where(sym["n_sym_eq"] > 0, sym["h1_star_min"], jnp.nan),
+        h1_star_max=jnp.where(sym["n_sym_eq"] > 0, sym["h1_star_max"], jnp.nan),
+        s2_next=s2_next,
+        h2_star_next=jnp.where(has_h1, at_eq.h2, jnp.nan),
+        status_h2_star_next=jnp.where(has_h1, at_eq.h2_status, st.SKIPPED).astype(jnp.int8),
+        F1_at_0=grid.F1[..., 0],
+        F1_at_1=grid.F1[..., -1],
+        complements=comp,
+        asym_eq=asym["asym_eq"],
+        asym_high=asym["asym_high"],
+        asym_low=asym["asym_low"],
+        payoff_high=asym["payoff_high"],
+        payoff_low=asym["payoff_low"],
+        crossings_overflow=sym["crossings_overflow"],
+        in_D1=in_D1,
+        domain=f_dom, A1=f_A1, A2=f_A2, A3=f_A3, A4=f_A4, OA1=f_OA1,
+        monotone=adm.monotone(b, a2, pi2, lr),
+        admissible=f_dom & f_A1 & f_A2 & f_A3 & f_A4,
+    ), p)
+
+
+register(KernelSpec(
+    name="period1",
+    fn=period1,
+    params=P1_PARAMS,
+    outputs=P1_OUTPUTS,
+    description="Period-1 game with mobility: verified symmetric equilibria h1* (Lemma 2, Prop. 6, eq. 10), "
+                "F1, eq. 11, asymmetric equilibria",
+    categoricals=(PROFILE,),
+))

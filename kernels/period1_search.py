@@ -1,0 +1,303 @@
+"""Building blocks of the ``period1`` kernel (MODEL.md §6): continuation values,
+the engagement gain F1, the payoff Φ1 (eq. 10), best responses and the equilibrium
+searches.  Every routine is fixed-size and elementwise over a leading batch shape;
+the grid, candidate slots and search starts are trailing axes.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from .primitives import B, M, W, dM_dh, dg_dh, g
+from .roots import Root, solve
+from .terminal import Period2, h2_prop3
+
+#: grid points of [0,1] for the F1 scan, the deviation check and best responses
+G = 129
+#: slots for interior sign changes of F1 (more are flagged ``crossings_overflow``)
+C = 4
+#: golden-section steps refining a best response inside its grid cell pair; the
+#: bracket 2/(G−1) shrinks by 0.618^24 ≈ 1e-5 (payoff error ~ Φ''·1e-14)
+GOLDEN = 24
+#: best-response iterations on the coarse grid (every BR_STRIDE-th point of the
+#: grid) from y = 0 and from y = 1, looking for a 2-cycle
+K_BR = 16
+BR_STRIDE = 4
+#: alternating continuous best-response rounds refining a grid 2-cycle
+T_ALT = 4
+#: relative tolerance of the deviation test, by float width
+RTOL = {64: 1e-9, 32: 1e-4}
+#: minimum |x − y| for a pair to count as asymmetric
+ASYM_SEP = 1e-3
+
+_INV_GOLDEN = 0.6180339887498949
+_LOG2 = math.log(2.0)
+
+
+class Period1(NamedTuple):
+    """Period-1 quantities (L1 = φℓ(π1)); β and η are read from :class:`Period2`."""
+
+    s1: jnp.ndarray
+    alpha1: jnp.ndarray
+    pi1: jnp.ndarray
+    gamma: jnp.ndarray
+    delta: jnp.ndarray
+    lam_R: jnp.ndarray
+    b: jnp.ndarray
+    L1: jnp.ndarray
+
+
+class Values(NamedTuple):
+    """What Φ1 needs of an engagement level x (with s2 = g(s1,x;A1)):
+    A = M(s1,x;A1) + βΠ2*(s2), P = βΠ2*(s2), V = V̄2(s2)."""
+
+    A: jnp.ndarray
+    P: jnp.ndarray
+    V: jnp.ndarray
+
+
+class Gain(NamedTuple):
+    F1: jnp.ndarray
+    values: Values
+    dPi: jnp.ndarray     # Π2*'(g1), including the response of h2*
+    g_h: jnp.ndarray     # ∂g/∂h1
+    h2: jnp.ndarray      # h2*(g1)
+    h2_status: jnp.ndarray
+
+
+class Grid(NamedTuple):
+    xs: jnp.ndarray      # (G,) engagement levels
+    F1: jnp.ndarray      # (..., G)
+    values: Values       # leaves (..., G)
+
+
+def tolerance(dtype) -> float:
+    return RTOL[jnp.finfo(dtype).bits]
+
+
+def fit(q, ndim):
+    """Append singleton axes to every leaf of q so it broadcasts against an array
+    of ``ndim`` dimensions whose leading axes are q's batch shape."""
+    return jax.tree_util.tree_map(lambda v: jnp.reshape(v, v.shape + (1,) * (ndim - v.ndim)), q)
+
+
+def continuation(s2, q2: Period2):
+    """Π2*(s2) = ½M(s2,h2*(s2);A2) (eq. 9) and V̄2(s2) = W(s2) + βB(g(s2,h2*;A2)) + η log 2,
+    with h2*(s2) and its status."""
+    r = h2_prop3(s2, q2)
+    h = r.x
+    pi2 = 0.5 * M(s2, h, q2.alpha2, q2.pi2, q2.delta, q2.lam_R, q2.b)
+    v2 = (W(s2, q2.b) + q2.beta * B(g(s2, h, q2.alpha2, q2.pi2, q2.gamma, q2.L2), q2.b)
+          + q2.eta * _LOG2)
+    return pi2, v2, h, r.status
+
+
+def values_at(x, q1: Period1, q2: Period2) -> Values:
+    """Values of engagement levels x (any trailing axes)."""
+    q1, q2 = fit(q1, x.ndim), fit(q2, x.ndim)
+    s2 = g(q1.s1, x, q1.alpha1, q1.pi1, q1.gamma, q1.L1)
+    pi2, v2, _, _ = continuation(s2, q2)
+    a = M(q1.s1, x, q1.alpha1, q1.pi1, q1.delta, q1.lam_R, q1.b) + q2.beta * pi2
+    return Values(a, q2.beta * pi2, v2)
+
+
+def engagement_gain1(h, q1: Period1, q2: Period2) -> Gain:
+    """Period-1 engagement gain F1(h) = ∂Φ1^j/∂h1^j at the symmetric profile (MODEL.md §6):
+
+        F1 = β/(4η)·V̄2'(g1)·g_h·M(s1,h;A1) + ½[∂M/∂h1 + βΠ2*'(g1)·g_h].
+
+    Π2*' and V̄2' are forward-mode derivatives of the continuation in s2 through the
+    terminal root, so they include dh2*/ds2 = −(∂F2/∂s2)/(∂F2/∂h) where h2* is
+    interior and 0 at its corners.
+    """
+    q1, q2 = fit(q1, h.ndim), fit(q2, h.ndim)
+    s2 = g(q1.s1, h, q1.alpha1, q1.pi1, q1.gamma, q1.L1)
+    (pi2, v2, h2, h2_status), (dpi2, dv2, _, _) = jax.jvp(lambda s: continuation(s, q2), (s2,),
+                                             (jnp.ones_like(s2),))
+    gh = dg_dh(q1.s1, q1.alpha1, q1.pi1, q1.gamma, q1.L1)
+    m1 = M(q1.s1, h, q1.alpha1, q1.pi1, q1.delta, q1.lam_R, q1.b)
+    f1 = (q2.beta / (4.0 * q2.eta) * dv2 * gh * m1
+          + 0.5 * (dM_dh(q1.s1, q1.alpha1, q1.pi1, q1.delta, q1.lam_R) + q2.beta * dpi2 * gh))
+    return Gain(f1, Values(m1 + q2.beta * pi2, q2.beta * pi2, v2), dpi2, gh, h2, h2_status)
+
+
+def payoff(xv: Values, yv: Values, q2: Period2):
+    """Φ1^j(x, y) = σ1^j[M(s1,x;A1) + βΠ2*(g(s1,x))] + (1−σ1^j)βΠ2*(g(s1,y)) (eq. 10),
+    σ1^j = 1/(1 + exp(β[V̄2(g(s1,y)) − V̄2(g(s1,x))]/η))."""
+    nd = max(jnp.ndim(xv.A), jnp.ndim(yv.A))
+    q2 = fit(q2, nd)
+    sigma = jax.nn.sigmoid(q2.beta * (xv.V - yv.V) / q2.eta)
+    return sigma * xv.A + (1.0 - sigma) * yv.P
+
+
+def grid_values(q1: Period1, q2: Period2) -> Grid:
+    """F1 and the values at the :data:`G` grid points of [0,1]."""
+    dt = q1.s1.dtype
+    xs = jnp.linspace(0.0, 1.0, G, dtype=dt)
+    h = jnp.broadcast_to(xs, q1.s1.shape + (G,))
+    e = engagement_gain1(h, q1, q2)
+    return Grid(xs, e.F1, e.values)
+
+
+def refine_crossings(q1: Period1, q2: Period2, grid: Grid):
+    """Interior symmetric candidates: the first :data:`C` sign changes of F1 on the
+    grid, each refined by Chandrupatla on its cell.  Returns (Root (..., C),
+    has (..., C), number of sign changes)."""
+    pos = grid.F1 > 0.0
+    cross = pos[..., 1:] != pos[..., :-1]
+    rank = jnp.cumsum(cross, axis=-1, dtype=jnp.int32)
+    slots = jnp.arange(1, C + 1, dtype=jnp.int32)[:, None]
+    sel = cross[..., None, :] & (rank[..., None, :] == slots)          # (..., C, G−1)
+    has = jnp.any(sel, axis=-1)
+    k = jnp.argmax(sel, axis=-1)
+    lo, hi = grid.xs[k], grid.xs[k + 1]
+    nd = lo.ndim
+    root = solve(lambda h, th: engagement_gain1(h, *th).F1, lo, hi,
+                 (fit(q1, nd), fit(q2, nd)), mask=has)
+    return root, has, jnp.sum(cross, axis=-1, dtype=jnp.int32)
+
+
+def candidate_values(y, q1, q2) -> Values:
+    return values_at(y, q1, q2)
+
+
+def _golden_max(f, a, b):
+    """Golden-section maximization of f on [a, b] (elementwise); returns (x, f(x))."""
+    r = _INV_GOLDEN
+    c, d = b - r * (b - a), a + r * (b - a)
+    fcd = f(jnp.stack([c, d], axis=-1))          # one traced evaluation for both
+    fc, fd = fcd[..., 0], fcd[..., 1]
+
+    def body(_, carry):
+        a, b, c, d, fc, fd = carry
+        left = fc >= fd                   # the maximum lies in [a, d]
+        a2, b2 = jnp.where(left, a, c), jnp.where(left, d, b)
+        c2 = jnp.where(left, b2 - r * (b2 - a2), d)
+        d2 = jnp.where(left, c, a2 + r * (b2 - a2))
+        fn = f(jnp.where(left, c2, d2))
+        return a2, b2, c2, d2, jnp.where(left, fn, fd), jnp.where(left, fc, fn)
+
+    a, b, c, d, fc, fd = lax.fori_loop(0, GOLDEN, body, (a, b, c, d, fc, fd))
+    better = fc >= fd
+    return jnp.where(better, c, d), jnp.where(better, fc, fd)
+
+
+def best_response(yv: Values, q1: Period1, q2: Period2, grid: Grid):
+    """Best reply x to an opponent with values yv: the best of the grid, refined by
+    golden section on the two cells around the best grid point.  Returns (x, Φ1(x, y))."""
+    extra = yv.A.ndim - q1.s1.ndim                      # candidate / start axes
+    gv = jax.tree_util.tree_map(
+        lambda v: jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]), grid.values)
+    phi = payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], yv), q2)
+    i = jnp.argmax(phi, axis=-1)
+    phi_grid = jnp.max(phi, axis=-1)
+    a = grid.xs[jnp.maximum(i - 1, 0)]
+    b = grid.xs[jnp.minimum(i + 1, G - 1)]
+    def f(x):
+        yb = yv if x.ndim == yv.A.ndim else jax.tree_util.tree_map(lambda v: v[..., None], yv)
+        return payoff(values_at(x, q1, q2), yb, q2)
+
+    xg, fg = _golden_max(f, a, b)
+    use_golden = fg > phi_grid
+    return jnp.where(use_golden, xg, grid.xs[i]), jnp.where(use_golden, fg, phi_grid)
+
+
+def _coarse(grid: Grid) -> Grid:
+    """Every BR_STRIDE-th grid point (both ends included)."""
+    return Grid(grid.xs[::BR_STRIDE], grid.F1[..., ::BR_STRIDE],
+                jax.tree_util.tree_map(lambda v: v[..., ::BR_STRIDE], grid.values))
+
+
+def _grid_br_index(j, grid: Grid, q2: Period2):
+    """Index of the best grid reply to the grid point j (trailing start axis)."""
+    yv = jax.tree_util.tree_map(lambda v: jnp.take_along_axis(v, j, axis=-1), grid.values)
+    gv = jax.tree_util.tree_map(lambda v: v[..., None, :], grid.values)
+    phi = payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], yv), q2)
+    return jnp.argmax(phi, axis=-1).astype(jnp.int32)
+
+
+def _grid_two_cycle(grid: Grid, q2: Period2, shape):
+    """Iterate best responses on the coarse grid from y = 0 and y = 1; return the
+    pair of the first start that ends on a 2-cycle with x ≠ y (|i − j| ≥ 2 coarse
+    cells, so that a symmetric equilibrium between two grid points is not taken
+    for one)."""
+    cg = _coarse(grid)
+    n = cg.xs.shape[0]
+    jy0 = jnp.broadcast_to(jnp.array([0, n - 1], jnp.int32), shape + (2,))
+
+    def body(_, carry):
+        jx, jy = carry
+        jx = _grid_br_index(jy, cg, q2)
+        return jx, _grid_br_index(jx, cg, q2)
+
+    jx, jy = lax.fori_loop(0, K_BR, body, (jy0, jy0))
+    cyc = ((_grid_br_index(jy, cg, q2) == jx) & (_grid_br_index(jx, cg, q2) == jy)
+           & (jnp.abs(jx - jy) >= 2))
+    first = cyc[..., 0]
+    found = jnp.any(cyc, axis=-1)
+    jx = jnp.where(first, jx[..., 0], jx[..., 1])
+    jy = jnp.where(first, jy[..., 0], jy[..., 1])
+    return found, cg.xs[jx], cg.xs[jy]
+
+
+def _alternate(x0, y0, q1, q2, grid):
+    """Alternating continuous best responses x ← BR(y), y ← BR(x), T_ALT rounds, then
+    one more BR(y) to measure x's deviation gain.  One best-response call site (the
+    carry shifts roles) keeps the compiled program small.  Returns
+    (x, y, Φ1(x,y), Φ1(y,x), gain of x's best deviation)."""
+    def step(_, c):
+        prev, a, b, _ = c
+        new, phi_new = best_response(values_at(b, q1, q2), q1, q2, grid)
+        return a, b, new, phi_new
+
+    init = (x0, x0, y0, jnp.zeros_like(x0))
+    x, y, _, phi_best_x = lax.fori_loop(0, 2 * T_ALT + 1, step, init)
+    vals = values_at(jnp.stack([x, y], axis=-1), q1, q2)
+    xv = jax.tree_util.tree_map(lambda v: v[..., 0], vals)
+    yv = jax.tree_util.tree_map(lambda v: v[..., 1], vals)
+    phi_xy, phi_yx = payoff(xv, yv, q2), payoff(yv, xv, q2)
+    return x, y, phi_xy, phi_yx, phi_best_x - phi_xy
+
+
+def asymmetric_search(q1: Period1, q2: Period2, grid: Grid):
+    """An asymmetric pure equilibrium (x, y), x ≠ y, with x a best response to y and
+    y to x (MODEL.md §6, after eq. 11); see the module docstring of ``period1``.
+
+    y is a best response to x by construction (the last alternation step); x must
+    pass the deviation test against y.
+    """
+    shape = q1.s1.shape
+    found, x0, y0 = _grid_two_cycle(grid, q2, shape)
+
+    def refine(xy):
+        return _alternate(xy[0], xy[1], q1, q2, grid)
+
+    def skip(xy):
+        nan = jnp.full_like(xy[0], jnp.nan)
+        return xy[0], xy[1], nan, nan, jnp.full_like(xy[0], jnp.inf)
+
+    # Only batches where some lane has a grid 2-cycle pay for the refinement (under
+    # vmap the cond becomes a select and both branches run, with the same result).
+    x, y, phi_xy, phi_yx, gain = lax.cond(jnp.any(found), refine, skip, (x0, y0))
+    tol = tolerance(x.dtype)
+    ok = (found & (gain <= tol * (1.0 + jnp.abs(phi_xy))) & (jnp.abs(x - y) > ASYM_SEP)
+          & jnp.isfinite(phi_xy) & jnp.isfinite(phi_yx))
+    x_high = x > y
+    nan = jnp.nan
+    return dict(
+        asym_eq=ok,
+        asym_high=jnp.where(ok, jnp.maximum(x, y), nan),
+        asym_low=jnp.where(ok, jnp.minimum(x, y), nan),
+        payoff_high=jnp.where(ok, jnp.where(x_high, phi_xy, phi_yx), nan),
+        payoff_low=jnp.where(ok, jnp.where(x_high, phi_yx, phi_xy), nan),
+    )
+
+
+__all__ = ["G", "C", "GOLDEN", "K_BR", "BR_STRIDE", "T_ALT", "RTOL", "ASYM_SEP", "Period1", "Values",
+           "Grid", "Gain", "Root", "tolerance", "continuation", "values_at", "engagement_gain1",
+           "payoff", "grid_values", "refine_crossings", "candidate_values", "best_response",
+           "asymmetric_search"]
