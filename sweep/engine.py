@@ -254,8 +254,14 @@ class ChunkTask:
         table = get_runner(self.spec).to_table(pending)
         meta = {META_SPEC_HASH: self.spec.hash.encode(), META_CHUNK: str(pending.chunk).encode(),
                 META_KERNEL: self.spec.kernel.encode()}
-        write_part(self.out_dir, pending.chunk, self.spec.n_chunks, table, meta)
+        write_part(self.out_dir, pending.chunk, self.spec.n_chunks, table, meta,
+                   dictionary_columns=self._dictionary_columns())
         return table.num_rows
+
+    def _dictionary_columns(self) -> list[str]:
+        # grid columns and int8 status codes repeat a handful of values
+        status = [o.name for o in self.spec.kernel_spec.outputs if o.kind == "int8"]
+        return list(self.spec.axis_names) + status
 
     def __call__(self, k: int) -> int:
         return self.finish(self.dispatch(k))

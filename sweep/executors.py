@@ -16,6 +16,7 @@ executor plugs in without touching the engine.
 from __future__ import annotations
 
 import importlib
+import os
 import queue
 import threading
 from typing import Callable, Iterable, Protocol
@@ -37,20 +38,26 @@ class LocalExecutor:
     Parquet write of chunk k.
 
     The main thread dispatches chunks (JAX returns immediately: async dispatch);
-    a writer thread waits for each result, builds the Arrow table and writes the
-    part file.  The queue between them holds at most ``prefetch`` chunks, which
-    bounds device and host memory.
+    ``writers`` threads wait for the results, build the Arrow tables and write the
+    part files (Parquet encoding releases the GIL, so on many-core hosts several
+    writers keep up with a fast device).  The queue between them holds at most
+    ``prefetch`` chunks, which bounds device and host memory.
     """
 
     name = "local"
 
-    def __init__(self, prefetch: int = 2):
+    def __init__(self, prefetch: int = 2, writers: int | None = None):
         self.prefetch = max(1, int(prefetch))
+        if writers is None:
+            # one writer per 4 cores, at most 4: the rest of the cores compute (CPU backend)
+            writers = min(4, max(1, (os.cpu_count() or 1) // 4))
+        self.writers = max(1, int(writers))
 
     def execute(self, chunk_ids, task, on_done) -> None:
         q: queue.Queue = queue.Queue(maxsize=self.prefetch)
         errors: list[BaseException] = []
         abandon = threading.Event()
+        done_lock = threading.Lock()  # on_done is called from one thread at a time
 
         def writer() -> None:
             while True:
@@ -61,24 +68,29 @@ class LocalExecutor:
                     continue  # keep draining so the producer never blocks forever
                 try:
                     rows = task.finish(pending)
-                    on_done(pending.chunk, rows)
+                    with done_lock:
+                        on_done(pending.chunk, rows)
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
                     errors.append(exc)
                     abandon.set()
 
-        thread = threading.Thread(target=writer, name="sweep-writer", daemon=True)
-        thread.start()
+        threads = [threading.Thread(target=writer, name=f"sweep-writer-{i}", daemon=True)
+                   for i in range(self.writers)]
+        for t in threads:
+            t.start()
         try:
             for k in chunk_ids:
                 if abandon.is_set():
                     break
                 q.put(task.dispatch(k))
         except BaseException:
-            abandon.set()  # e.g. KeyboardInterrupt: stop writing after the current part
+            abandon.set()  # e.g. KeyboardInterrupt: stop writing after the current parts
             raise
         finally:
-            q.put(None)
-            thread.join()
+            for _ in threads:
+                q.put(None)
+            for t in threads:
+                t.join()
         if errors:
             raise errors[0]
 

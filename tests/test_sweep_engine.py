@@ -278,11 +278,11 @@ def test_runtime_failure_keeps_completed_parts_and_resumes(tmp_path, monkeypatch
     real = dataset.write_part
     calls = []
 
-    def flaky(out_dir, k, n_chunks, table, metadata):
+    def flaky(out_dir, k, n_chunks, table, metadata, **kwargs):
         calls.append(k)
         if len(calls) == 4:
             raise OSError(28, "No space left on device")
-        return real(out_dir, k, n_chunks, table, metadata)
+        return real(out_dir, k, n_chunks, table, metadata, **kwargs)
 
     monkeypatch.setattr(engine, "write_part", flaky)
     assert main(["run", spec.source, "--out", str(out), "--no-progress"]) == 1

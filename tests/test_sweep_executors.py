@@ -48,7 +48,7 @@ class RecordingTask:
 def test_next_chunk_is_dispatched_while_the_previous_one_is_written():
     task = RecordingTask()
     done = []
-    LocalExecutor(prefetch=2).execute(range(5), task, lambda k, rows: done.append((k, rows)))
+    LocalExecutor(prefetch=2, writers=1).execute(range(5), task, lambda k, rows: done.append((k, rows)))
     assert done == [(k, 10) for k in range(5)]  # written in order, each once
     order = [(w, k) for w, k, _ in task.log]
     # chunk 1 (and 2) were dispatched before the write of chunk 0 ended
@@ -56,18 +56,27 @@ def test_next_chunk_is_dispatched_while_the_previous_one_is_written():
     assert order.index(("dispatch", 2)) < order.index(("write-end", 0))
     threads = {w: t for w, _, t in task.log}
     assert threads["dispatch"] == threading.current_thread().name
-    assert threads["write-start"] == "sweep-writer"
+    assert threads["write-start"] == "sweep-writer-0"
 
 
 def test_failure_stops_dispatching_and_is_raised_in_the_caller():
     task = RecordingTask(fail_at=2)
     done = []
     with pytest.raises(OSError, match="disk full"):
-        LocalExecutor(prefetch=1).execute(range(50), task, lambda k, rows: done.append(k))
+        LocalExecutor(prefetch=1, writers=1).execute(range(50), task, lambda k, rows: done.append(k))
     assert done == [0, 1]
     dispatched = [k for w, k, _ in task.log if w == "dispatch"]
     assert len(dispatched) < 10  # bounded queue: it did not race ahead to chunk 49
-    assert not any(t.name == "sweep-writer" for t in threading.enumerate())
+    assert not any(t.name.startswith("sweep-writer") for t in threading.enumerate())
+
+
+def test_several_writers_write_every_chunk_once():
+    task = RecordingTask()
+    done = []
+    LocalExecutor(prefetch=4, writers=3).execute(range(12), task, lambda k, rows: done.append(k))
+    assert sorted(done) == list(range(12))
+    writers = {t for w, _, t in task.log if w == "write-start"}
+    assert len(writers) > 1 and all(t.startswith("sweep-writer-") for t in writers)
 
 
 def test_unknown_executor_is_a_usage_error():
