@@ -149,24 +149,6 @@ def write_part(out_dir, k: int, n_chunks: int, table, metadata: dict[bytes, byte
     return final
 
 
-def write_bytes_atomic(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
-    path = Path(path)
-    tmp = _tmp_name(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def create_bytes_exclusive(path, data: bytes) -> bool:
     """Create ``path`` with ``data`` unless it already exists; True if this call created it.
 

@@ -371,7 +371,7 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
 
     scope = shard_chunks(spec.n_chunks, shard_t)
     done = completed_chunks(out, spec.hash, scope)
-    todo = [k for k in scope if k not in done]
+    todo = (k for k in scope if k not in done)  # lazy: a grid may have billions of chunks
     counter = {"chunks": 0, "vectors": 0}
     bar = Progress(_vectors_in(spec, scope), _vectors_in(spec, done), enabled=progress,
                    desc=spec.kernel)

@@ -30,7 +30,8 @@ class Executor(Protocol):
     name: str
 
     def execute(self, chunk_ids: Iterable[int], task, on_done: Callable[[int, int], None]) -> None:
-        """Compute and write every chunk in ``chunk_ids``; raise on the first failure."""
+        """Compute and write every chunk in ``chunk_ids`` (an iterable, possibly a
+        lazy one), calling ``on_done(k, rows)`` after each; raise on the first failure."""
 
 
 class LocalExecutor:
