@@ -121,7 +121,7 @@ def reproduce(table: str, *, points_per_axis: int | None = None, out: str | None
             doc = summarize(dirs[fname], t)
             doc["published"] = PUBLISHED[t]
             if points_per_axis is None:
-                cmp = compare(t, doc["rows"])
+                cmp = compare(t, doc["rows"], doc["dtype"])
                 doc["matches_published"] = cmp["matches_published"]
                 doc["comparison"] = {k: cmp[k] for k in ("mismatches", "known_quirks")}
             else:

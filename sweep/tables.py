@@ -96,13 +96,21 @@ PUBLISHED: dict[str, list[dict]] = {
     ],
 }
 
-# Known differences between the paper's print and the exact value, each with its
-# explanation.  They are reported, never hidden: a cell listed here compares
-# within ±0.1 percentage point instead of digit for digit.
-KNOWN_QUIRKS: dict[tuple[str, float | None, str], str] = {
-    ("oa3", 0.95, "share_smooth"): (
+# Known differences between the paper's print and the computed value, each with
+# its explanation.  They are reported, never hidden: a cell listed here compares
+# within ±0.1 percentage point instead of digit for digit.  Keys are
+# (table, row key, column, dtype or None for every dtype).
+KNOWN_QUIRKS: dict[tuple[str, float | None, str, str | None], str] = {
+    ("oa3", 0.95, "share_smooth", None): (
         "the exact value is 87.157%, which rounds to 87.2%; the paper prints 87.1 "
         "(a rounding quirk of the published table), so this cell is compared to ±0.1 pp"),
+    ("oa4", None, "median_rho1", "float32"): (
+        "float32 cannot represent b = 1.08 (it stores 1.0800000429, so b−1 is off by 5.4e-7 "
+        "relative); one parameter combination (b=1.08, α1=0.65, α2=0.9, π2=0.45, π1=0.55, "
+        "φ=0.5, γ=0.3, δ=0.05, λR=10; 6 values of η) has |D1| = 4.0e-7 in float64 and an "
+        "empty D1 in float32, which moves the median's rank by 3 across a gap of the grid's "
+        "discrete distribution: 81.047% (float64) becomes 81.050%, printed 81.1; compared "
+        "to ±0.1 pp (tests/test_tables.py checks this mechanism)"),
 }
 
 
@@ -290,7 +298,7 @@ def _published_value(s: str) -> float:
     return float(s[:-1]) / 100.0 if s.endswith("%") else float(s)
 
 
-def compare(table: str, rows: list[dict]) -> dict:
+def compare(table: str, rows: list[dict], dtype: str = "float64") -> dict:
     """Compare computed ``rows`` to the published table, digit for digit.
 
     Returns ``{"matches_published": bool, "cells": [...], "mismatches": [...],
@@ -312,7 +320,7 @@ def compare(table: str, rows: list[dict]) -> dict:
             value = None if got is None else got[name]
             shown = cols[name].fmt(value)
             cell = dict(key=kv, column=name, published=printed, computed=shown, value=value)
-            quirk = KNOWN_QUIRKS.get((table, kv, name))
+            quirk = KNOWN_QUIRKS.get((table, kv, name, None)) or KNOWN_QUIRKS.get((table, kv, name, dtype))
             if quirk is not None and value is not None:
                 ok = abs(value - _published_value(printed)) <= 0.001 + 1e-12
                 cell.update(match=ok, exact=(shown == printed), note=quirk)
