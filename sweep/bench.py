@@ -1,0 +1,490 @@
+"""``sweep bench``: kernel throughput, compile time, core scaling, chunk sizes,
+baselines and end-to-end runs, written as a JSON document and a markdown report.
+
+    sweep bench [--json] [--kernels K ...] [--dtypes D ...] [--n N] [--quick]
+                [--out FILE] [--repeats R] [--skip SECTION ...]
+
+Sections (``--skip`` any of them): ``throughput`` (kernel-only vectors/s, all
+cores), ``scaling`` (1 core vs all cores, fresh subprocesses), ``compile`` (cold vs
+persistent-cache compile, fresh subprocesses), ``chunks`` (chunk-size
+sensitivity), ``cost`` (XLA cost analysis + hand estimate), ``iterations`` (root
+iteration counts), ``factored`` (prototype of factored evaluation), ``baselines``
+(numpy/scipy, coverage_oa5 only), ``roofline`` (FMA and pow references),
+``e2e`` (``sweep.engine.run`` with Parquet output).
+
+Output: ``FILE`` (JSON, default ``benchmarks/results/latest.json`` in the source
+checkout) and the markdown report next to it (same name, ``.md``).  With
+``--json`` the JSON document is also printed on stdout (and nothing else there).
+
+Exit status: 0 done; 1 a baseline disagrees with the kernel beyond its tolerance
+(the report is still written, with the disagreement); 2 bad arguments.
+
+The benchmark modules live in ``benchmarks/`` of the source checkout (they are
+not part of the installed package); this module finds them next to ``sweep/``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+__all__ = ["cmd_bench", "add_arguments", "run_bench", "SECTIONS", "DEFAULT_KERNELS", "TOLERANCES"]
+
+REPO = Path(__file__).resolve().parents[1]
+SECTIONS = ("throughput", "scaling", "compile", "chunks", "cost", "iterations", "factored",
+            "baselines", "roofline", "e2e")
+DEFAULT_KERNELS = ("coverage_oa5", "terminal", "period1")
+#: max |baseline − kernel| allowed on the float64 outputs (over lanes where both are finite)
+TOLERANCES = {"bisection": 1e-8, "find_root": 1e-10, "brentq_loop": 1e-10}
+#: acceptance targets of issue 5 (2-core machine, one run)
+TARGETS = {"kernel_vs_bisection": 20.0, "kernel_vs_find_root": 10.0, "kernel_vs_brentq_loop": 200.0,
+           "all_vs_one_core": 1.7, "warm_over_cold_compile_max": 0.20}
+
+
+def _import_benchmarks():
+    try:
+        import benchmarks  # noqa: F401
+    except ImportError:
+        if not (REPO / "benchmarks" / "__init__.py").exists():
+            raise SystemExit("sweep bench: benchmarks/ not found (run from a source checkout)")
+        sys.path.insert(0, str(REPO))
+    from benchmarks import baselines, inputs, measure, report
+
+    return baselines, inputs, measure, report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``sweep bench`` options to ``parser``."""
+    parser.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    parser.add_argument("--kernels", nargs="+", default=list(DEFAULT_KERNELS), metavar="K",
+                        help="kernels to measure (absent ones are skipped with a note)")
+    parser.add_argument("--dtypes", nargs="+", default=["float64", "float32"],
+                        choices=("float64", "float32"), metavar="D")
+    parser.add_argument("--n", type=int, default=None, metavar="N",
+                        help="vectors for coverage_oa5 and the baselines (default: the paper's 497,664)")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes, fewer repeats (a smoke run, not a measurement)")
+    parser.add_argument("--out", default=None, metavar="FILE",
+                        help="JSON output (markdown next to it); default benchmarks/results/latest.json")
+    parser.add_argument("--repeats", type=int, default=None, metavar="R", help="timed repeats (median)")
+    parser.add_argument("--skip", nargs="+", default=[], choices=SECTIONS, metavar="SECTION",
+                        help=f"sections to skip: {', '.join(SECTIONS)}")
+    return parser
+
+
+def _config(args) -> dict:
+    from_inputs = _import_benchmarks()[1]
+    quick = bool(args.quick)
+    n = args.n if args.n is not None else (16384 if quick else from_inputs.PAPER_N)
+    if n < 16:
+        raise SystemExit("sweep bench: --n must be at least 16")
+    return dict(
+        kernels=list(args.kernels), dtypes=list(args.dtypes), n=int(n), quick=quick,
+        # the expensive kernels get fewer vectors (stated in the report)
+        n_per_kernel={"coverage_oa5": int(n), "terminal": int(min(n, 131072)),
+                      "period1": int(min(n, 512 if quick else 4096))},
+        repeats=args.repeats or (2 if quick else 5),
+        compile_repeats=1 if quick else 2,
+        compile_n=1024,
+        brentq_sample=int(min(n, 200 if quick else 2000)),
+        chunk_sizes=[c for c in ([4096, 65536] if quick else [4096, 16384, 65536, 262144, 1048576])],
+        e2e_chunk_sizes=[65536] if quick else [65536, 262144, 1048576],
+        skip=list(args.skip),
+    )
+
+
+# ---------------------------------------------------------------------------
+# subprocesses
+
+def _worker(cfg: dict, one_core: bool, cores: int, timeout: float = 900) -> dict:
+    """Run :mod:`benchmarks.worker` in a fresh interpreter with its own XLA flags."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    base = " ".join(f for f in env.get("XLA_FLAGS", "").split()
+                    if "xla_force_host_platform_device_count" not in f
+                    and "multi_thread_eigen" not in f and "intra_op_parallelism" not in f)
+    if one_core:
+        flags = ("--xla_force_host_platform_device_count=1 --xla_cpu_multi_thread_eigen=false "
+                 "intra_op_parallelism_threads=1")
+    else:
+        flags = f"--xla_force_host_platform_device_count={cores}"
+    env["XLA_FLAGS"] = f"{base} {flags}".strip()
+    cmd = [sys.executable, "-m", "benchmarks.worker", json.dumps(cfg)]
+    pin = None
+    if one_core:
+        if shutil.which("taskset"):
+            cmd = ["taskset", "-c", str(min(os.sched_getaffinity(0)))] + cmd
+        else:  # same effect as taskset, applied in the child before exec
+            pin = lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # noqa: E731
+    try:
+        r = subprocess.run(cmd, env=env, cwd=str(REPO), capture_output=True, text=True,
+                           timeout=timeout, preexec_fn=pin)
+    except subprocess.TimeoutExpired:
+        return dict(error=f"timed out after {timeout} s")
+    if r.returncode != 0:
+        return dict(error=(r.stderr or r.stdout)[-2000:])
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return dict(error=f"no JSON from worker: {r.stdout[-500:]} {r.stderr[-1500:]}")
+
+
+def _median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    m = len(xs) // 2
+    return xs[m] if len(xs) % 2 else 0.5 * (xs[m - 1] + xs[m])
+
+
+def _compile_times(kernel: str, dtype: str, cfg: dict, cores: int, log) -> dict:
+    """Cold (empty persistent cache) vs warm (cache filled by the cold process)."""
+    cold, warm = [], []
+    for _ in range(cfg["compile_repeats"]):
+        with tempfile.TemporaryDirectory(prefix="jax-cache-") as d:
+            w = dict(mode="compile", kernel=kernel, dtype=dtype, n=cfg["compile_n"], cache_dir=d)
+            cold.append(_worker(w, False, cores))
+            warm.append(_worker(w, False, cores))
+    log(f"  compile {kernel} {dtype}: cold {[r.get('compile_s') for r in cold]} "
+        f"warm {[r.get('compile_s') for r in warm]}")
+    c = _median([r.get("compile_s") for r in cold])
+    wm = _median([r.get("compile_s") for r in warm])
+    ct = _median([r.get("total_s") for r in cold])
+    wt = _median([r.get("total_s") for r in warm])
+    return dict(cold=cold, warm=warm, cold_compile_s=c, warm_compile_s=wm,
+                warm_over_cold=(wm / c) if c and wm is not None else None,
+                cold_total_s=ct, warm_total_s=wt,
+                warm_over_cold_total=(wt / ct) if ct and wt is not None else None,
+                n=cfg["compile_n"],
+                what="compile_s: XLA compile (lower().compile()); total_s adds tracing+lowering, "
+                     "which the persistent cache cannot skip")
+
+
+def _scaling(kernel: str, dtype: str, n: int, cfg: dict, cores: int, log) -> dict:
+    w = dict(mode="throughput", kernel=kernel, dtype=dtype, n=n, repeats=cfg["repeats"])
+    one = _worker(w, True, cores)
+    allc = _worker(w, False, cores)
+    r = None
+    if "vectors_per_s" in one and "vectors_per_s" in allc:
+        r = allc["vectors_per_s"] / one["vectors_per_s"]
+    log(f"  scaling {kernel} {dtype}: 1 core {one.get('vectors_per_s')} all {allc.get('vectors_per_s')}")
+    return dict(one_core=one, all_cores=allc, all_over_one=r, cores=cores)
+
+
+# ---------------------------------------------------------------------------
+# hand estimate of the work per vector (coverage_oa5)
+
+#: Hand-counted elementwise ops per lane (adds, muls, divides, compares, selects;
+#: transcendentals separately) from kernels/domains.py and kernels/roots.py:
+#: f evaluations of the three thresholds, one Chandrupatla step excluding f, the
+#: solver's set-up, and the closed forms outside the solves (flags, s̲, period 1).
+HAND_OPS = dict(
+    f_oa2=dict(flops=21, transc=2),       # (b−1)M(s,0) − T·g(s,0): M has one s^b = exp(b·log s)
+    f_hat=dict(flops=31, transc=4),       # η̄(s)/η − 1: g0^(b−1) and s^b
+    f_bar=dict(flops=28, transc=4),       # F2(1;s)/(λRδ) − 1: g1^(b−1) and s^b
+    step=dict(flops=84, transc=2),        # Chandrupatla step: IQI test has 2 sqrt
+    setup=dict(flops=30, transc=0),       # bracket checks, statuses, final selects
+    closed=dict(flops=150, transc=8),     # flags (3 powers α^(b−1)), s̲, ρ's
+)
+
+
+def hand_estimate(iterations: dict, chunk: int) -> dict | None:
+    """Ops per vector = Σ_solves [(2 + executed iterations)·f + iterations·step + setup]
+    + closed forms, with executed iterations per lane = the while loop's trip count
+    in a chunk of ``chunk`` lanes (masked lanes compute too)."""
+    solves = iterations.get("solves") or []
+    fs = {"sbarbar2": "f_oa2", "s2_hat_D": "f_hat", "s2_bar_D": "f_bar"}
+    if len(solves) != 3:
+        return None
+    fl = HAND_OPS["closed"]["flops"]
+    tr = HAND_OPS["closed"]["transc"]
+    useful_fl = fl
+    for s in solves:
+        f = HAND_OPS[fs.get(s["solve"], "f_hat")]
+        ch = s["chunked"].get(chunk) or s["chunked"].get(str(chunk))
+        it = ch["executed_per_vector"]
+        us = ch["useful_per_vector"]
+        fl += (2 + it) * f["flops"] + it * HAND_OPS["step"]["flops"] + HAND_OPS["setup"]["flops"]
+        tr += (2 + it) * f["transc"] + it * HAND_OPS["step"]["transc"]
+        useful_fl += (2 + us) * f["flops"] + us * HAND_OPS["step"]["flops"] + HAND_OPS["setup"]["flops"]
+    return dict(flops_per_vector=fl, transcendentals_per_vector=tr, useful_flops_per_vector=useful_fl,
+                chunk=chunk, ops=HAND_OPS)
+
+
+# ---------------------------------------------------------------------------
+# the run
+
+def run_bench(cfg: dict, log=lambda s: None) -> dict:
+    """Run every section of ``cfg`` and return the report document (see module doc)."""
+    baselines, inputs, measure, _ = _import_benchmarks()
+    import numpy as np
+
+    t_start = time.perf_counter()
+    from kernels import kernel_names
+
+    env = measure.environment()
+    cores = env["cores"]
+    skip = set(cfg["skip"])
+    doc = dict(schema="sweep-bench/1", started_utc=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               environment=env, peak_estimate=measure.peak_estimate(env), config=cfg, kernels={},
+               notes=[])
+    available = set(kernel_names())
+    fixed = dict(inputs.PAPER_FIXED)
+
+    for kernel in cfg["kernels"]:
+        if kernel not in available:
+            doc["kernels"][kernel] = dict(available=False, note=f"{kernel!r} is not in the kernel registry "
+                                                                 f"(have: {sorted(available)}); skipped")
+            log(f"{kernel}: not registered, skipped")
+            continue
+        n = cfg["n_per_kernel"].get(kernel, min(cfg["n"], 65536))
+        cols = inputs.kernel_inputs(kernel, n)
+        kd = dict(available=True, n=n, dtypes={})
+        for dt in cfg["dtypes"]:
+            r: dict = {}
+            if "throughput" not in skip:
+                r["throughput"] = measure.kernel_throughput(kernel, cols, fixed, dt, cfg["repeats"])
+                log(f"{kernel} {dt}: {r['throughput']['vectors_per_s']:.4g} vectors/s (n={n})")
+            if "cost" not in skip:
+                r["cost"] = measure.cost_analysis(kernel, dt, n=min(n, 65536))
+            if "scaling" not in skip:
+                r["scaling"] = _scaling(kernel, dt, n, cfg, cores, log)
+            if "compile" not in skip:
+                r["compile"] = _compile_times(kernel, dt, cfg, cores, log)
+            if "chunks" not in skip and kernel == "coverage_oa5":
+                r["chunks"] = measure.chunk_sensitivity(kernel, cols, fixed, dt, cfg["chunk_sizes"],
+                                                        max(2, cfg["repeats"] // 2))
+                log(f"  chunks: {[(c['chunk_size'], round(c['vectors_per_s'])) for c in r['chunks']]}")
+            if "iterations" not in skip and kernel == "coverage_oa5":
+                per_dev = -(-n // env["n_devices"])
+                sizes = sorted(set(cfg["chunk_sizes"] + [per_dev]))
+                r["iterations"] = measure.iteration_counts(kernel, cols, fixed, dt, sizes)
+                r["iterations"]["per_device_chunk"] = per_dev   # lanes per device in the throughput call
+                h = hand_estimate(r["iterations"], per_dev)
+                if h:
+                    r["hand_estimate"] = h
+            kd["dtypes"][dt] = r
+        doc["kernels"][kernel] = kd
+
+    oa5 = doc["kernels"].get("coverage_oa5", {})
+    if "baselines" not in skip and oa5.get("available"):
+        doc["baselines"] = _baselines(cfg, baselines, inputs, measure, log)
+    if "factored" not in skip and oa5.get("available"):
+        doc["factored"] = {dt: measure.factored_prototype("coverage_oa5", cfg["n"], dt, cfg["repeats"])
+                           for dt in cfg["dtypes"]}
+        log(f"factored: {[(dt, d.get('vectors_per_s')) for dt, d in doc['factored'].items()]}")
+    if "roofline" not in skip:
+        doc["roofline"] = {dt: measure.roofline(dt) for dt in cfg["dtypes"]}
+        doc["while_loop_cost_probe"] = measure.while_loop_cost_probe()
+    if "e2e" not in skip:
+        if measure.engine_available() and oa5.get("available"):
+            doc["end_to_end"] = {dt: measure.end_to_end(cfg["n"], dt, cfg["e2e_chunk_sizes"])
+                                 for dt in cfg["dtypes"]}
+            log(f"e2e: {doc['end_to_end']}")
+        else:
+            doc["end_to_end"] = dict(skipped="sweep.engine (or coverage_oa5) not available")
+    doc["ratios"], doc["targets"] = _ratios(doc)
+    doc["seconds"] = time.perf_counter() - t_start
+    doc["environment"]["loadavg_end"] = list(os.getloadavg())
+    return doc
+
+
+def _baselines(cfg, baselines, inputs, measure, log) -> dict:
+    """The three baselines on the same vectors as the float64 kernel, checked against it."""
+    import numpy as np
+
+    n = cfg["n"]
+    cols = inputs.paper_grid(n)
+    p = dict(cols)
+    p.update(inputs.PAPER_FIXED)
+    kern = measure.kernel_outputs("coverage_oa5", cols, inputs.PAPER_FIXED, "float64")
+    out = dict(n=n)
+    for name, fn in (("bisection", baselines.oa5_bisection), ("find_root", baselines.oa5_find_root)):
+        fn({k: (v[:64] if np.ndim(v) else v) for k, v in p.items()})   # warm-up (imports, caches)
+        ts, res = [], None
+        for _ in range(max(1, min(3, cfg["repeats"]))):
+            t = time.perf_counter()
+            res = fn(p)
+            ts.append(time.perf_counter() - t)
+        sec = _median(ts)
+        agree = baselines.compare(res, kern)
+        out[name] = dict(n=n, seconds=sec, vectors_per_s=n / sec, us_per_vector=1e6 * sec / n,
+                         repeats=len(ts), agreement=agree, tolerance=TOLERANCES[name],
+                         agrees=agree["worst"] <= TOLERANCES[name] and agree["mismatches"] == 0,
+                         loadavg=list(os.getloadavg()))
+        log(f"baseline {name}: {n / sec:.4g} vectors/s, worst diff {agree['worst']:.3g}")
+    m = cfg["brentq_sample"]
+    sel = np.unique(np.linspace(0, n - 1, m).astype(np.int64))   # evenly spread over the grid
+    ps = {k: (v[sel] if np.ndim(v) else v) for k, v in p.items()}
+    baselines.oa5_brentq_loop({k: (v[:8] if np.ndim(v) else v) for k, v in ps.items()})  # warm-up
+    t = time.perf_counter()
+    res = baselines.oa5_brentq_loop(ps)
+    sec = time.perf_counter() - t
+    agree = baselines.compare(res, {k: v[sel] for k, v in kern.items()})
+    out["brentq_loop"] = dict(n=int(sel.size), seconds=sec, vectors_per_s=sel.size / sec,
+                              us_per_vector=1e6 * sec / sel.size, agreement=agree,
+                              tolerance=TOLERANCES["brentq_loop"],
+                              agrees=agree["worst"] <= TOLERANCES["brentq_loop"] and agree["mismatches"] == 0,
+                              sample="evenly spaced flat indices of the same grid",
+                              loadavg=list(os.getloadavg()))
+    log(f"baseline brentq_loop: {sel.size / sec:.4g} vectors/s, worst diff {agree['worst']:.3g}")
+    return out
+
+
+def _get(d, *path):
+    for k in path:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def _ratios(doc: dict):
+    """Headline ratios and the acceptance targets (coverage_oa5, float64)."""
+    ratios: dict = {}
+    k64 = _get(doc, "kernels", "coverage_oa5", "dtypes", "float64")
+    kv = _get(k64, "throughput", "vectors_per_s")
+    one = _get(k64, "scaling", "one_core", "vectors_per_s")
+    for b in ("bisection", "find_root", "brentq_loop"):
+        bv = _get(doc, "baselines", b, "vectors_per_s")
+        if kv and bv:
+            ratios[f"kernel_vs_{b}"] = kv / bv
+        if one and bv:
+            ratios[f"kernel_1core_vs_{b}"] = one / bv
+        fv = _get(doc, "factored", "float64", "vectors_per_s")
+        if fv and bv:
+            ratios[f"factored_vs_{b}"] = fv / bv
+    fv = _get(doc, "factored", "float64", "vectors_per_s")
+    if fv and kv:
+        ratios["factored_vs_kernel"] = fv / kv
+    for name, kd in (doc.get("kernels") or {}).items():
+        for dt, r in (kd.get("dtypes") or {}).items():
+            if _get(r, "scaling", "all_over_one"):
+                ratios[f"all_vs_one_core[{name},{dt}]"] = r["scaling"]["all_over_one"]
+            if _get(r, "compile", "warm_over_cold") is not None:
+                ratios[f"warm_over_cold_compile[{name},{dt}]"] = r["compile"]["warm_over_cold"]
+    for dt, rows in (doc.get("end_to_end") or {}).items():
+        kvd = _get(doc, "kernels", "coverage_oa5", "dtypes", dt, "throughput", "vectors_per_s")
+        if isinstance(rows, list) and kvd:
+            for row in rows:
+                ratios[f"e2e_warm_over_kernel[{dt},chunk={row['chunk_size']}]"] = row["warm_vectors_per_s"] / kvd
+    targets = []
+
+    def target(name, key, goal, le=False):
+        v = ratios.get(key)
+        targets.append(dict(name=name, ratio=key, target=goal, measured=v,
+                            met=None if v is None else (v <= goal if le else v >= goal)))
+
+    target("kernel ≥ 20× numpy bisection", "kernel_vs_bisection", TARGETS["kernel_vs_bisection"])
+    target("kernel ≥ 10× scipy find_root", "kernel_vs_find_root", TARGETS["kernel_vs_find_root"])
+    target("kernel ≥ 200× scipy brentq loop", "kernel_vs_brentq_loop", TARGETS["kernel_vs_brentq_loop"])
+    target("all cores ≥ 1.7× one core", "all_vs_one_core[coverage_oa5,float64]", TARGETS["all_vs_one_core"])
+    target("warm compile ≤ 20% of cold", "warm_over_cold_compile[coverage_oa5,float64]",
+           TARGETS["warm_over_cold_compile_max"], le=True)
+    return ratios, targets
+
+
+# ---------------------------------------------------------------------------
+# CLI entry
+
+def _command_line(argv) -> str:
+    return "sweep bench" + ("" if not argv else " " + " ".join(shlex.quote(a) for a in argv))
+
+
+def cmd_bench(args) -> int:
+    """Entry point of ``sweep bench``.  ``args`` is either an argparse namespace made
+    with :func:`add_arguments`, or one whose ``argv`` holds the raw options (what
+    ``sweep.cli`` passes)."""
+    argv = getattr(args, "argv", None)
+    if argv is not None:
+        parser = add_arguments(argparse.ArgumentParser(prog="sweep bench", description=__doc__.split("\n\n")[0]))
+        try:
+            args = parser.parse_args(list(argv))
+        except SystemExit as exc:
+            return int(exc.code or 0)
+    else:
+        argv = _reconstruct_argv(args)
+    _expose_cores()
+    log = (lambda s: print(s, file=sys.stderr, flush=True))
+    cfg = _config(args)
+    cfg["command"] = _command_line(argv)
+    doc = run_bench(cfg, log)
+    doc["command"] = cfg["command"]
+
+    _, _, _, report = _import_benchmarks()
+    out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / "latest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(_jsonable(doc), indent=1, allow_nan=False) + "\n")
+    os.replace(tmp, out)
+    md = out.with_suffix(".md")
+    md.write_text(report.markdown(doc))
+    log(f"wrote {out} and {md}")
+    if args.json:
+        print(json.dumps(_jsonable(doc), allow_nan=False))
+    bad = [b for b in ("bisection", "find_root", "brentq_loop")
+           if _get(doc, "baselines", b) and not doc["baselines"][b]["agrees"]]
+    if bad:
+        for b in bad:
+            a = doc["baselines"][b]["agreement"]
+            print(f"sweep bench: error: baseline {b} disagrees with coverage_oa5: worst |diff| "
+                  f"{a['worst']:.3g} (tolerance {TOLERANCES[b]:g}), {a['mismatches']} NaN/flag mismatches",
+                  file=sys.stderr)
+        return 1
+    return 0
+
+
+def _expose_cores() -> None:
+    """One JAX CPU device per core, as ``sweep.cli`` sets up, when JAX has not started
+    yet (e.g. ``python -m sweep.bench``); a JAX already running keeps its devices."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "jax" in sys.modules or "xla_force_host_platform_device_count" in flags:
+        return
+    n = len(os.sched_getaffinity(0))
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
+def _reconstruct_argv(args) -> list:
+    argv = []
+    for k in ("kernels", "dtypes", "skip"):
+        v = getattr(args, k, None)
+        if v:
+            argv += [f"--{k}", *map(str, v)]
+    for k in ("n", "out", "repeats"):
+        v = getattr(args, k, None)
+        if v is not None:
+            argv += [f"--{k}", str(v)]
+    for k in ("quick", "json"):
+        if getattr(args, k, False):
+            argv.append(f"--{k}")
+    return argv
+
+
+def _jsonable(x):
+    """JSON-safe copy: numpy scalars to Python, NaN to null, infinities to strings."""
+    import math
+
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
+        x = x.item()
+    if isinstance(x, float):
+        if math.isnan(x):
+            return None
+        if math.isinf(x):
+            return "inf" if x > 0 else "-inf"
+    return x
+
+
+if __name__ == "__main__":  # python -m sweep.bench ...
+    sys.exit(cmd_bench(argparse.Namespace(argv=sys.argv[1:])))
