@@ -155,11 +155,15 @@ def terminal_equilibrium(p, in_D2):
     interior = determined & ~c0 & ~c1
 
     def h_of(alpha2, pi2):
-        return _select(s2, period2_of(p, alpha2, pi2, k), corner0, corner1, interior, lo, hi)
+        r = _select(s2, period2_of(p, alpha2, pi2, k), corner0, corner1, interior, lo, hi)
+        return r.x, r.status
 
+    # linearize: one solve, then the tangent map (the solver's implicit JVP) applied
+    # to the two unit directions
+    x, lin, r_status = jax.linearize(h_of, q.alpha2, q.pi2, has_aux=True)
     one, zero = jnp.ones_like(q.alpha2), jnp.zeros_like(q.alpha2)
-    r, (dh_da, _) = jax.jvp(h_of, (q.alpha2, q.pi2), (one, zero))
-    _, (dh_dp, _) = jax.jvp(h_of, (q.alpha2, q.pi2), (zero, one))
+    dh_da, dh_dp = lin(one, zero), lin(zero, one)
+    r = Root(x, r_status)
     status = jnp.where(~finite, st.NONFINITE,
                        jnp.where(determined | above, r.status, st.SKIPPED)).astype(jnp.int8)
     ok = jnp.isin(status, jnp.array(st.OK, jnp.int8))

@@ -1,0 +1,235 @@
+"""Kernel ``terminal``: Lemma 1, Prop. 3, Cor. 2, Cor. 3, Prop. 5 (MODEL.md §5) and
+agreement with the scalar scipy reference."""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from . import reference_equilibria as ref
+from kernels import domains as dom
+from kernels import status as stc
+from kernels.registry import get_kernel
+from kernels.terminal import terminal
+
+SPEC = get_kernel("terminal")
+_TERM = jax.jit(terminal)
+N_S2 = 48
+OK = np.array(stc.OK)
+
+
+def period2_params():
+    """Period-2 vectors over the ranges of the paper's grids (η log-uniform)."""
+    f = st.floats
+    return st.fixed_dictionaries(dict(
+        alpha2=f(0.5, 0.95), pi2=f(0.1, 0.7), phi=f(0.3, 2.5), gamma=f(0.05, 0.4),
+        delta=f(0.03, 0.6), lam_R=f(2.0, 20.0), beta=f(0.8, 1.0), b=f(1.02, 1.5),
+        eta=f(math.log(0.05), math.log(20.0)).map(math.exp)))
+
+
+def s2_grid(p):
+    """48 skills across (0, α2): in D2 and below it."""
+    return p["alpha2"] * np.linspace(0.02, 0.998, N_S2)
+
+
+PROFILE_BASE = dict(ell_a=1.0, ell_c=1.0, ell_kappa0=0.0, ell_kappa1=0.0, ell_normalize=1.0)
+
+
+def run(p, s2, dtype=np.float64):
+    """Every parameter broadcast to (N_S2,), so that one compiled program per dtype
+    serves every test."""
+    args = {**PROFILE_BASE, **p, "s2": s2}
+    args = {k: jnp.asarray(np.broadcast_to(v, (N_S2,)), dtype) for k, v in args.items()}
+    return {k: np.asarray(v) for k, v in _TERM(args).items()}
+
+
+def admissible_run(p):
+    out = run(p, s2_grid(p))
+    assume(out["admissible"].all() and out["in_D2"].any())
+    return out
+
+
+def test_registered_outputs_match_spec():
+    p = dict(alpha2=0.82, pi2=0.35, phi=1.2, gamma=0.2, delta=0.2, lam_R=5.0, beta=0.95,
+             b=1.05, eta=1.0)
+    for dtype in (np.float64, np.float32):
+        out = run(p, s2_grid(p), dtype)
+        assert set(out) == set(SPEC.output_names)
+        for o in SPEC.outputs:
+            want = {"float": dtype, "bool": np.bool_, "int8": np.int8}[o.kind]
+            assert out[o.name].dtype == want, o.name
+            assert out[o.name].shape == (N_S2,)
+    assert SPEC.categoricals[0].name == "profile"
+
+
+@given(period2_params(), st.floats(0.05, 0.95), st.floats(0.0, 1.0))
+@settings(max_examples=25)
+def test_prop3_unique_on_D2_and_no_deviation_pays(p, u, v):
+    """Lemma 1 + Prop. 3: on D2 exactly one symmetric candidate, and no firm gains by
+    deviating from h2*: Π2^j(x, h2*) ≤ Π2^j(h2*, h2*) on a grid of x (interior h2*
+    at one D2 skill by construction, corners elsewhere)."""
+    p, out, j = interior_case(p, u, v)
+    d2 = out["in_D2"]
+    assert (out["n_candidates"][d2] == 1).all()
+    assert np.isin(out["status_h2_star"][d2], OK).all()
+    q = ref.period2(p)
+    xs = np.linspace(0.0, 1.0, 201)
+    for i in sorted(set(np.flatnonzero(d2)[::8]) | {j}):
+        s2, h = float(s2_grid(p)[i]), float(out["h2_star"][i])
+        own = ref.terminal_payoff(h, h, s2, q)
+        best = max(ref.terminal_payoff(float(x), h, s2, q) for x in xs)
+        assert best <= own + 1e-10 * (1 + abs(own)), (s2, h, best - own)
+
+
+@given(period2_params(), st.floats(0.05, 0.95), st.floats(0.0, 1.0))
+@settings(max_examples=25)
+def test_h2_star_matches_reference(p, u, v):
+    """h2* agrees with a scalar brentq solution of Prop. 3 to 1e-9 wherever the kernel
+    reports a unique candidate (on D2 and off it), interior roots included."""
+    p, out, j = interior_case(p, u, v)
+    q = ref.period2(p)
+    for i in np.flatnonzero(np.isin(out["status_h2_star"], OK)):
+        want = ref.h2_star(float(s2_grid(p)[i]), q)
+        assert abs(out["h2_star"][i] - want) <= 1e-9, (i, out["h2_star"][i], want)
+
+
+@given(period2_params())
+@settings(max_examples=25)
+def test_cor3_monotone_policy_and_cor2_threshold(p):
+    """Cor. 3: with λRπ2 ≥ bα2^(b−1), h2* is nondecreasing in s2 on D2.
+    Cor. 2: on D2, h2* > 0 iff η < η̄(s2)."""
+    out = admissible_run(p)
+    d2 = out["in_D2"]
+    engaged = out["h2_star"][d2] > 0
+    assert (engaged == (p["eta"] < out["eta_bar"][d2])).all()
+    if out["monotone"][0]:
+        assert (np.diff(out["h2_star"][d2]) >= -1e-12).all()
+
+
+def interior_case(p, u, v):
+    """Move η so that h2* is interior at a D2 skill: F2 ∝ 1/η, so with G = η·F2 at
+    η = 1, any η strictly between G(1;s2)/(λRδ) and G(0;s2)/(λRδ) puts the root inside."""
+    out = run({**p, "eta": 1.0}, s2_grid(p))
+    assume(out["admissible"].all() and out["in_D2"].any())
+    d2 = np.flatnonzero(out["in_D2"])
+    j = d2[min(int(v * len(d2)), len(d2) - 1)]
+    lo, hi = out["F2_at_1"][j], out["F2_at_0"][j]
+    eta = (lo + u * (hi - lo)) / (p["lam_R"] * p["delta"])
+    p = {**p, "eta": float(eta)}
+    return p, run(p, s2_grid(p)), j
+
+
+@given(period2_params(), st.floats(0.05, 0.95), st.floats(0.0, 1.0))
+@settings(max_examples=25)
+def test_prop5_comparative_statics(p, u, v):
+    """Prop. 5(i): ∂h2*/∂α2 > 0 on the interior.  The autodiff derivatives through the
+    root agree with central finite differences of the scalar reference."""
+    p, out, j = interior_case(p, u, v)
+    h = out["h2_star"]
+    interior = out["in_D2"] & (out["status_h2_star"] == stc.CONVERGED) & (h > 1e-4) & (h < 1 - 1e-4)
+    assert interior[j]
+    assert (out["dh2_dalpha2"][interior] > 0).all()
+    corner = np.isin(out["status_h2_star"], [stc.AT_LOWER, stc.AT_UPPER])
+    assert (out["dh2_dalpha2"][corner] == 0).all() and (out["dh2_dpi2"][corner] == 0).all()
+    q = ref.period2(p)
+    s2 = float(s2_grid(p)[j])
+    for name, got in (("alpha2", out["dh2_dalpha2"][j]), ("pi2", out["dh2_dpi2"][j])):
+        fd = ref.dh2_dtheta_fd(s2, q, name)
+        assert abs(got - fd) <= 1e-5 * abs(fd) + 1e-6, (name, got, fd)
+
+
+@given(period2_params())
+@settings(max_examples=20)
+def test_off_D2_candidates_and_nan_explained(p):
+    """Off D2 the kernel counts candidates instead of assuming uniqueness: h2* is NaN
+    exactly when the status says so (n_candidates ≠ 1), never silently."""
+    s2 = np.concatenate([s2_grid(p)[:-2], [p["alpha2"], min(1.0, p["alpha2"] + 0.01)]])
+    assert s2.shape == (N_S2,)
+    out = run(p, s2)
+    assume(out["admissible"].all())
+    ok = np.isin(out["status_h2_star"], OK)
+    assert (np.isnan(out["h2_star"]) == ~ok).all()
+    assert (np.isnan(out["dh2_dalpha2"]) == ~ok).all()
+    below = out["below_benchmark"]
+    assert (out["n_candidates"][below] >= 1).all()
+    assert (ok[below] == ((out["n_candidates"][below] == 1) | out["in_D2"][below])).all()
+    assert out["n_candidates"][-2] == -1 and np.isnan(out["h2_star"][-2])   # s2 = α2
+    assert out["h2_star"][-1] == 1.0                                       # above benchmark
+    for k in ("F2_at_0", "F2_at_1", "eta_bar", "Delta2", "sbarbar2"):
+        assert np.isfinite(out[k]).all(), k
+
+
+def test_eta_bar_is_eq7():
+    """η̄ of the kernel (η·F2(0)/(λRδ)) equals eq. 7 of domains.eta_bar above s̲2."""
+    p = dict(alpha2=0.82, pi2=0.35, phi=1.2, gamma=0.2, delta=0.2, lam_R=5.0, beta=0.95,
+             b=1.05, eta=1.0)
+    s2 = s2_grid(p)
+    out = run(p, s2)
+    L2 = p["phi"] * p["pi2"] * (1 - p["pi2"])
+    above_floor = s2 > np.asarray(dom.s_under2(p["alpha2"], p["pi2"], p["gamma"]))
+    want = np.asarray(dom.eta_bar(jnp.asarray(s2), p["alpha2"], p["pi2"], p["gamma"], p["delta"],
+                                  p["lam_R"], p["b"], p["beta"], L2))
+    np.testing.assert_allclose(out["eta_bar"][above_floor], want[above_floor], rtol=1e-12)
+    assert (out["eta_bar"][~above_floor] == 0).all()
+
+
+def test_learning_profile_changes_L2():
+    """A non-baseline profile enters through L2 = φℓ(π2): the kernel agrees with the
+    reference using the same family member."""
+    p = dict(alpha2=0.82, pi2=0.35, phi=1.2, gamma=0.2, delta=0.2, lam_R=5.0, beta=0.95,
+             b=1.05, eta=1.0)
+    prof = dict(ell_a=2.0, ell_c=1.0, ell_kappa0=0.0, ell_kappa1=0.0)
+    s2 = s2_grid(p)
+    out = run({**p, **prof}, s2)
+    q = ref.period2({**p, **prof})
+    for i in np.flatnonzero(np.isin(out["status_h2_star"], OK)):
+        assert abs(out["h2_star"][i] - ref.h2_star(float(s2[i]), q)) <= 1e-9
+
+
+def _batch(n=N_S2, seed=3):
+    rng = np.random.default_rng(seed)
+    v = ref.sample_vectors(rng, n)
+    keep = ("alpha2", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta")
+    p = {k: v[k] for k in keep}
+    # s2 from below the floor to above the benchmark, D2 included
+    p["s2"] = rng.uniform(0.0, 1.05, n) * v["alpha2"]
+    p["s2"] = np.minimum(p["s2"], 1.0)
+    p.update({k: np.full(n, x) for k, x in PROFILE_BASE.items()})
+    return p
+
+
+def test_vmap_matches_batched_kernel():
+    p = _batch()
+    args = {k: jnp.asarray(v) for k, v in p.items()}
+    batched = _TERM(args)
+    mapped = jax.jit(jax.vmap(terminal))(args)
+    for k in SPEC.output_names:
+        np.testing.assert_allclose(np.asarray(batched[k]), np.asarray(mapped[k]),
+                                   rtol=1e-12, atol=1e-14, equal_nan=True, err_msg=k)
+
+
+def test_float32_agrees_with_float64():
+    """float32 and float64 agree: flags away from knife edges, h2* to
+    1e-3 + 1e-6·|∂h2*/∂α2| (the root is as well conditioned as the data: inputs
+    rounded to float32 move it by their relative error times the derivative)."""
+    o64, o32 = {}, {}
+    for seed in range(6):
+        p = _batch(seed=seed)
+        a = {k: np.asarray(v) for k, v in _TERM({k: jnp.asarray(v) for k, v in p.items()}).items()}
+        b = {k: np.asarray(v) for k, v in
+             _TERM({k: jnp.asarray(v, jnp.float32) for k, v in p.items()}).items()}
+        for k in a:
+            o64.setdefault(k, []).append(a[k])
+            o32.setdefault(k, []).append(b[k])
+    o64 = {k: np.concatenate(v) for k, v in o64.items()}
+    o32 = {k: np.concatenate(v) for k, v in o32.items()}
+    assert o32["h2_star"].dtype == np.float32
+    assert (o32["admissible"] == o64["admissible"]).mean() > 0.98
+    both = np.isin(o64["status_h2_star"], OK) & np.isin(o32["status_h2_star"], OK)
+    assert both.mean() > 0.9
+    tol = 1e-3 + 1e-6 * np.abs(np.nan_to_num(o64["dh2_dalpha2"]))
+    assert (np.abs(o32["h2_star"][both] - o64["h2_star"][both]) <= tol[both]).all()
+    np.testing.assert_allclose(o32["F2_at_0"], o64["F2_at_0"], rtol=1e-4, atol=1e-6)
