@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 __all__ = [
-    "environment", "peak_estimate", "sharded_call", "sharded_kernel", "time_calls", "kernel_throughput", "chunk_sensitivity",
+    "environment", "peak_estimate", "sharded_call", "sharded_kernel", "time_calls", "kernel_throughput", "chunk_sensitivity", "inner_batching",
     "cost_analysis", "while_loop_cost_probe", "iteration_counts", "factored_prototype",
     "roofline", "end_to_end", "kernel_outputs",
 ]
@@ -150,19 +150,25 @@ def sharded_kernel(fn, cols: dict, fixed: dict, dtype: str, devices=None):
 
 def time_calls(call, args, repeats: int = 5, warmup: int = 1) -> dict:
     """Wall seconds of ``block_until_ready(call(*args))``: median/min/max of ``repeats``
-    after ``warmup`` untimed calls (the first of which compiles)."""
+    after ``warmup`` untimed calls (the first of which compiles).
+
+    Also the process CPU seconds per timed call: ``cpu_over_wall`` is the number of
+    cores the computation actually got (≈ cores when the machine is otherwise
+    idle; lower when other processes compete for them)."""
     jax = _jax()
     t0 = time.perf_counter()
     for _ in range(warmup):
         jax.block_until_ready(call(*args))
     first = time.perf_counter() - t0
-    ts = []
+    ts, cs = [], []
     for _ in range(repeats):
+        c = time.process_time()
         t = time.perf_counter()
         jax.block_until_ready(call(*args))
         ts.append(time.perf_counter() - t)
+        cs.append(time.process_time() - c)
     return dict(median_s=statistics.median(ts), min_s=min(ts), max_s=max(ts), repeats=repeats,
-                warmup_s=first, loadavg=list(os.getloadavg()))
+                warmup_s=first, cpu_over_wall=sum(cs) / sum(ts), loadavg=list(os.getloadavg()))
 
 
 def kernel_outputs(kernel: str, cols: dict, fixed: dict, dtype: str) -> dict:
@@ -212,6 +218,47 @@ def chunk_sensitivity(kernel: str, cols: dict, fixed: dict, dtype: str, sizes, r
 
         t = time_calls(run_all, (), repeats)
         t.update(chunk_size=c, n_chunks=len(chunks), n=n, vectors_per_s=n / t["median_s"])
+        rows.append(t)
+    return rows
+
+
+def inner_batching(kernel: str, cols: dict, fixed: dict, dtype: str, batch_sizes, repeats: int = 3) -> list:
+    """PROTOTYPE of an engine option: keep one big chunk per call (one Parquet part)
+    but evaluate the kernel inside it with ``jax.lax.map(..., batch_size=B)``, so each
+    root-solving while loop runs on B lanes (cache-resident, and its trip count is
+    set by the slowest of B lanes instead of the whole chunk)."""
+    jax = _jax()
+    import jax.numpy as jnp
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
+    from kernels import get_kernel
+
+    ks = get_kernel(kernel)
+    mesh, ndev = _mesh()
+    n = len(next(iter(cols.values())))
+    dt = np.dtype(dtype)
+    rows = []
+    for bsz in batch_sizes:
+        per = -(-n // ndev)
+        per = -(-per // bsz) * bsz            # lanes per device, a multiple of B
+        n_pad = per * ndev
+        c = {k: np.pad(np.asarray(v, dt), (0, n_pad - n), mode="edge") for k, v in cols.items()}
+        f = {k: np.asarray(v, dt) for k, v in fixed.items()}
+
+        def body(cols, fixed, bsz=bsz):
+            def one(cb):
+                p = dict(cb)
+                p.update(fixed)
+                out = ks.fn(p)
+                shape = next(iter(cb.values())).shape
+                return {k: jnp.broadcast_to(v, shape) for k, v in out.items()}
+            return jax.lax.map(one, cols, batch_size=bsz)
+
+        call = jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(P("d"), P()), out_specs=P("d"),
+                                     check_vma=False))
+        args = (jax.device_put(c, NamedSharding(mesh, P("d"))), jax.device_put(f, NamedSharding(mesh, P())))
+        t = time_calls(call, args, repeats)
+        t.update(batch_size=int(bsz), n=n, vectors_per_s=n / t["median_s"])
         rows.append(t)
     return rows
 
@@ -405,9 +452,15 @@ def factored_prototype(kernel: str, n: int, dtype: str, repeats: int = 5) -> dic
         return cb_call(*cb_args, t)
 
     t_stage = time_calls(st_call, st_args, repeats)
-    t_both = time_calls(both, (), repeats)
-    fact = {k: np.asarray(v)[:n] for k, v in jax.block_until_ready(both()).items()}
     full = kernel_outputs(kernel, cols, fixed, dtype)
+    k_call, k_args, _ = sharded_kernel(ks.fn, cols, fixed, dtype)
+    # interleave factored and plain-kernel timings: the ratio compares equal load
+    tb, tk = [], []
+    for _ in range(repeats):
+        tb.append(time_calls(both, (), 1)["median_s"])
+        tk.append(time_calls(k_call, k_args, 1)["median_s"])
+    t_both = dict(median_s=statistics.median(tb), loadavg=list(os.getloadavg()))
+    fact = {k: np.asarray(v)[:n] for k, v in jax.block_until_ready(both()).items()}
     diffs, exact = {}, True
     for k, v in full.items():
         a, b = np.asarray(v), fact[k]
@@ -421,6 +474,8 @@ def factored_prototype(kernel: str, n: int, dtype: str, repeats: int = 5) -> dic
     return dict(n=n, unique_stage_points=int(len(next(iter(sub.values())))),
                 stage_s=t_stage["median_s"], total_s=t_both["median_s"],
                 vectors_per_s=n / t_both["median_s"], loadavg=t_both["loadavg"],
+                paired_kernel_vectors_per_s=n / statistics.median(tk),
+                speedup_vs_kernel=statistics.median(tk) / t_both["median_s"],
                 max_abs_diff_vs_kernel=max(v for v in diffs.values()), bitwise_equal=exact,
                 per_output_diff=diffs, stage_params=list(ks.factor.params))
 
