@@ -1,7 +1,8 @@
 """The ``sweep`` command line.
 
     sweep run SPEC.toml --out DIR [--chunk-size N] [--dtype float32|float64]
-              [--shard I/N] [--executor local] [--overwrite] [--no-progress] [--json]
+              [--shard I/N] [--executor local|dask] [--dask-address tcp://HOST:PORT]
+              [--dask-workers N] [--overwrite] [--no-progress] [--json]
     sweep eval KERNEL key=value ... [--dtype ...] [--json]
     sweep kernels [--json]
     sweep summarize DIR --table {oa3,oa4,oa5} [--json]
@@ -99,7 +100,7 @@ def cmd_run(args) -> int:
     spec = load_spec(args.spec)
     result = run(spec, args.out, overwrite=args.overwrite,
                  progress=False if args.no_progress else None, shard=args.shard,
-                 chunk_size=args.chunk_size, dtype=args.dtype, executor=args.executor)
+                 chunk_size=args.chunk_size, dtype=args.dtype, executor=_executor(args))
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -109,6 +110,26 @@ def cmd_run(args) -> int:
               f"{result.chunks_computed} chunks ({result.chunks_skipped} already done) in "
               f"{result.seconds:.2f} s on {result.device}; {result.out_dir}: {state}")
     return 0
+
+
+def _executor(args):
+    """``--executor NAME`` with its options (only ``dask`` has any): a name or an executor."""
+    opts = {}
+    if getattr(args, "dask_address", None) is not None:
+        opts["address"] = args.dask_address
+    if getattr(args, "dask_workers", None) is not None:
+        opts["n_workers"] = args.dask_workers
+    if args.executor == "dask":
+        # The computing happens in the Dask workers: this process must not take
+        # most of a GPU's memory up front (read when JAX starts, i.e. in run()).
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    if not opts:
+        return args.executor
+    if args.executor != "dask":
+        raise SweepUsage("--dask-address/--dask-workers: need --executor dask")
+    from .executors import get_executor
+
+    return get_executor("dask", **opts)
 
 
 def _parse_assignment(text: str, categoricals) -> tuple[str, object]:
@@ -224,7 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dtype", choices=("float64", "float32"), help="override the spec's dtype")
     r.add_argument("--shard", type=_shard, metavar="I/N",
                    help="run only chunks k with k %% N == I-1 (I is 1-based, e.g. $SLURM_ARRAY_TASK_ID)")
-    r.add_argument("--executor", default="local", help="local (default), or an installed executor")
+    r.add_argument("--executor", default="local", help="local (default), dask, or an installed executor")
+    r.add_argument("--dask-address", metavar="tcp://HOST:PORT",
+                   help="with --executor dask: a running scheduler (default: start a LocalCluster)")
+    r.add_argument("--dask-workers", type=_positive_int, metavar="N",
+                   help="with --executor dask: LocalCluster worker processes (default: one per core), "
+                        "or with --dask-address: wait for N workers before starting")
     r.add_argument("--overwrite", action="store_true", help="replace a different sweep in DIR")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--json", action="store_true", help="print the run summary as JSON")

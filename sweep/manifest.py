@@ -49,8 +49,12 @@ def versions() -> dict[str, str]:
     return out
 
 
-def build_manifest(spec, *, columns: list[dict], device: str) -> dict:
-    """The manifest document for ``spec`` (JSON-serializable)."""
+def build_manifest(spec, *, columns: list[dict], device: str, factored: dict | None = None) -> dict:
+    """The manifest document for ``spec`` (JSON-serializable).
+
+    ``factored`` says how the creating run evaluated the kernel (its Factor's
+    sub-grid axes and size, or None): how, not what, so not part of the spec hash.
+    """
     return {
         "format": FORMAT,
         "spec_hash": spec.hash,
@@ -68,6 +72,7 @@ def build_manifest(spec, *, columns: list[dict], device: str) -> dict:
         "spec": {"source": spec.source, "text": spec.text, "parsed": spec.canonical()},
         "versions": versions(),
         "device": device,
+        "factored": factored,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "parts": "part-NNNNNN.parquet, one per chunk; a chunk is done iff its part file "
                  "exists with this spec_hash in its key-value metadata",
@@ -114,7 +119,8 @@ def _describe(manifest: dict) -> str:
             f"spec hash {str(manifest.get('spec_hash'))[:12]}" + (f", from {src}" if src else ""))
 
 
-def prepare_output(out_dir, spec, *, overwrite: bool, columns: list[dict], device: str) -> dict:
+def prepare_output(out_dir, spec, *, overwrite: bool, columns: list[dict], device: str,
+                   factored: dict | None = None) -> dict:
     """Make ``out_dir`` ready for ``spec`` and return its manifest.
 
     Creates the directory if needed; refuses (OutputError) a path that is a
@@ -144,6 +150,9 @@ def prepare_output(out_dir, spec, *, overwrite: bool, columns: list[dict], devic
     else:
         others = [e.name for e in os.scandir(out)
                   if not e.name.startswith(".") and not e.name.startswith("part-")]
+        # A concurrent shard may have created the manifest since the exists() check
+        # above: not a foreign file; create_bytes_exclusive below checks its spec hash.
+        others = [n for n in others if n != MANIFEST_NAME]
         if others:
             raise OutputError(f"--out {out}: not empty and not a sweep output directory (no "
                               f"{MANIFEST_NAME}; found {others[0]!r}); choose a new or empty directory")
@@ -154,7 +163,7 @@ def prepare_output(out_dir, spec, *, overwrite: bool, columns: list[dict], devic
                                   f"{foreign[0].name}); use --overwrite to replace them")
             remove_sweep_files(out)
     clean_temp_files(out)
-    manifest = build_manifest(spec, columns=columns, device=device)
+    manifest = build_manifest(spec, columns=columns, device=device, factored=factored)
     blob = (json.dumps(manifest, indent=2, allow_nan=False) + "\n").encode()
     if not create_bytes_exclusive(mpath, blob):
         # Another process (a concurrent shard) created it first: it must be ours too.
