@@ -36,7 +36,7 @@ from . import domains as dom
 from . import status as st
 from .params import broadcast_outputs, make_params, params_for
 from .period1_search import (ASYM_SEP, C, G, RTOL, Period1, asymmetric_search, best_response,
-                             candidate_values, engagement_gain1, grid_values, payoff,
+                             engagement_gain1, grid_values, payoff,
                              refine_crossings, tolerance)
 from .primitives import g, g0_inverse
 from .profiles import PROFILE, profile_scale
@@ -66,9 +66,8 @@ def symmetric_equilibria(q1, q2, grid):
     pre = jnp.concatenate([(F1g[..., 0] <= 0.0)[..., None], (F1g[..., -1] >= 0.0)[..., None],
                            interior_ok], axis=-1)
     y = jnp.where(pre, y, 0.5)                      # placeholder keeps masked lanes finite
-    yv = candidate_values(y, q1, q2)
+    _, phi_best, yv = best_response(y, q1, q2, grid)
     phi_yy = payoff(yv, yv, q2)
-    _, phi_best = best_response(yv, q1, q2, grid)
     gain = phi_best - phi_yy
     verified = pre & (gain <= tolerance(y.dtype) * (1.0 + jnp.abs(phi_yy)))
     n = jnp.sum(verified, axis=-1, dtype=jnp.int32)

@@ -34,7 +34,7 @@ RTOL = {64: 1e-9, 32: 1e-4}
 #: minimum |x − y| for a pair to count as asymmetric
 ASYM_SEP = 1e-3
 
-_INV_GOLDEN = 0.6180339887498949
+_INV_GOLDEN = 0.6180339887498949   # 1/golden ratio
 _LOG2 = math.log(2.0)
 
 
@@ -161,49 +161,81 @@ def refine_crossings(q1: Period1, q2: Period2, grid: Grid):
     return root, has, jnp.sum(cross, axis=-1, dtype=jnp.int32)
 
 
-def candidate_values(y, q1, q2) -> Values:
-    return values_at(y, q1, q2)
+class _BR(NamedTuple):
+    """State of a best-response search (see :func:`best_response`)."""
+
+    yv: Values           # the opponent's values
+    a: jnp.ndarray       # golden bracket [a, b] and interior points c < d
+    b: jnp.ndarray
+    c: jnp.ndarray
+    d: jnp.ndarray
+    fc: jnp.ndarray
+    fd: jnp.ndarray
+    x_grid: jnp.ndarray  # best grid point and its payoff
+    f_grid: jnp.ndarray
 
 
-def _golden_max(f, a, b):
-    """Golden-section maximization of f on [a, b] (elementwise); returns (x, f(x))."""
-    r = _INV_GOLDEN
-    c, d = b - r * (b - a), a + r * (b - a)
-    fcd = f(jnp.stack([c, d], axis=-1))          # one traced evaluation for both
-    fc, fd = fcd[..., 0], fcd[..., 1]
-
-    def body(_, carry):
-        a, b, c, d, fc, fd = carry
-        left = fc >= fd                   # the maximum lies in [a, d]
-        a2, b2 = jnp.where(left, a, c), jnp.where(left, d, b)
-        c2 = jnp.where(left, b2 - r * (b2 - a2), d)
-        d2 = jnp.where(left, c, a2 + r * (b2 - a2))
-        fn = f(jnp.where(left, c2, d2))
-        return a2, b2, c2, d2, jnp.where(left, fn, fd), jnp.where(left, fc, fn)
-
-    a, b, c, d, fc, fd = lax.fori_loop(0, GOLDEN, body, (a, b, c, d, fc, fd))
-    better = fc >= fd
-    return jnp.where(better, c, d), jnp.where(better, fc, fd)
-
-
-def best_response(yv: Values, q1: Period1, q2: Period2, grid: Grid):
-    """Best reply x to an opponent with values yv: the best of the grid, refined by
-    golden section on the two cells around the best grid point.  Returns (x, Φ1(x, y))."""
-    extra = yv.A.ndim - q1.s1.ndim                      # candidate / start axes
+def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: Grid) -> _BR:
+    """Best grid reply to st.yv and the golden bracket (the two cells around it)."""
+    extra = st.yv.A.ndim - q1.s1.ndim                    # candidate / start axes
     gv = jax.tree_util.tree_map(
         lambda v: jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]), grid.values)
-    phi = payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], yv), q2)
+    phi = payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], st.yv), q2)
     i = jnp.argmax(phi, axis=-1)
-    phi_grid = jnp.max(phi, axis=-1)
     a = grid.xs[jnp.maximum(i - 1, 0)]
     b = grid.xs[jnp.minimum(i + 1, G - 1)]
-    def f(x):
-        yb = yv if x.ndim == yv.A.ndim else jax.tree_util.tree_map(lambda v: v[..., None], yv)
-        return payoff(values_at(x, q1, q2), yb, q2)
+    r = _INV_GOLDEN
+    return st._replace(a=a, b=b, c=b - r * (b - a), d=a + r * (b - a),
+                       x_grid=grid.xs[i], f_grid=jnp.max(phi, axis=-1))
 
-    xg, fg = _golden_max(f, a, b)
-    use_golden = fg > phi_grid
-    return jnp.where(use_golden, xg, grid.xs[i]), jnp.where(use_golden, fg, phi_grid)
+
+def best_response(y, q1: Period1, q2: Period2, grid: Grid):
+    """Best reply x to an opponent playing y (any trailing axes): the best grid point,
+    refined by golden section on the two cells around it.  Returns (x, Φ1(x, y)) and
+    the opponent's values.
+
+    Written as one loop of GOLDEN + 3 steps with a single evaluation of the
+    continuation per step (step 0: the opponent's values, then the grid argmax;
+    steps 1, 2: the golden points c, d; then golden steps), so each call site
+    compiles one nested terminal solve.  The step index is not batched, so the
+    ``lax.switch`` runs one branch even under vmap.
+    """
+    r = _INV_GOLDEN
+    z = jnp.zeros_like(y)
+    st0 = _BR(Values(z, z, z), z, z, z, z, z, z, z, z)
+
+    def shrink(st):
+        left = st.fc >= st.fd                      # the maximum lies in [a, d]
+        a2, b2 = jnp.where(left, st.a, st.c), jnp.where(left, st.d, st.b)
+        c2 = jnp.where(left, b2 - r * (b2 - a2), st.d)
+        d2 = jnp.where(left, st.c, a2 + r * (b2 - a2))
+        return st._replace(a=a2, b=b2, c=c2, d=d2), jnp.where(left, c2, d2)
+
+    def step(k, st):
+        phase = jnp.minimum(k, 3)
+        st, x = lax.switch(phase, [lambda s: (s, y), lambda s: (s, s.c), lambda s: (s, s.d), shrink], st)
+        v = values_at(x, q1, q2)
+
+        def opponent(s):
+            return _grid_best(s._replace(yv=v), q1, q2, grid)
+
+        def at_c(s):
+            return s._replace(fc=payoff(v, s.yv, q2))
+
+        def at_d(s):
+            return s._replace(fd=payoff(v, s.yv, q2))
+
+        def golden(s):
+            f = payoff(v, s.yv, q2)
+            left = x == s.c
+            return s._replace(fc=jnp.where(left, f, s.fc), fd=jnp.where(left, s.fd, f))
+
+        return lax.switch(phase, [opponent, at_c, at_d, golden], st)
+
+    st = lax.fori_loop(0, GOLDEN + 3, step, st0)
+    xg, fg = jnp.where(st.fc >= st.fd, st.c, st.d), jnp.maximum(st.fc, st.fd)
+    better = fg > st.f_grid
+    return jnp.where(better, xg, st.x_grid), jnp.where(better, fg, st.f_grid), st.yv
 
 
 def _coarse(grid: Grid) -> Grid:
@@ -250,15 +282,14 @@ def _alternate(x0, y0, q1, q2, grid):
     carry shifts roles) keeps the compiled program small.  Returns
     (x, y, Φ1(x,y), Φ1(y,x), gain of x's best deviation)."""
     def step(_, c):
-        prev, a, b, _ = c
-        new, phi_new = best_response(values_at(b, q1, q2), q1, q2, grid)
-        return a, b, new, phi_new
+        _, a, b, _, _, vb = c
+        new, phi_new, v_opp = best_response(b, q1, q2, grid)
+        return a, b, new, phi_new, vb, v_opp
 
-    init = (x0, x0, y0, jnp.zeros_like(x0))
-    x, y, _, phi_best_x = lax.fori_loop(0, 2 * T_ALT + 1, step, init)
-    vals = values_at(jnp.stack([x, y], axis=-1), q1, q2)
-    xv = jax.tree_util.tree_map(lambda v: v[..., 0], vals)
-    yv = jax.tree_util.tree_map(lambda v: v[..., 1], vals)
+    z = jnp.zeros_like(x0)
+    init = (x0, x0, y0, z, Values(z, z, z), Values(z, z, z))
+    # after the loop: (x, y, BR(y), Φ1(BR(y), y), values of x, values of y)
+    x, y, _, phi_best_x, xv, yv = lax.fori_loop(0, 2 * T_ALT + 1, step, init)
     phi_xy, phi_yx = payoff(xv, yv, q2), payoff(yv, xv, q2)
     return x, y, phi_xy, phi_yx, phi_best_x - phi_xy
 
@@ -299,5 +330,5 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: Grid):
 
 __all__ = ["G", "C", "GOLDEN", "K_BR", "BR_STRIDE", "T_ALT", "RTOL", "ASYM_SEP", "Period1", "Values",
            "Grid", "Gain", "Root", "tolerance", "continuation", "values_at", "engagement_gain1",
-           "payoff", "grid_values", "refine_crossings", "candidate_values", "best_response",
+           "payoff", "grid_values", "refine_crossings", "best_response",
            "asymmetric_search"]
