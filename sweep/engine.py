@@ -13,12 +13,23 @@ are runtime arguments, so every chunk (and every grid with the same structure)
 reuses the executable.  The last chunk is padded by clamping indices to the last
 vector and trimmed on the host.
 
+Factored evaluation: when the kernel registers a :class:`~kernels.registry.Factor`
+(``fn(p) == combine(p, stage(p[factor.params]))``) and the sub-grid spanned by the
+axes that drive ``factor.params`` is small enough and at most half the grid, the
+runner evaluates ``stage`` once per sub-grid point (in device batches, when it
+is built) and keeps the results on every device; each lane of a chunk then
+gathers its stage outputs at its sub-grid index (from its axis digits) and calls
+``combine``.  For ``coverage_oa5`` on the paper's grid that is 41,472 root solves
+instead of 497,664.  ``SWEEP_FACTOR=0`` (or ``factor=False``) turns it off.
+
 The engine turns on ``jax_enable_x64``: flat indices must be int64 (grids of up to
 2**62 vectors) and float64 runs need it anyway.  float32 runs stay float32: every
 table and fixed value handed to the kernel is a float32 array.
 """
 from __future__ import annotations
 
+import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +40,7 @@ import numpy as np
 from .dataset import META_CHUNK, META_KERNEL, META_SPEC_HASH, completed_chunks, write_part
 from .errors import OutputError, RunError, SweepError
 from .executors import get_executor
-from .grid import Grid, device_values
+from .grid import Grid, device_digits, device_values, sub_strides
 from .manifest import prepare_output
 from .progress import Progress
 from .spec import Spec, parse_spec
@@ -37,6 +48,9 @@ from .spec import Spec, parse_spec
 __all__ = [
     "ChunkRunner",
     "ChunkTask",
+    "FactorPlan",
+    "factor_plan",
+    "get_runner",
     "Pending",
     "RunResult",
     "run",
@@ -95,19 +109,191 @@ def _columns_doc(spec: Spec) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------
+# factored evaluation (kernels.registry.Factor)
+
+#: largest sub-grid (points) whose stage table is precomputed; past it, no factoring
+FACTOR_MAX_SUB = 1 << 23
+#: most sub-grid points evaluated by one call of the stage function
+FACTOR_BATCH = 1 << 20
+#: environment switch: ``0``/``off`` never factors, ``1``/``on`` factors whenever it fits
+FACTOR_ENV = "SWEEP_FACTOR"
+
+
+@dataclass(frozen=True)
+class FactorPlan:
+    """How a run uses its kernel's :class:`~kernels.registry.Factor`: the sub-grid
+    axes (spec order), their positions among the spec's axes, and the sub-grid size."""
+
+    axes: tuple[str, ...]
+    positions: tuple[int, ...]
+    n_sub: int
+
+    def to_dict(self) -> dict:
+        return {"axes": list(self.axes), "n_sub": self.n_sub}
+
+
+def _factor_setting(factor: bool | None) -> bool | None:
+    """True: factor whenever it fits; False: never; None: when it pays (2·n_sub ≤ n)."""
+    if factor is not None:
+        return bool(factor)
+    env = os.environ.get(FACTOR_ENV, "").strip().lower()
+    if env in ("0", "off", "false", "no"):
+        return False
+    if env in ("1", "on", "true", "yes"):
+        return True
+    return None
+
+
+def factor_plan(spec: Spec, factor: bool | None = None) -> FactorPlan | None:
+    """The factoring of ``spec``'s kernel over its grid, or None when it is not used.
+
+    The sub-grid axes are the axes that drive a parameter of ``factor.params`` (a
+    numeric axis by its name, a categorical axis by any of its targets).  By
+    default factoring is used when it at least halves the stage evaluations
+    (``2 * n_sub <= n_vectors``); ``factor=True`` (or ``SWEEP_FACTOR=1``) uses it
+    whenever the kernel has a factor, ``factor=False`` (or ``SWEEP_FACTOR=0``)
+    never.  A sub-grid of more than :data:`FACTOR_MAX_SUB` points is never
+    tabulated (device memory).
+    """
+    ks = spec.kernel_spec
+    fac = ks.factor
+    setting = _factor_setting(factor)
+    if fac is None or setting is False:
+        return None
+    fparams = set(fac.params)
+    positions = []
+    for j, a in enumerate(spec.axes):
+        cat = ks.categorical(a.name)
+        drives = cat.targets if cat is not None else (a.name,)
+        if fparams.intersection(drives):
+            positions.append(j)
+    n_sub = math.prod(len(spec.axes[j]) for j in positions)
+    if n_sub > FACTOR_MAX_SUB:
+        return None
+    if setting is None and 2 * n_sub > spec.n_vectors:
+        return None
+    return FactorPlan(tuple(spec.axes[j].name for j in positions), tuple(positions), n_sub)
+
+
+def _pow2_ceil(n: int) -> int:
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def _stage_sizes(n_sub: int, ndev: int) -> tuple[int, int]:
+    """(points per device per stage call, padded table length).
+
+    Both are powers of two (up to the device count) chosen from ``n_sub`` by
+    buckets, so grids whose sub-grids fall in the same bucket share the compiled
+    stage and chunk functions; the batch is about an eighth of the sub-grid, so at
+    most ~1/8 of the stage work is padding.
+    """
+    table = _pow2_ceil(n_sub)
+    batch = min(table, FACTOR_BATCH, max(256, _pow2_ceil(n_sub // 8 + 1) // 2))
+    return -(-batch // ndev), table
+
+
+def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dtype: str,
+                    devices: tuple):
+    """The jitted, sharded stage function of ``ks.factor`` over a sub-grid; cached.
+
+    Arguments mirror the chunk function's, for the sub-grid: its flat indices
+    ``start ..`` are unravelled into digits of the sub-grid axes (``structure``),
+    values are gathered from their tables, fixed values are 0-d.
+    """
+    fac = ks.factor
+    key = ("stage", ks.name, id(fac.stage), tuple(fac.params), structure, fixed_names, per_device,
+           dtype, tuple(d.id for d in devices))
+    if key in _COMPILED:
+        return _COMPILED[key]
+
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import Mesh, PartitionSpec as P
+
+    mesh = Mesh(np.array(devices), ("d",))
+    wanted = set(fac.params)
+
+    def body(start, tables, fixed, sizes, strides, last):
+        shard = jax.lax.axis_index("d").astype(jnp.int64)
+        idx = jnp.minimum(start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64), last)
+        params = {}
+        for (targets, categorical), col in zip(structure, device_values(idx, tables, sizes, strides)):
+            if categorical:
+                params.update({t: col[:, j] for j, t in enumerate(targets)})
+            else:
+                params[targets[0]] = col
+        params.update(fixed)
+        # exactly what the contract hands the stage: p restricted to factor.params
+        out = fac.stage({k: v for k, v in params.items() if k in wanted})
+        return {k: jnp.broadcast_to(jnp.asarray(v), idx.shape) for k, v in out.items()}
+
+    fn = jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(P(), P(), P(), P(), P(), P()),
+                               out_specs=P("d"), check_vma=False))
+    _COMPILED[key] = (fn, mesh)
+    return _COMPILED[key]
+
+
+def _stage_table(ks, spec: Spec, plan: FactorPlan, tables: list, structure: list, fixed: dict,
+                 devices: tuple) -> dict:
+    """``ks.factor.stage`` at every point of the sub-grid of ``plan``: a dict of device
+    arrays of length :func:`_stage_sizes`' table (rows past ``n_sub`` are padding),
+    replicated on every device of ``devices``."""
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
+    wanted = set(ks.factor.params)
+    sub_tables, sub_structure = [], []
+    for j in plan.positions:
+        targets, categorical = structure[j]
+        if categorical:
+            cols = [i for i, t in enumerate(targets) if t in wanted]
+            sub_tables.append(np.ascontiguousarray(tables[j][:, cols]))
+            sub_structure.append((tuple(targets[i] for i in cols), True))
+        else:
+            sub_tables.append(tables[j])
+            sub_structure.append((targets, False))
+    sub_fixed = {k: v for k, v in fixed.items() if k in wanted}
+    per_device, table_len = _stage_sizes(plan.n_sub, len(devices))
+    fn, mesh = _stage_function(ks, tuple(sub_structure), tuple(sub_fixed), per_device, spec.dtype,
+                               devices)
+    sizes = np.asarray([len(spec.axes[j]) for j in plan.positions], np.int64)
+    strides = np.asarray(sub_strides(sizes, range(len(sizes))), np.int64)
+    replicated = NamedSharding(mesh, P())
+    args = jax.device_put((sub_tables, sub_fixed, sizes, strides, np.int64(plan.n_sub - 1)), replicated)
+    batch = per_device * len(devices)
+    parts = [fn(np.int64(start), *args) for start in range(0, plan.n_sub, batch)]
+    out = {}
+    for name in parts[0]:
+        col = jnp.concatenate([p[name] for p in parts]) if len(parts) > 1 else parts[0][name]
+        if col.shape[0] >= table_len:
+            col = col[:table_len]
+        else:
+            col = jnp.concatenate([col, jnp.zeros((table_len - col.shape[0],), col.dtype)])
+        out[name] = col
+    return jax.device_put(out, replicated)
+
+
+# ---------------------------------------------------------------------------
 # compiled chunk functions
 
 _COMPILED: dict[tuple, Any] = {}
 
 
-def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dtype: str, devices: tuple):
+def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dtype: str, devices: tuple,
+                    factored: tuple | None = None):
     """The jitted, sharded chunk function; cached so a process compiles it once.
 
     ``structure`` is, per axis, the kernel parameters it drives (one name for a
     numeric axis, the targets for a categorical axis) and whether it is categorical.
+    ``factored`` is None (the kernel's ``fn`` per lane) or the positions of the
+    sub-grid axes of a :class:`FactorPlan`: then the function takes the stage table
+    and the sub-grid strides as two more arguments and calls ``factor.combine``.
     """
+    fac = ks.factor if factored is not None else None
     key = (ks.name, id(ks.fn), structure, fixed_names, per_device, dtype,
-           tuple(d.id for d in devices), tuple((o.name, o.kind) for o in ks.outputs))
+           tuple(d.id for d in devices), tuple((o.name, o.kind) for o in ks.outputs),
+           None if fac is None else (factored, id(fac.stage), id(fac.combine)))
     if key in _COMPILED:
         return _COMPILED[key]
 
@@ -118,20 +304,32 @@ def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
     mesh = Mesh(np.array(devices), ("d",))
     dt = jnp.dtype(dtype)
 
-    def body(start, tables, fixed, sizes, strides, last):
+    def body(start, tables, fixed, sizes, strides, last, *stage):
         shard = jax.lax.axis_index("d").astype(jnp.int64)
         idx = start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
         # Padding lanes (past the last vector) recompute the last vector; trimmed on the host.
         idx = jnp.minimum(idx, last)
+        digits = device_digits(idx, sizes, strides)
         params = {}
-        for (targets, categorical), col in zip(structure, device_values(idx, tables, sizes, strides)):
+        for (targets, categorical), col in zip(structure, device_values(idx, tables, sizes, strides, digits)):
             if categorical:
                 params.update({t: col[:, j] for j, t in enumerate(targets)})
             else:
                 params[targets[0]] = col
         # Fixed values stay 0-d: XLA evaluates fixed-only subexpressions once, not per lane.
         params.update(fixed)
-        out = ks.fn(params)
+        if fac is None:
+            out = ks.fn(params)
+        else:
+            table, substrides = stage
+            if factored:
+                sub = digits[factored[0]] * substrides[0]
+                for i, j in enumerate(factored[1:], start=1):
+                    sub = sub + digits[j] * substrides[i]
+                gathered = {k: jnp.take(v, sub, axis=0) for k, v in table.items()}
+            else:  # every factor parameter is fixed: one stage point, kept 0-d
+                gathered = {k: v[0] for k, v in table.items()}
+            out = fac.combine(params, gathered)
         res = {}
         for o in ks.outputs:
             v = jnp.asarray(out[o.name])
@@ -139,9 +337,10 @@ def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
             res[o.name] = jnp.broadcast_to(v, idx.shape)
         return res
 
+    n_args = 6 if fac is None else 8
     # check_vma=False: kernels mix replicated (fixed) and per-lane values in loop
     # carries; every lane is independent, so no collective is ever needed.
-    fn = jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(P(), P(), P(), P(), P(), P()),
+    fn = jax.jit(jax.shard_map(body, mesh=mesh, in_specs=(P(),) * n_args,
                                out_specs=P("d"), check_vma=False))
     _COMPILED[key] = (fn, mesh)
     return _COMPILED[key]
@@ -160,7 +359,10 @@ class Pending:
 class ChunkRunner:
     """Builds the device-side inputs of a spec and dispatches its chunks."""
 
-    def __init__(self, spec: Spec, devices=None):
+    def __init__(self, spec: Spec, devices=None, factor: bool | None = None):
+        """``factor``: use the kernel's :class:`~kernels.registry.Factor` (see
+        :func:`factor_plan`; None decides from the grid and ``SWEEP_FACTOR``).
+        :attr:`plan` is the :class:`FactorPlan` used, or None."""
         _enable_x64()
         import jax
         from jax.sharding import NamedSharding, PartitionSpec as P
@@ -189,12 +391,19 @@ class ChunkRunner:
         self._host_tables = tables
         fixed = {k: np.asarray(v, dtype=dt) for k, v in spec.resolved_fixed().items()}
 
+        self.plan = plan = factor_plan(spec, factor)
         self._fn, mesh = _chunk_function(ks, tuple(structure), tuple(fixed), self.per_device,
-                                         spec.dtype, self.devices)
+                                         spec.dtype, self.devices,
+                                         None if plan is None else plan.positions)
         geometry = (np.asarray(self.grid.sizes, np.int64), np.asarray(self.grid.strides, np.int64),
                     np.int64(spec.n_vectors - 1))
         replicated = NamedSharding(mesh, P())
         self._args = jax.device_put((tables, fixed) + geometry, replicated)
+        if plan is not None:
+            # Dispatched asynchronously: the first chunk waits for it on the device.
+            stage = _stage_table(ks, spec, plan, tables, structure, fixed, self.devices)
+            substrides = np.asarray(sub_strides(self.grid.sizes, plan.positions) or (0,), np.int64)
+            self._args = self._args + (stage, jax.device_put(substrides, replicated))
 
     def dispatch(self, k: int) -> Pending:
         """Start computing chunk ``k`` (returns at once: JAX dispatch is asynchronous)."""
@@ -224,14 +433,15 @@ class ChunkRunner:
 _RUNNERS: dict[tuple, ChunkRunner] = {}
 
 
-def get_runner(spec: Spec) -> ChunkRunner:
-    """The process-wide runner of ``spec`` (one set of device buffers per spec)."""
-    key = (spec.hash, spec.kernel)
+def get_runner(spec: Spec, factor: bool | None = None) -> ChunkRunner:
+    """The process-wide runner of ``spec`` (one set of device buffers per spec and
+    ``factor`` setting, see :class:`ChunkRunner`)."""
+    key = (spec.hash, spec.kernel, _factor_setting(factor))
     runner = _RUNNERS.get(key)
     if runner is None:
         if len(_RUNNERS) >= 4:  # a long-lived worker may see many specs: keep a few
             _RUNNERS.pop(next(iter(_RUNNERS)))
-        runner = _RUNNERS[key] = ChunkRunner(spec)
+        runner = _RUNNERS[key] = ChunkRunner(spec, factor=factor)
     return runner
 
 
@@ -239,19 +449,28 @@ class ChunkTask:
     """Compute and write chunks of one spec into one directory.
 
     Self-contained and picklable: a worker process can do chunk ``k`` from this
-    object alone (``task(k)``) and compiles once per process.
+    object alone (``task(k)``) and compiles once per process.  ``factor`` is passed
+    to :class:`ChunkRunner` (:func:`run` sets it so that every worker does what
+    the driver recorded in the manifest).
     """
 
-    def __init__(self, spec: Spec, out_dir):
+    def __init__(self, spec: Spec, out_dir, factor: bool | None = None):
         self.spec = spec
         self.out_dir = str(out_dir)
+        self.factor = factor
+
+    def __setstate__(self, state):  # tasks pickled before ``factor`` existed
+        self.__dict__.update({"factor": None, **state})
+
+    def runner(self) -> ChunkRunner:
+        return get_runner(self.spec, self.factor)
 
     def dispatch(self, k: int) -> Pending:
-        return get_runner(self.spec).dispatch(k)
+        return self.runner().dispatch(k)
 
     def finish(self, pending: Pending) -> int:
         """Wait for ``pending``, write its part file atomically; returns the row count."""
-        table = get_runner(self.spec).to_table(pending)
+        table = self.runner().to_table(pending)
         meta = {META_SPEC_HASH: self.spec.hash.encode(), META_CHUNK: str(pending.chunk).encode(),
                 META_KERNEL: self.spec.kernel.encode()}
         write_part(self.out_dir, pending.chunk, self.spec.n_chunks, table, meta,
@@ -337,6 +556,8 @@ class RunResult:
     complete: bool            # every chunk of the grid is done
     seconds: float
     device: str
+    #: the kernel's Factor as used: ``{"axes": [...], "n_sub": N}``, or None (per-vector ``fn``)
+    factored: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -344,13 +565,15 @@ class RunResult:
 
 def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None = None,
         shard=None, chunk_size: int | None = None, dtype: str | None = None,
-        executor="local") -> RunResult:
+        executor="local", factor: bool | None = None) -> RunResult:
     """Run ``spec`` into ``out_dir``, resuming whatever is already done there.
 
     ``chunk_size``/``dtype`` override the spec's (and so change its hash);
     ``shard`` is ``"I/N"`` or ``(I, N)`` (1-based, see :func:`shard_chunks`);
     ``progress`` None shows a bar when stderr is a terminal; ``executor`` is a name
-    or an :class:`~sweep.executors.Executor`.
+    or an :class:`~sweep.executors.Executor`; ``factor`` chooses whether the
+    kernel's :class:`~kernels.registry.Factor` is used (see :func:`factor_plan`;
+    it changes how, not what, is computed, so it is not part of the spec hash).
 
     Raises :class:`SpecError` / :class:`OutputError` for bad input (nothing
     computed) and :class:`RunError` for failures while computing or writing; part
@@ -367,7 +590,10 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
 
     _enable_x64()
     device = describe_devices()
-    prepare_output(out, spec, overwrite=overwrite, columns=_columns_doc(spec), device=device)
+    plan = factor_plan(spec, factor)
+    factored = None if plan is None else plan.to_dict()
+    prepare_output(out, spec, overwrite=overwrite, columns=_columns_doc(spec), device=device,
+                   factored=factored)
 
     scope = shard_chunks(spec.n_chunks, shard_t)
     done = completed_chunks(out, spec.hash, scope)
@@ -383,7 +609,7 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
 
     try:
         with bar:
-            ex.execute(todo, ChunkTask(spec, out), on_done)
+            ex.execute(todo, ChunkTask(spec, out, factor=plan is not None), on_done)
     except SweepError:
         raise
     except (Exception, KeyboardInterrupt) as exc:
@@ -401,6 +627,7 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
         chunks_in_scope=len(scope), chunks_skipped=len(done), chunks_computed=counter["chunks"],
         vectors_computed=counter["vectors"], chunks_done_total=total_done,
         complete=total_done == spec.n_chunks, seconds=time.perf_counter() - t0, device=device,
+        factored=factored,
     )
 
 

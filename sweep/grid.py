@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Grid", "device_values"]
+__all__ = ["Grid", "device_digits", "device_values", "sub_strides"]
 
 
 @dataclass(frozen=True)
@@ -88,18 +88,37 @@ class Grid:
         return int(self.ravel(np.array(digits, dtype=np.int64)))
 
 
-def device_values(idx, tables, sizes, strides):
+def sub_strides(sizes, axes) -> tuple[int, ...]:
+    """C-order strides of the sub-grid spanned by the axes ``axes`` (indices into
+    ``sizes``, in grid order): the sub-grid index of a vector is
+    ``sum_j digit[axes[j]] * stride[j]``.  ``()`` for an empty sub-grid (one point)."""
+    out, acc = [], 1
+    for j in reversed(tuple(axes)):
+        out.append(acc)
+        acc *= int(sizes[j])
+    return tuple(reversed(out))
+
+
+def device_digits(idx, sizes, strides):
+    """Per-axis digits (int64 vectors) of flat indices ``idx`` — traced inside jit.
+
+    ``sizes`` and ``strides`` are int64 vectors (runtime arguments, so grids of the
+    same structure share one compilation).
+    """
+    return [(idx // strides[j]) % sizes[j] for j in range(sizes.shape[0])]
+
+
+def device_values(idx, tables, sizes, strides, digits=None):
     """Per-axis table rows at flat indices ``idx`` — traced inside jit.
 
     ``idx`` is an int64 vector; ``sizes`` and ``strides`` are int64 vectors (runtime
     arguments, so grids of the same structure share one compilation); ``tables[j]``
     is axis ``j``'s values in the run dtype, shape ``(size_j,)`` or, for a
-    categorical axis, ``(size_j, n_targets)``.
+    categorical axis, ``(size_j, n_targets)``.  ``digits`` (from
+    :func:`device_digits`) may be passed when the caller needs them too.
     """
     import jax.numpy as jnp
 
-    out = []
-    for j, table in enumerate(tables):
-        digit = (idx // strides[j]) % sizes[j]
-        out.append(jnp.take(table, digit, axis=0))
-    return out
+    if digits is None:
+        digits = device_digits(idx, sizes, strides)
+    return [jnp.take(table, digit, axis=0) for table, digit in zip(tables, digits)]

@@ -1,0 +1,208 @@
+"""Factored evaluation in the engine (kernels.registry.Factor on cartesian grids).
+
+A factored run evaluates the kernel's stage once per point of the sub-grid of the
+axes it depends on and combines per vector; it must give the rows of the
+unfactored run (exactly for ints and bools, to 1e-13 relative for floats), with
+the sub-grid axes anywhere in the axis order, with no sub-grid axis at all, and
+with a categorical axis among them; and compile once.
+"""
+from __future__ import annotations
+
+import json
+import pickle
+from contextlib import contextmanager
+
+import jax
+import numpy as np
+
+import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
+from sweep import dataset, engine
+from sweep.engine import ChunkRunner, ChunkTask, factor_plan, run
+from sweep.spec import parse_spec
+
+OA5_FIXED = {"alpha1": 0.65, "pi1": 0.6, "b": 1.05, "alpha2": 0.82, "eta": 1.0, "phi": 1.2, "gamma": 0.2, "delta": 0.1,
+             "lam_R": 5.0, "pi2": 0.35, "beta": 0.95}
+
+
+def oa5_spec(axes: dict, fixed: dict | None = None, *, chunk_size=25, dtype="float64"):
+    fixed = dict(OA5_FIXED if fixed is None else fixed)
+    for name in axes:
+        fixed.pop(name, None)
+    return parse_spec({"kernel": "coverage_oa5", "dtype": dtype, "chunk_size": chunk_size,
+                       "fixed": fixed, "axes": axes})
+
+
+#: sub-grid axes (b, alpha2, eta) interleaved with the others (alpha1, pi1)
+INTERLEAVED = {"b": [1.03, 1.08], "alpha1": [0.55, 0.65, 0.75], "alpha2": [0.7, 0.9],
+               "pi1": [0.45, 0.75], "eta": [0.2, 1.0, 10.0]}
+
+
+@contextmanager
+def count_compiles():
+    """Backend compilations (XLA) while the block runs, via jax.monitoring."""
+    events = []
+
+    def listener(name, secs, **kwargs):
+        if name == "/jax/core/compile/backend_compile_duration":
+            events.append(secs)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield events
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def assert_same_rows(a, b, spec):
+    """ints/bools/index/axes exactly; floats to 1e-13 relative, NaN where NaN."""
+    assert list(a.columns) == list(b.columns) and len(a) == len(b) == spec.n_vectors
+    assert a["index"].tolist() == list(range(spec.n_vectors))
+    for o in spec.kernel_spec.outputs:
+        x, y = a[o.name].to_numpy(), b[o.name].to_numpy()
+        if o.kind == "float":
+            assert x.dtype == y.dtype == np.dtype(spec.dtype), o.name
+            np.testing.assert_array_equal(np.isnan(x), np.isnan(y), err_msg=o.name)
+            np.testing.assert_allclose(x, y, rtol=1e-13, atol=0, equal_nan=True, err_msg=o.name)
+        else:
+            np.testing.assert_array_equal(x, y, err_msg=o.name)
+    for name in spec.axis_names:
+        np.testing.assert_array_equal(a[name].astype(str), b[name].astype(str))
+
+
+def run_both(spec, tmp_path):
+    res_f = run(spec, tmp_path / "factored", progress=False, factor=True)
+    res_u = run(spec, tmp_path / "direct", progress=False, factor=False)
+    df_f = dataset.read_dataset(tmp_path / "factored").sort_values("index", ignore_index=True)
+    df_u = dataset.read_dataset(tmp_path / "direct").sort_values("index", ignore_index=True)
+    return res_f, res_u, df_f, df_u
+
+
+def test_factored_run_equals_direct_with_interleaved_sub_grid_axes(tmp_path):
+    spec = oa5_spec(INTERLEAVED)
+    assert spec.n_vectors == 72 and spec.n_chunks == 3  # last chunk padded
+    res_f, res_u, df_f, df_u = run_both(spec, tmp_path)
+    assert res_f.factored == {"axes": ["b", "alpha2", "eta"], "n_sub": 12}
+    assert res_u.factored is None
+    assert_same_rows(df_f, df_u, spec)
+    # the rows exercise the interesting cases, not only NaN/inadmissible ones
+    assert df_f["admissible"].any() and (~df_f["admissible"]).any()
+    assert np.isfinite(df_f["rho1_D"]).any()
+    # the manifest says how it was computed; the spec hash does not depend on it
+    m_f = json.loads((tmp_path / "factored" / "_sweep.json").read_text())
+    m_u = json.loads((tmp_path / "direct" / "_sweep.json").read_text())
+    assert m_f["factored"] == {"axes": ["b", "alpha2", "eta"], "n_sub": 12}
+    assert m_u["factored"] is None
+    assert m_f["spec_hash"] == m_u["spec_hash"] == spec.hash == res_f.spec_hash
+
+
+def test_factored_float32_run_equals_direct(tmp_path):
+    spec = oa5_spec(INTERLEAVED, dtype="float32", chunk_size=32)
+    res_f, _, df_f, df_u = run_both(spec, tmp_path)
+    assert res_f.factored is not None
+    assert df_f["rho1"].dtype == np.float32
+    assert_same_rows(df_f, df_u, spec)
+
+
+def test_all_factor_parameters_fixed_is_one_stage_point(tmp_path):
+    spec = oa5_spec({"alpha1": [0.55, 0.6, 0.65, 0.7, 0.75], "pi1": [0.45, 0.55, 0.65, 0.75]},
+                    chunk_size=8)
+    plan = factor_plan(spec)  # the default decides to factor: 2·1 ≤ 20
+    assert plan is not None and plan.axes == () and plan.n_sub == 1
+    res_f, _, df_f, df_u = run_both(spec, tmp_path)
+    assert res_f.factored == {"axes": [], "n_sub": 1}
+    assert_same_rows(df_f, df_u, spec)
+    assert df_f["admissible"].any()
+
+
+def test_categorical_profile_axis_is_a_sub_grid_axis(tmp_path):
+    spec = oa5_spec({"alpha1": [0.55, 0.75], "profile": ["pi(1-pi)", "pi^2(1-pi)", "(0.05+pi)(1-pi)"],
+                     "pi1": [0.45, 0.6, 0.75], "eta": [0.5, 2.0]}, chunk_size=10)
+    res_f, _, df_f, df_u = run_both(spec, tmp_path)
+    assert res_f.factored == {"axes": ["profile", "eta"], "n_sub": 6}
+    assert_same_rows(df_f, df_u, spec)
+    assert df_f["admissible"].any()
+
+
+def test_second_chunk_of_a_factored_run_compiles_nothing(tmp_path):
+    spec = oa5_spec(INTERLEAVED, chunk_size=13)  # a chunk size no other test uses
+    runner = ChunkRunner(spec)
+    assert runner.plan is not None and runner.plan.n_sub == 12
+    with count_compiles() as compiles:
+        runner.to_table(runner.dispatch(0))
+        first = len(compiles)
+        tables = [runner.to_table(runner.dispatch(k)) for k in range(1, spec.n_chunks)]
+    assert first >= 1 and len(compiles) == first  # last (padded) chunk included
+    assert sum(t.num_rows for t in tables) == spec.n_vectors - 13
+
+    # Another grid of the same structure (other values, a sub-grid in the same size
+    # bucket) reuses both the stage and the chunk executables.
+    other = oa5_spec({"b": [1.05, 1.12], "alpha1": [0.6, 0.7, 0.72], "alpha2": [0.75, 0.85],
+                      "pi1": [0.5, 0.7], "eta": [0.3, 3.0, 5.0]}, chunk_size=13)
+    with count_compiles() as compiles:
+        res = run(other, tmp_path / "out", progress=False)
+    assert res.factored == {"axes": ["b", "alpha2", "eta"], "n_sub": 12}
+    assert res.chunks_computed == 6 and len(compiles) == 0
+
+
+def test_factor_plan_decisions(monkeypatch):
+    spec = oa5_spec(INTERLEAVED)
+    assert factor_plan(spec).positions == (0, 2, 4)
+    assert factor_plan(spec, False) is None
+    monkeypatch.setenv(engine.FACTOR_ENV, "0")
+    assert factor_plan(spec) is None and ChunkRunner(spec).plan is None
+    assert factor_plan(spec, True) is not None  # an explicit argument wins
+    monkeypatch.delenv(engine.FACTOR_ENV)
+    # a grid made only of sub-grid axes does not pay (n_sub == n_vectors) ...
+    only_sub = oa5_spec({"b": [1.03, 1.08], "eta": [0.2, 1.0, 10.0]})
+    assert factor_plan(only_sub) is None
+    # ... unless asked for
+    assert factor_plan(only_sub, True).n_sub == 6
+    monkeypatch.setenv(engine.FACTOR_ENV, "1")
+    assert factor_plan(only_sub).n_sub == 6
+    # a sub-grid past the cap is never tabulated
+    monkeypatch.setattr(engine, "FACTOR_MAX_SUB", 11)
+    assert factor_plan(spec) is None and factor_plan(spec, True) is None
+    # kernels without a factor are never factored
+    toy = parse_spec({"kernel": "sweep_test_toy", "chunk_size": 4, "fixed": {"y": 0.5},
+                      "axes": {"x": [1.0, 2.0, 3.0]}})
+    assert factor_plan(toy, True) is None
+
+
+def test_paper_grid_plan():
+    from sweep.reproduce import paper_spec
+
+    plan = factor_plan(paper_spec("oa5"))
+    assert plan.axes == ("b", "alpha2", "pi2", "phi", "gamma", "delta", "lam_R", "eta")
+    assert plan.n_sub == 41472
+    assert factor_plan(paper_spec("oa3")) is None  # coverage_oa4 has no factor
+
+
+def test_chunk_task_carries_the_factor_setting(tmp_path):
+    spec = oa5_spec(INTERLEAVED)
+    task = pickle.loads(pickle.dumps(ChunkTask(spec, tmp_path / "out", factor=False)))
+    assert task.factor is False and task.runner().plan is None
+    assert ChunkTask(spec, tmp_path / "out").runner().plan is not None
+    # an old-style pickled task (no factor attribute) still works
+    old = ChunkTask(spec, tmp_path / "out")
+    del old.factor
+    assert pickle.loads(pickle.dumps(old)).factor is None
+
+
+def test_stage_sizes_are_bucketed():
+    # table: next power of two; batch: about an eighth of the sub-grid, ≥ 256 points
+    assert engine._stage_sizes(1, 1) == (1, 1)
+    assert engine._stage_sizes(12, 1) == (16, 16)
+    assert engine._stage_sizes(41472, 1) == (4096, 65536)
+    assert engine._stage_sizes(41472, 3) == (1366, 65536)
+    assert engine._stage_sizes(6 ** 8, 1) == (131072, 1 << 21)
+    assert engine._stage_sizes(1 << 23, 2) == (1 << 19, 1 << 23)
+    for n in (5, 300, 5000, 70000):
+        per_device, table = engine._stage_sizes(n, 2)
+        assert table >= n and table & (table - 1) == 0 and per_device * 2 <= max(table, 2)
+
+
+def test_evaluate_single_vector_is_not_factored():
+    spec = oa5_spec({}, chunk_size=1)
+    assert spec.n_vectors == 1 and factor_plan(spec) is None  # 2·1 > 1: nothing to share
+    out = engine.evaluate("coverage_oa5", OA5_FIXED)
+    assert np.isfinite(out["outputs"]["rho1"])
