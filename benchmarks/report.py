@@ -45,6 +45,8 @@ def markdown(doc: dict) -> str:
       f"Load average at start {_f(env['loadavg'][0], '{:.2f}')}, at end "
       f"{_f((env.get('loadavg_end') or [None])[0], '{:.2f}')} (other processes share this machine; "
       "each figure records the load average when it was taken in the JSON).\n")
+    if not doc.get("complete", True):
+        w("**Partial report: the run was still going (or was stopped) when this was written.**\n")
     if doc["config"].get("quick"):
         w("**--quick run: small sizes and few repeats; a smoke test, not a measurement.**\n")
 
@@ -120,24 +122,25 @@ def markdown(doc: dict) -> str:
             if r.get("chunks")]
     if rows:
         w("## Chunk-size sensitivity (coverage_oa5, kernel only, all cores; last chunk padded)\n")
-        w("| dtype | chunk size | chunks | vectors/s |")
-        w("|---|---|---|---|")
+        w("| dtype | chunk size | chunks | vectors/s (median) | vectors/s (best repeat) |")
+        w("|---|---|---|---|---|")
         for dt, rs in rows:
             for r in rs:
-                w(f"| {dt} | {_f(r['chunk_size'])} | {r['n_chunks']} | {_f(r['vectors_per_s'])} |")
+                w(f"| {dt} | {_f(r['chunk_size'])} | {r['n_chunks']} | {_f(r['vectors_per_s'])} | "
+                  f"{_f(r.get('best_vectors_per_s'))} |")
         w("")
 
     rows = [(dt, r["inner_batching"]) for dt, r in (_g(doc, "kernels", "coverage_oa5", "dtypes") or {}).items()
             if r.get("inner_batching")]
     if rows:
-        w("## PROTOTYPE: one big chunk, kernel run in `lax.map` batches inside it (coverage_oa5)\n")
+        w("## PROTOTYPE: one big chunk, kernel run on rows of B lanes inside it (`lax.scan`) (coverage_oa5)\n")
         w("Engine option measured here: the chunk (and Parquet part) stays large while each root-solving "
           "`while_loop` runs on B lanes per device.\n")
-        w("| dtype | batch B | vectors/s |")
-        w("|---|---|---|")
+        w("| dtype | batch B | vectors/s (median) | vectors/s (best repeat) |")
+        w("|---|---|---|---|")
         for dt, rs in rows:
             for r in rs:
-                w(f"| {dt} | {_f(r['batch_size'])} | {_f(r['vectors_per_s'])} |")
+                w(f"| {dt} | {_f(r['batch_size'])} | {_f(r['vectors_per_s'])} | {_f(r.get('best_vectors_per_s'))} |")
         w("")
 
     # -- iterations

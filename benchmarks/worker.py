@@ -56,6 +56,15 @@ def main(argv=None) -> int:
         cache = cfg.get("cache_dir")
         files = sum(len(f) for _, _, f in os.walk(cache)) if cache else 0
         res.update(lower_s=t_lower, compile_s=t_compile, total_s=t_lower + t_compile, cache_files=files)
+        try:   # the per-device program of the shard_map: divide by the lanes per device
+            ca = measure._cost(compiled)
+            lanes = len(next(iter(args[0].values()))) / len(jax.local_devices())
+            res["cost"] = dict(n=n, flops_per_vector=ca.get("flops", float("nan")) / lanes,
+                               transcendentals_per_vector=ca.get("transcendentals", float("nan")) / lanes,
+                               bytes_per_vector=ca.get("bytes accessed", float("nan")) / lanes,
+                               source="cost_analysis() of the cold compile (shard_map, per device)")
+        except Exception as exc:  # noqa: BLE001 - cost analysis is optional on some backends
+            res["cost"] = dict(error=str(exc))
     elif cfg["mode"] == "throughput":
         res.update(measure.kernel_throughput(kernel, cols, fixed, dtype, int(cfg.get("repeats", 5))))
     else:
