@@ -192,8 +192,8 @@ BASE = dict(b=1.05, alpha1=0.65, alpha2=0.82, pi1=0.65, pi2=0.35, phi=1.2, gamma
             delta=0.2, lam_R=5.0, eta=1.0, beta=0.95, profile="pi(1-pi)")
 N = RESOLUTION
 PAIRS = [  # (x axis, y axis): name, axis definition, label
-    (("pi2", {"linspace": [0.05, 0.95, N]}, r"AI failure probability $\\pi_2$"),
-     ("alpha2", {"linspace": [0.5, 0.99, N]}, r"AI capability $\\alpha_2$")),
+    (("pi2", {"linspace": [0.1, 0.75, N]}, r"AI failure probability $\\pi_2$"),
+     ("alpha2", {"linspace": [0.55, 0.99, N]}, r"AI capability $\\alpha_2$")),
     (("eta", {"logspace": [-1.3, 1.3, N]}, r"sorting friction $\\eta$ (log scale)"),
      ("delta", {"linspace": [0.01, 0.6, N]}, r"intervention influence $\\delta$")),
     (("phi", {"linspace": [0.05, 3.5, N]}, r"learning strength $\\phi$"),
@@ -243,13 +243,23 @@ nbtools.savefig(fig, "coverage_maps")
 plt.show()
 '''),
     md(r'''
-**Reading the maps.** $D_1$ covers most of the feasible period-1 interval wherever the
-parameters are admissible, and shrinks as $\alpha_2$ falls towards $\alpha_1$ or the
-single-crossing cutoff $\bar{\bar s}_2$ rises. The share on which terminal engagement
-is pinned at a corner, $\rho_1^D+\rho_1^F$, is close to 1 almost everywhere: the
-interior band of terminal engagement is thin, which is why Table OA5's medians are
-100%. It dips where the interior band of $h_2^*$ is wide relative to $D_1$
-(moderate $\eta$, small $\delta$).
+**Reading the maps.**
+
+* $(\pi_2, \alpha_2)$: the admissible box is cut out by the monotone-policy condition
+  $\lambda R\pi_2 \ge b\alpha_2^{b-1}$ (left edge, $\pi_2 \approx 0.21$) and by A1
+  ($\pi_2 \le \pi_1 = 0.65$, right edge; $\alpha_2 \ge \alpha_1 = 0.65$, bottom edge).
+  Inside it $D_1$ covers about 80% of the feasible period-1 interval. Terminal
+  engagement is pinned at a corner on all of $D_1$ when the AI is reliable (small
+  $\pi_2$); for less reliable and more capable AI the interior band of $h_2^*$ moves
+  into $D_1$ and $\rho_1^D+\rho_1^F$ falls.
+* $(\eta, \delta)$: $\rho_1$ does not depend on $\eta$ and falls to 0 as $\delta \to 0$
+  ($D_1$ empty below $\delta \approx 0.03$, hatched). $\rho_1^D+\rho_1^F = 1$ except on a
+  thin curve along which the interior band of terminal engagement sweeps through $D_1$.
+* $(\phi, \gamma)$: stronger learning and erosion shrink $D_1$ mildly; again the
+  fixed-engagement share is 1 except on a band.
+
+This is why Table OA5's medians are 100%: for most parameter vectors terminal
+engagement is fixed at 0 or 1 along every period-1 path.
 '''),
     code('''
 # Summary of the saved figures
@@ -383,8 +393,12 @@ plt.show()
 
 $h_2^*$ at $s_2 = 0.6$ over $\pi_2 \in (0, 1)$ for each preset of MODEL.md §2.1 (a
 `profile` axis of preset names). $\pi_2$ enters both the value of a fallback worker
-and the learning term $\phi\ell(\pi_2)$, so each profile switches engagement on at a
-different reliability. (The spec also puts $\alpha_2$ on a one-value axis: with $\pi_2$
+and the learning term $\phi\ell(\pi_2)$. At these parameters terminal engagement
+switches on once the AI is unreliable enough, at a profile-specific threshold; for
+profiles whose learning vanishes as $\pi_2 \to 1$ fast enough ($\pi^2(1-\pi)^2$,
+$\pi^{0.5}(1-\pi)$) it switches off again for very unreliable AI (the hump of Prop. 5),
+and for profiles that put learning on reliable AI ($\pi(1-\pi)^2$, $1-\pi$) a worker
+of skill $s_2 = 0.6$ is never engaged. (The spec also puts $\alpha_2$ on a one-value axis: with $\pi_2$
 on an axis and $\alpha_2$ fixed the `terminal` kernel's Prop. 5 derivatives fail on a
 shape mismatch — reported upstream.)
 '''),
@@ -404,19 +418,27 @@ print(prof.groupby("profile", observed=True).apply(
     lambda d: pd.Series({"h2* undefined (not unique)": int(d.h2_star.isna().sum()),
                          "interior points": int(((d.h2_star > 0) & (d.h2_star < 1)).sum())})))
 
-fig, ax = plt.subplots(figsize=(11, 5), constrained_layout=True)
-styles = ["-", "--", "-.", ":"]
-for i, name in enumerate(PROFILES):
+fig, axes = plt.subplots(2, 5, figsize=(15, 6.2), sharex=True, sharey=True, constrained_layout=True)
+base = prof[prof.profile == PROFILES[0]].sort_values("pi2")
+for ax, name in zip(axes.flat, PROFILES):
     d = prof[prof.profile == name].sort_values("pi2")
+    if name != PROFILES[0]:
+        ax.plot(base.pi2, base.h2_star, color="0.6", lw=1.2, ls="--", label=r"baseline $\\pi(1-\\pi)$")
+    ax.plot(d.pi2, d.h2_star, color="C0", lw=2, label="this profile")
     tex = re.sub(r"\\^([0-9.]+)", r"^{\\1}", name).replace("pi", r"\\pi")
-    ax.plot(d.pi2, d.h2_star, lw=2.4 if i == 0 else 1.5, ls=styles[i % 4], color=f"C{i}",
-            label=rf"$\\ell(\\pi) = {tex}$" + (" (baseline)" if i == 0 else ""))
-ax.set_xlabel(r"AI failure probability $\\pi_2$ (unreliability)")
-ax.set_ylabel(r"terminal engagement $h_2^*$")
-ax.set_title(rf"Terminal engagement $h_2^*$ against AI unreliability $\\pi_2$, by learning profile "
-             rf"($s_2={S2_PROFILE}$, $\\alpha_2={BASE['alpha2']}$, $\\eta={ETA}$)", fontsize=10)
-ax.set_ylim(-0.03, 1.03)
-ax.legend(fontsize=9, loc="center left", bbox_to_anchor=(1.01, 0.5), title="learning profile")
+    ax.set_title(rf"$\\ell(\\pi) = {tex}$" + (" (baseline)" if name == PROFILES[0] else ""), fontsize=10)
+    if not (d.h2_star > 0).any():
+        ax.text(0.5, 0.5, r"$h_2^* = 0$ for every $\\pi_2$", transform=ax.transAxes, ha="center", fontsize=9)
+    ax.set_ylim(-0.03, 1.05)
+for ax in axes[1]:
+    ax.set_xlabel(r"AI failure probability $\\pi_2$")
+for ax in axes[:, 0]:
+    ax.set_ylabel(r"terminal engagement $h_2^*$")
+axes[0, 1].legend(fontsize=8, loc="upper left")
+fig.suptitle(rf"Terminal engagement $h_2^*$ against AI unreliability $\\pi_2$, one panel per learning-profile preset "
+             rf"($s_2={S2_PROFILE}$, $\\alpha_2={BASE['alpha2']}$, $\\eta={ETA}$, $\\phi={BASE['phi']}$, "
+             rf"$\\gamma={BASE['gamma']}$, $\\delta={BASE['delta']}$, $\\lambda R={BASE['lam_R']}$, $b={BASE['b']}$)",
+             fontsize=11)
 nbtools.savefig(fig, "terminal_profiles_pi2")
 plt.show()
 '''),

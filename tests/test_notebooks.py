@@ -96,3 +96,13 @@ def test_notebook_runs_and_writes_figures(executed, name):
         assert path.is_file(), f"{name} did not write figures/{png}"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"figures/{png} is not a PNG"
         assert path.stat().st_size > 5000, f"figures/{png} looks empty"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_notebook_is_committed_clean(name):
+    """Notebooks are committed without outputs (regenerate with notebooks/build_notebooks.py)."""
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{name}: strip outputs before committing"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
