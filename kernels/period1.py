@@ -36,9 +36,9 @@ from . import domains as dom
 from . import status as st
 from .params import broadcast_outputs, make_params, params_for
 from .period1_search import (ASYM_SEP, C, G, RTOL, Period1, asymmetric_search, best_response,
-                             engagement_gain1, grid_values, payoff,
-                             refine_crossings, tolerance)
-from .primitives import g, g0_inverse
+                             continuation_slope, grid_values, payoff, refine_crossings,
+                             tolerance)
+from .primitives import dg_dh, g, g0
 from .profiles import PROFILE, profile_scale
 from .registry import KernelSpec, Output, register
 from .single_firm import single_firm_solution
@@ -77,7 +77,13 @@ def symmetric_equilibria(q1, q2, grid):
                                    jnp.full(zero.shape + (1,), st.AT_UPPER, jnp.int8),
                                    roots.status], axis=-1)
     status = jnp.sum(jnp.where(verified, slot_status, 0), axis=-1, dtype=jnp.int32)
+
+    def pick(v):        # the value of the unique verified slot
+        return jnp.sum(jnp.where(verified, v, jnp.zeros_like(v)), axis=-1, dtype=v.dtype)
+
     return dict(
+        h2_next=pick(yv.h2),
+        h2_next_status=pick(yv.h2_status),
         n_sym_eq=n,
         h1_star=jnp.where(unique, h_unique, jnp.nan),
         status_h1_star=jnp.where(unique, status, st.SKIPPED).astype(jnp.int8),
@@ -140,8 +146,12 @@ def period1(p):
     f_A3 = adm.A3(s1, s_und, a1)
     f_A4 = adm.A4(b, lr, a1, a2)
     f_OA1 = dom.OA1(a2, pi2, gam, dl, lr, b, q2.L2)
-    sbb2 = dom.sbarbar2(a2, pi2, gam, dl, lr, b, q2.L2, f_dom & f_A2 & f_A4 & f_OA1)
-    in_D1 = (s1 > jnp.maximum(s_und, g0_inverse(sbb2.x, a1, pi1, gam))) & (s1 < a1)
+    # s1 ∈ D1 iff the lowest reachable skill g(s1,0;A1) lies in D2 = {Ψ < λRδ/K2}
+    # (Ψ strictly decreasing on (s̲2, α2), Claim OA2): no root solve needed
+    T = lr * dl / dom.K(pi2, gam, q2.L2)
+    low2 = g0(s1, a1, pi1, gam)
+    in_D1 = (f_dom & f_A2 & f_A4 & f_OA1 & f_A3
+             & (dom.Psi(jnp.where(f_A3, low2, 0.5 * a2), a2, pi2, gam, lr, b) < T))
 
     h1_sf = single_firm_solution(s1, a1, pi1, pi2, gam, dl, lr, beta, b, L1)[3]
     grid = grid_values(q1, q2)
@@ -149,10 +159,12 @@ def period1(p):
     h1 = sym["h1_star"]
     has_h1 = ~jnp.isnan(h1)
     s2_next = g(s1, h1, a1, pi1, gam, L1)
-    # one evaluation at h1* gives h2*(s2_next) and Π2*'(s2_next) for eq. 11
-    at_eq = engagement_gain1(jnp.where(has_h1, h1, 0.0), q1, q2)
-    rhs11 = lr * dl * (1.0 - pi1) * (a1 - s1)
-    comp = has_h1 & (2.0 * beta * at_eq.dPi * at_eq.g_h < rhs11)
+    # h2*(s2_next) was met by the deviation check; Π2*'(s2_next) for eq. 11 follows
+    # from it by the implicit-function formula, without another terminal solve
+    s2_safe = jnp.where(has_h1, s2_next, 0.5 * a2)
+    dpi = continuation_slope(s2_safe, sym["h2_next"], sym["h2_next_status"], q2)
+    lhs11 = 2.0 * beta * dpi * dg_dh(s1, a1, pi1, gam, L1)
+    comp = has_h1 & (lhs11 < lr * dl * (1.0 - pi1) * (a1 - s1))
     asym = asymmetric_search(q1, q2, grid)
     return broadcast_outputs(dict(
         h1_sf=h1_sf,
@@ -162,8 +174,8 @@ def period1(p):
         h1_star_min=jnp.where(sym["n_sym_eq"] > 0, sym["h1_star_min"], jnp.nan),
         h1_star_max=jnp.where(sym["n_sym_eq"] > 0, sym["h1_star_max"], jnp.nan),
         s2_next=s2_next,
-        h2_star_next=jnp.where(has_h1, at_eq.h2, jnp.nan),
-        status_h2_star_next=jnp.where(has_h1, at_eq.h2_status, st.SKIPPED).astype(jnp.int8),
+        h2_star_next=jnp.where(has_h1, sym["h2_next"], jnp.nan),
+        status_h2_star_next=jnp.where(has_h1, sym["h2_next_status"], st.SKIPPED).astype(jnp.int8),
         F1_at_0=grid.F1[..., 0],
         F1_at_1=grid.F1[..., -1],
         complements=comp,

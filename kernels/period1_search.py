@@ -12,9 +12,10 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from .primitives import B, M, W, dM_dh, dg_dh, g
+from . import status as stc
+from .primitives import B, M, W, dM_dh, dM_ds, dg_dh, g
 from .roots import Root, solve
-from .terminal import Period2, h2_prop3
+from .terminal import Period2, engagement_gain, h2_prop3
 
 #: grid points of [0,1] for the F1 scan, the deviation check and best responses
 G = 129
@@ -53,11 +54,18 @@ class Period1(NamedTuple):
 
 class Values(NamedTuple):
     """What Φ1 needs of an engagement level x (with s2 = g(s1,x;A1)):
-    A = M(s1,x;A1) + βΠ2*(s2), P = βΠ2*(s2), V = V̄2(s2)."""
+    A = M(s1,x;A1) + βΠ2*(s2), P = βΠ2*(s2), V = V̄2(s2); plus the terminal
+    engagement h2*(s2) met there and its root status."""
 
     A: jnp.ndarray
     P: jnp.ndarray
     V: jnp.ndarray
+    h2: jnp.ndarray
+    h2_status: jnp.ndarray
+
+
+def _no_values(z):
+    return Values(z, z, z, z, jnp.zeros(z.shape, jnp.int8))
 
 
 class Gain(NamedTuple):
@@ -65,8 +73,6 @@ class Gain(NamedTuple):
     values: Values
     dPi: jnp.ndarray     # Π2*'(g1), including the response of h2*
     g_h: jnp.ndarray     # ∂g/∂h1
-    h2: jnp.ndarray      # h2*(g1)
-    h2_status: jnp.ndarray
 
 
 class Grid(NamedTuple):
@@ -100,9 +106,9 @@ def values_at(x, q1: Period1, q2: Period2) -> Values:
     """Values of engagement levels x (any trailing axes)."""
     q1, q2 = fit(q1, x.ndim), fit(q2, x.ndim)
     s2 = g(q1.s1, x, q1.alpha1, q1.pi1, q1.gamma, q1.L1)
-    pi2, v2, _, _ = continuation(s2, q2)
+    pi2, v2, h2, status = continuation(s2, q2)
     a = M(q1.s1, x, q1.alpha1, q1.pi1, q1.delta, q1.lam_R, q1.b) + q2.beta * pi2
-    return Values(a, q2.beta * pi2, v2)
+    return Values(a, q2.beta * pi2, v2, h2, status)
 
 
 def engagement_gain1(h, q1: Period1, q2: Period2) -> Gain:
@@ -122,7 +128,23 @@ def engagement_gain1(h, q1: Period1, q2: Period2) -> Gain:
     m1 = M(q1.s1, h, q1.alpha1, q1.pi1, q1.delta, q1.lam_R, q1.b)
     f1 = (q2.beta / (4.0 * q2.eta) * dv2 * gh * m1
           + 0.5 * (dM_dh(q1.s1, q1.alpha1, q1.pi1, q1.delta, q1.lam_R) + q2.beta * dpi2 * gh))
-    return Gain(f1, Values(m1 + q2.beta * pi2, q2.beta * pi2, v2), dpi2, gh, h2, h2_status)
+    return Gain(f1, Values(m1 + q2.beta * pi2, q2.beta * pi2, v2, h2, h2_status), dpi2, gh)
+
+
+def continuation_slope(s2, h2, h2_status, q2: Period2):
+    """Π2*'(s2) = ½[∂M/∂s + ∂M/∂h·dh2*/ds2] at a known terminal engagement h2*, with
+    dh2*/ds2 = −(∂F2/∂s2)/(∂F2/∂h) where h2* is an interior root (the formula the
+    solver's implicit JVP applies) and 0 at corners.  Used where h2* is already known,
+    so no second terminal solve is compiled."""
+    def foc(h, s):
+        return engagement_gain(h, s, q2)
+
+    _, f_h = jax.jvp(lambda h: foc(h, s2), (h2,), (jnp.ones_like(h2),))
+    _, f_s = jax.jvp(lambda s: foc(h2, s), (s2,), (jnp.ones_like(s2),))
+    interior = h2_status == stc.CONVERGED
+    dh = jnp.where(interior, -f_s / jnp.where(interior, f_h, 1.0), 0.0)
+    return 0.5 * (dM_ds(s2, h2, q2.pi2, q2.delta, q2.lam_R, q2.b)
+                  + dM_dh(s2, q2.alpha2, q2.pi2, q2.delta, q2.lam_R) * dh)
 
 
 def payoff(xv: Values, yv: Values, q2: Period2):
@@ -202,7 +224,7 @@ def best_response(y, q1: Period1, q2: Period2, grid: Grid):
     """
     r = _INV_GOLDEN
     z = jnp.zeros_like(y)
-    st0 = _BR(Values(z, z, z), z, z, z, z, z, z, z, z)
+    st0 = _BR(_no_values(z), z, z, z, z, z, z, z, z)
 
     def shrink(st):
         left = st.fc >= st.fd                      # the maximum lies in [a, d]
@@ -287,7 +309,7 @@ def _alternate(x0, y0, q1, q2, grid):
         return a, b, new, phi_new, vb, v_opp
 
     z = jnp.zeros_like(x0)
-    init = (x0, x0, y0, z, Values(z, z, z), Values(z, z, z))
+    init = (x0, x0, y0, z, _no_values(z), _no_values(z))
     # after the loop: (x, y, BR(y), Φ1(BR(y), y), values of x, values of y)
     x, y, _, phi_best_x, xv, yv = lax.fori_loop(0, 2 * T_ALT + 1, step, init)
     phi_xy, phi_yx = payoff(xv, yv, q2), payoff(yv, xv, q2)
