@@ -35,7 +35,9 @@ SETUP = '''
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path.cwd()))          # nbtools.py lives next to the notebook
+# nbtools.py lives next to the notebook (Jupyter's working directory); also works from the repo root
+sys.path.insert(0, str(next((p for p in (Path.cwd(), Path.cwd() / "notebooks") if (p / "nbtools.py").exists()),
+                            Path.cwd())))
 import nbtools
 
 RESOLUTION = nbtools.setup(RESOLUTION)       # x64 on, one JAX device per CPU core; env override
@@ -384,7 +386,9 @@ bx.set_xlabel(r"period-2 skill $s_2$")
 bx.set_title(r"Mobility: terminal engagement $h_2^*$ rises in skill")
 bx.legend(loc="upper left")
 ax.set_ylim(-0.03, 1.03)
-fig.suptitle("The engagement reversal (same parameters as figure 1)", fontsize=11)
+fig.suptitle(rf"The engagement reversal: $b={BASE['b']}$, $\\alpha_1={BASE['alpha1']}$, $\\alpha_2={BASE['alpha2']}$, "
+             rf"$\\pi_1={BASE['pi1']}$, $\\pi_2={BASE['pi2']}$, $\\phi={BASE['phi']}$, $\\gamma={BASE['gamma']}$, "
+             rf"$\\delta={BASE['delta']}$, $\\lambda R={BASE['lam_R']}$, $\\beta={BASE['beta']}$", fontsize=10)
 nbtools.savefig(fig, "engagement_reversal")
 plt.show()
 '''),
