@@ -5,8 +5,9 @@ none is installed for the user, the kernel is started with this interpreter, so 
 fresh venv with ipykernel needs no ``ipykernel install``).  Data and figures go to
 a temporary copy of ``notebooks/``, so the test never touches a user's
 ``notebooks/data`` or ``notebooks/figures``.  Both notebooks run concurrently (each
-is dominated by single-threaded XLA compilation) and together take well under
-three minutes on two cores.
+is dominated by single-threaded XLA compilation: the ``period1`` kernel alone takes
+about a minute to compile); together they use about 100 s of CPU, and took 2 min 40 s
+of wall time on a 2-core machine shared with other jobs (load average ~10).
 """
 from __future__ import annotations
 
