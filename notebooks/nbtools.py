@@ -1,7 +1,8 @@
 """Shared helpers of the analysis notebooks (``coverage.ipynb``, ``policies.ipynb``).
 
-- :func:`setup` configures JAX the way the ``sweep`` CLI does (every CPU core a
-  device, float64) *before* JAX is imported, and reads the resolution.
+- Importing this module configures JAX the way the ``sweep`` CLI does (every CPU
+  core a device; import it before JAX) and registers the helper kernels below;
+  :func:`setup` turns on float64 and reads the resolution.
 - :func:`sweep_run` runs a spec (a dict, the structure of a TOML spec file) through
   the engine into ``notebooks/data/<name>`` and returns the dataset as a DataFrame.
   A directory that already holds the same spec is resumed (finished chunks are
@@ -29,21 +30,26 @@ FIGURES = HERE / "figures"
 SPECS = HERE / "specs"
 
 
-def setup(default_resolution: int) -> int:
-    """Configure JAX (call before importing it) and return the grid resolution:
-    ``SWEEP_NB_RESOLUTION`` if set, else ``default_resolution``."""
+def _configure_xla() -> None:
+    """Expose every CPU core as a JAX device (as the ``sweep`` CLI does); must run
+    before JAX is imported.  An explicit setting wins."""
     flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" not in flags:
-        try:
-            n = len(os.sched_getaffinity(0))
-        except AttributeError:  # not Linux
-            n = os.cpu_count() or 1
-        os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+    if "xla_force_host_platform_device_count" in flags:
+        return
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        n = os.cpu_count() or 1
+    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+
+
+def setup(default_resolution: int) -> int:
+    """Turn on float64 and create the output folders; return the grid resolution:
+    ``SWEEP_NB_RESOLUTION`` if set, else ``default_resolution``."""
     import jax
 
     # Notebooks run in their own kernel: tests/conftest.py does not apply here.
     jax.config.update("jax_enable_x64", True)
-    _register_helper_kernels()
     DATA.mkdir(exist_ok=True)
     FIGURES.mkdir(exist_ok=True)
     SPECS.mkdir(exist_ok=True)
@@ -182,3 +188,10 @@ def _register_helper_kernels() -> None:
         description="notebooks: period-1 payoff of firm j for both firms' engagements",
         categoricals=(PROFILE,),
     ))
+
+
+# Importing this module registers the helper kernels, so the CLI can run the specs
+# the notebooks write:  SWEEP_KERNEL_MODULES=nbtools PYTHONPATH=notebooks sweep run ...
+if "jax" not in __import__("sys").modules:
+    _configure_xla()
+_register_helper_kernels()
