@@ -297,7 +297,7 @@ Figures:
 ## Parameter choices
 
 `BASE` is a vector where the single-firm band and the terminal interior band are both
-wide enough to see (found with `sweep eval` and small sweeps): power wage $b=1.05$,
+wide enough to see (found by small exploratory sweeps of `single_firm`, `terminal` and `coverage_oa5`): power wage $b=1.05$,
 $\alpha_1=0.7$, $\alpha_2=0.9$, $\pi_1=\pi_2=0.5$, $\phi=1$, $\gamma=0.2$, $\delta=0.2$,
 $\lambda R=5$, $\beta=0.95$, baseline profile, and $\eta=1$ in the terminal game.
 `FREE_RIDE` is a vector where the period-1 game has an asymmetric equilibrium (one
