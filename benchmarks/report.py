@@ -227,6 +227,23 @@ def markdown(doc: dict) -> str:
               f"{_f(r['max_abs_diff_vs_kernel'], '{:.2e}')} | {'yes' if r['bitwise_equal'] else 'no'} |")
         w("")
 
+    comp = doc.get("compaction") or {}
+    if comp:
+        w("## PROTOTYPE: compacted threshold solves (benchmarks/measure.py, a proposed kernel change)\n")
+        w("ŝ2^D and s̄2^D are corners on most lanes; the prototype tests the corners with the two bracket-end "
+          "evaluations, gathers the lanes that need iterations into a buffer (`jnp.nonzero(size=cap)`), solves "
+          "there with the same `kernels.roots.solve`, scatters back, and falls back to the full-width solve "
+          "(`lax.cond`) when more lanes need it than fit. Swapped in while tracing; timed interleaved with the "
+          "plain kernel on the same vectors.\n")
+        w("| dtype | vectors | cap (share of lanes) | plain vectors/s | compacted vectors/s | speedup (median) | "
+          "speedup (best) | bitwise equal |")
+        w("|---|---|---|---|---|---|---|---|")
+        for dt, r in comp.items():
+            w(f"| {dt} | {_f(r['n'])} | {r['cap_fraction']:g} | {_f(r['plain_vectors_per_s'])} | "
+              f"{_f(r['compacted_vectors_per_s'])} | {_x(r['speedup'])} | {_x(r['best_speedup'])} | "
+              f"{'yes' if r['bitwise_equal'] else 'no'} |")
+        w("")
+
     # -- e2e
     e2e = doc.get("end_to_end")
     if e2e:
@@ -236,13 +253,14 @@ def markdown(doc: dict) -> str:
         else:
             w("Cold = first run in this process (includes the engine's compile); warm = a second run into a "
               "fresh directory (compiled function reused).\n")
-            w("| dtype | chunk size | vectors | chunks | cold s | warm s | warm vectors/s | ÷ kernel-only | "
-              "Parquet bytes |")
-            w("|---|---|---|---|---|---|---|---|---|")
+            w("| dtype | chunk size | engine factoring | vectors | chunks | cold s | warm s | warm vectors/s | "
+              "÷ kernel-only | Parquet bytes |")
+            w("|---|---|---|---|---|---|---|---|---|---|")
             for dt, rows in e2e.items():
                 kv = _g(doc, "kernels", "coverage_oa5", "dtypes", dt, "throughput", "vectors_per_s")
                 for r in rows:
-                    w(f"| {dt} | {_f(r['chunk_size'])} | {_f(r['n'])} | {r['n_chunks']} | "
+                    w(f"| {dt} | {_f(r['chunk_size'])} | {'on' if r.get('factored') else 'off'} | "
+                      f"{_f(r['n'])} | {r['n_chunks']} | "
                       f"{_f(r['cold_seconds'], '{:.2f}')} | {_f(r['warm_seconds'], '{:.2f}')} | "
                       f"{_f(r['warm_vectors_per_s'])} | {_x(r['warm_vectors_per_s'] / kv if kv else None)} | "
                       f"{_f(r['warm_bytes_on_disk'])} |")

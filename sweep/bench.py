@@ -8,7 +8,8 @@ Sections (``--skip`` any of them): ``throughput`` (kernel-only vectors/s, all
 cores), ``scaling`` (1 core vs all cores, fresh subprocesses), ``compile`` (cold vs
 persistent-cache compile, fresh subprocesses), ``chunks`` (chunk-size
 sensitivity), ``cost`` (XLA cost analysis + hand estimate), ``iterations`` (root
-iteration counts), ``factored`` (prototype of factored evaluation), ``baselines``
+iteration counts), ``factored`` (prototype of factored evaluation), ``compaction``
+(prototype: root iterations only on lanes that need them), ``baselines``
 (numpy/scipy, coverage_oa5 only), ``roofline`` (FMA and pow references),
 ``e2e`` (``sweep.engine.run`` with Parquet output).
 
@@ -40,7 +41,7 @@ __all__ = ["cmd_bench", "add_arguments", "run_bench", "SECTIONS", "DEFAULT_KERNE
 
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("throughput", "scaling", "compile", "chunks", "cost", "iterations", "factored",
-            "baselines", "roofline", "e2e")
+            "compaction", "baselines", "roofline", "e2e")
 DEFAULT_KERNELS = ("coverage_oa5", "terminal", "period1")
 #: max |baseline − kernel| allowed on the float64 outputs (over lanes where both are finite)
 TOLERANCES = {"bisection": 1e-8, "find_root": 1e-10, "brentq_loop": 1e-10}
@@ -275,11 +276,17 @@ def run_bench(cfg: dict, log=lambda s: None, checkpoint=lambda doc: None) -> dic
                                for dt in cfg["dtypes"]}
             log(f"factored: {[(dt, d.get('speedup_vs_kernel')) for dt, d in doc['factored'].items()]}")
             save()
+        if "compaction" not in skip:
+            doc["compaction"] = {dt: measure.compaction_prototype(cfg["n"], dt, repeats=cfg["repeats"])
+                                 for dt in cfg["dtypes"]}
+            log(f"compaction: {[(dt, d['speedup'], d['bitwise_equal']) for dt, d in doc['compaction'].items()]}")
+            save()
         if "e2e" not in skip:
             if measure.engine_available():
                 doc["end_to_end"] = {dt: measure.end_to_end(cfg["n"], dt, cfg["e2e_chunk_sizes"])
                                      for dt in cfg["dtypes"]}
-                log("e2e: " + str({dt: [(r["chunk_size"], round(r["warm_vectors_per_s"])) for r in rows]
+                log("e2e: " + str({dt: [(r["chunk_size"], r.get("factored"), round(r["warm_vectors_per_s"]))
+                                        for r in rows]
                                    for dt, rows in doc["end_to_end"].items()}))
             else:
                 doc["end_to_end"] = dict(skipped="sweep.engine is not available")
@@ -430,6 +437,9 @@ def _ratios(doc: dict):
         sp = _get(doc, "factored", dt, "speedup_vs_kernel")
         if sp:
             ratios[f"factored_vs_kernel[{dt}]"] = sp
+        sp = _get(doc, "compaction", dt, "speedup")
+        if sp:
+            ratios[f"compacted_vs_kernel[{dt}]"] = sp
     for name, kd in (doc.get("kernels") or {}).items():
         for dt, r in (kd.get("dtypes") or {}).items():
             if _get(r, "scaling", "all_over_one"):
@@ -440,7 +450,8 @@ def _ratios(doc: dict):
         kvd = _get(doc, "kernels", "coverage_oa5", "dtypes", dt, "throughput", "vectors_per_s")
         if isinstance(rows, list) and kvd:
             for row in rows:
-                ratios[f"e2e_warm_over_kernel[{dt},chunk={row['chunk_size']}]"] = row["warm_vectors_per_s"] / kvd
+                tag = ",factored" if row.get("factored") else ""
+                ratios[f"e2e_warm_over_kernel[{dt},chunk={row['chunk_size']}{tag}]"] = row["warm_vectors_per_s"] / kvd
     targets = []
 
     def target(name, key, goal, le=False):
