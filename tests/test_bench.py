@@ -27,7 +27,7 @@ def report(tmp_path_factory):
     args = argparse.Namespace(argv=["--quick", "--kernels", "coverage_oa5", "no_such_kernel",
                                     "--dtypes", "float64", "--n", "600", "--repeats", "1",
                                     "--out", str(out), "--skip", "scaling", "compile", "chunks",
-                                    "cost", "iterations", "factored", "roofline", "e2e"])
+                                    "cost", "iterations", "factored", "compaction", "roofline", "e2e"])
     rc = bench.cmd_bench(args)
     return rc, json.loads(out.read_text()), out.with_suffix(".md").read_text()
 
