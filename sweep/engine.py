@@ -235,11 +235,11 @@ def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
 
 def _stage_table(ks, spec: Spec, plan: FactorPlan, tables: list, structure: list, fixed: dict,
                  devices: tuple) -> dict:
-    """``ks.factor.stage`` at every point of the sub-grid of ``plan``: a dict of device
-    arrays of length :func:`_stage_sizes`' table (rows past ``n_sub`` are padding),
+    """``ks.factor.stage`` at every point of the sub-grid of ``plan``:
+    ``{"layout": ..., "arrays": ...}`` with the arrays of :func:`_assemble_function`
+    (``table_len`` rows of :func:`_stage_sizes`, rows past ``n_sub`` are padding),
     replicated on every device of ``devices``."""
     import jax
-    import jax.numpy as jnp
     from jax.sharding import NamedSharding, PartitionSpec as P
 
     wanted = set(ks.factor.params)
@@ -263,15 +263,93 @@ def _stage_table(ks, spec: Spec, plan: FactorPlan, tables: list, structure: list
     args = jax.device_put((sub_tables, sub_fixed, sizes, strides, np.int64(plan.n_sub - 1)), replicated)
     batch = per_device * len(devices)
     parts = [fn(np.int64(start), *args) for start in range(0, plan.n_sub, batch)]
-    out = {}
-    for name in parts[0]:
-        col = jnp.concatenate([p[name] for p in parts]) if len(parts) > 1 else parts[0][name]
+    layout = _pack_layout({k: np.dtype(v.dtype) for k, v in parts[0].items()})
+    assemble = _assemble_function(layout, len(parts), table_len, mesh)
+    return {"layout": layout, "arrays": assemble(parts)}
+
+
+#: bits an integer/bool stage output takes in a packed word
+def _bits(dt: np.dtype) -> int | None:
+    if dt == np.bool_:
+        return 1
+    if dt.kind in "iu" and dt.itemsize <= 2:
+        return 8 * dt.itemsize
+    return None
+
+
+def _pack_layout(dtypes: dict) -> tuple:
+    """How the stage outputs are laid out in the table: ``(plain, packed)`` where
+    ``plain`` names the outputs kept as columns (floats, wide ints) and ``packed``
+    is ``((name, dtype str, word, shift, bits), ...)``: bools and int8/int16 codes
+    share uint32 words, so a lane gathers one word instead of one value per flag
+    (gathers dominate the per-lane cost of a factored chunk)."""
+    plain, packed, word, shift = [], [], 0, 0
+    for name in sorted(dtypes):
+        bits = _bits(dtypes[name])
+        if bits is None:
+            plain.append(name)
+            continue
+        if shift + bits > 32:
+            word, shift = word + 1, 0
+        packed.append((name, dtypes[name].str, word, shift, bits))
+        shift += bits
+    return tuple(plain), tuple(packed)
+
+
+def _assemble_function(layout: tuple, n_parts: int, table_len: int, mesh):
+    """Jitted: the stage batches → ``{"plain": {name: column}, "words": uint32[table_len, n]}``,
+    trimmed/zero-padded to ``table_len`` rows and replicated on every device; cached."""
+    key = ("assemble", layout, n_parts, table_len, tuple(d.id for d in mesh.devices.flat))
+    if key in _COMPILED:
+        return _COMPILED[key]
+
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import NamedSharding, PartitionSpec as P
+
+    plain, packed = layout
+
+    def fit(col):
         if col.shape[0] >= table_len:
-            col = col[:table_len]
+            return col[:table_len]
+        return jnp.concatenate([col, jnp.zeros((table_len - col.shape[0],), col.dtype)])
+
+    def assemble(parts):
+        cols = {k: fit(jnp.concatenate([p[k] for p in parts])) for k in parts[0]}
+        n_words = 1 + max((w for _, _, w, _, _ in packed), default=-1)
+        words = [jnp.zeros((table_len,), jnp.uint32) for _ in range(n_words)]
+        for name, _, w, shift, bits in packed:
+            v = cols[name]
+            if v.dtype == jnp.bool_:
+                u = v.astype(jnp.uint32)
+            else:  # two's complement bits of a signed code, exactly
+                u = jax.lax.bitcast_convert_type(v, jnp.dtype(f"uint{bits}")).astype(jnp.uint32)
+            words[w] = words[w] | (u << jnp.uint32(shift))
+        return {"plain": {k: cols[k] for k in plain},
+                "words": jnp.stack(words, axis=1) if words else jnp.zeros((table_len, 0), jnp.uint32)}
+
+    fn = jax.jit(assemble, out_shardings=NamedSharding(mesh, P()))
+    _COMPILED[key] = fn
+    return fn
+
+
+def _unpack(layout: tuple, rows: dict) -> dict:
+    """Stage outputs from gathered table rows (traced): the inverse of the packing of
+    :func:`_assemble_function`, bit for bit."""
+    import jax
+    import jax.numpy as jnp
+
+    plain, packed = layout
+    out = dict(rows["plain"])
+    words = rows["words"]
+    for name, dtype, w, shift, bits in packed:
+        u = (words[..., w] >> jnp.uint32(shift)) & jnp.uint32((1 << bits) - 1)
+        dt = np.dtype(dtype)
+        if dt == np.bool_:
+            out[name] = u != jnp.uint32(0)
         else:
-            col = jnp.concatenate([col, jnp.zeros((table_len - col.shape[0],), col.dtype)])
-        out[name] = col
-    return jax.device_put(out, replicated)
+            out[name] = jax.lax.bitcast_convert_type(u.astype(jnp.dtype(f"uint{bits}")), dt)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -281,19 +359,20 @@ _COMPILED: dict[tuple, Any] = {}
 
 
 def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dtype: str, devices: tuple,
-                    factored: tuple | None = None):
+                    factored: tuple | None = None, layout: tuple | None = None):
     """The jitted, sharded chunk function; cached so a process compiles it once.
 
     ``structure`` is, per axis, the kernel parameters it drives (one name for a
     numeric axis, the targets for a categorical axis) and whether it is categorical.
     ``factored`` is None (the kernel's ``fn`` per lane) or the positions of the
     sub-grid axes of a :class:`FactorPlan`: then the function takes the stage table
-    and the sub-grid strides as two more arguments and calls ``factor.combine``.
+    (laid out as ``layout`` says, see :func:`_pack_layout`) and the sub-grid strides
+    as two more arguments and calls ``factor.combine``.
     """
     fac = ks.factor if factored is not None else None
     key = (ks.name, id(ks.fn), structure, fixed_names, per_device, dtype,
            tuple(d.id for d in devices), tuple((o.name, o.kind) for o in ks.outputs),
-           None if fac is None else (factored, id(fac.stage), id(fac.combine)))
+           None if fac is None else (factored, layout, id(fac.stage), id(fac.combine)))
     if key in _COMPILED:
         return _COMPILED[key]
 
@@ -326,10 +405,10 @@ def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
                 sub = digits[factored[0]] * substrides[0]
                 for i, j in enumerate(factored[1:], start=1):
                     sub = sub + digits[j] * substrides[i]
-                gathered = {k: jnp.take(v, sub, axis=0) for k, v in table.items()}
+                rows = jax.tree_util.tree_map(lambda v: jnp.take(v, sub, axis=0), table)
             else:  # every factor parameter is fixed: one stage point, kept 0-d
-                gathered = {k: v[0] for k, v in table.items()}
-            out = fac.combine(params, gathered)
+                rows = jax.tree_util.tree_map(lambda v: v[0], table)
+            out = fac.combine(params, _unpack(layout, rows))
         res = {}
         for o in ks.outputs:
             v = jnp.asarray(out[o.name])
@@ -392,18 +471,21 @@ class ChunkRunner:
         fixed = {k: np.asarray(v, dtype=dt) for k, v in spec.resolved_fixed().items()}
 
         self.plan = plan = factor_plan(spec, factor)
+        stage = None
+        if plan is not None:
+            # Dispatched asynchronously: the first chunk waits for it on the device.
+            stage = _stage_table(ks, spec, plan, tables, structure, fixed, self.devices)
         self._fn, mesh = _chunk_function(ks, tuple(structure), tuple(fixed), self.per_device,
                                          spec.dtype, self.devices,
-                                         None if plan is None else plan.positions)
+                                         None if plan is None else plan.positions,
+                                         None if stage is None else stage["layout"])
         geometry = (np.asarray(self.grid.sizes, np.int64), np.asarray(self.grid.strides, np.int64),
                     np.int64(spec.n_vectors - 1))
         replicated = NamedSharding(mesh, P())
         self._args = jax.device_put((tables, fixed) + geometry, replicated)
-        if plan is not None:
-            # Dispatched asynchronously: the first chunk waits for it on the device.
-            stage = _stage_table(ks, spec, plan, tables, structure, fixed, self.devices)
+        if stage is not None:
             substrides = np.asarray(sub_strides(self.grid.sizes, plan.positions) or (0,), np.int64)
-            self._args = self._args + (stage, jax.device_put(substrides, replicated))
+            self._args = self._args + (stage["arrays"], jax.device_put(substrides, replicated))
 
     def dispatch(self, k: int) -> Pending:
         """Start computing chunk ``k`` (returns at once: JAX dispatch is asynchronous)."""
