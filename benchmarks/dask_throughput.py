@@ -143,7 +143,7 @@ def main(argv=None) -> int:
         ex = DaskExecutor(client=client)
         cold_dask, _ = timed(ex)
 
-        local, dask_, local_cpu, dask_cpu = [], [], [], []
+        local, dask_, local_cpu, dask_cpu, client_cpu = [], [], [], [], []
         for _ in range(args.repeats):
             w, c = timed("local")
             local.append(w)
@@ -153,6 +153,7 @@ def main(argv=None) -> int:
             w1 = sum(client.run(_cpu_seconds).values())
             dask_.append(w)
             dask_cpu.append((w1 - w0 + c) / w)
+            client_cpu.append(c / w)
         env = environment(client)
         grouping = dict(ex.last_run)
         client.close()
@@ -171,6 +172,7 @@ def main(argv=None) -> int:
         "local_vectors_per_s": lv, "dask_vectors_per_s": dv, "ratio_dask_over_local": dv / lv,
         "local_seconds": local, "dask_seconds": dask_,
         "local_cores_used": [round(x, 2) for x in local_cpu], "dask_cores_used": [round(x, 2) for x in dask_cpu],
+        "dask_cores_used_by_this_process": [round(x, 2) for x in client_cpu],
         "local_vectors_per_cpu_s": lc, "dask_vectors_per_cpu_s": dc, "cpu_ratio_dask_over_local": dc / lc,
         "cold_local_seconds": cold_local, "cold_dask_seconds_incl_compile": cold_dask,
         "cluster_start_seconds": start_s, "dask_grouping": grouping, "environment": env,
@@ -183,7 +185,8 @@ def main(argv=None) -> int:
     print(f"local : {lv:12,.0f} vectors/s   (median of {args.repeats}: "
           + ", ".join(f"{s:.2f}" for s in local) + " s; cores used " + ", ".join(map(str, doc["local_cores_used"])) + ")")
     print(f"dask  : {dv:12,.0f} vectors/s   (median of {args.repeats}: "
-          + ", ".join(f"{s:.2f}" for s in dask_) + " s; cores used " + ", ".join(map(str, doc["dask_cores_used"])) + ")")
+          + ", ".join(f"{s:.2f}" for s in dask_) + " s; cores used " + ", ".join(map(str, doc["dask_cores_used"])) + ", of which this process (scheduler, nannies) "
+          + ", ".join(map(str, doc["dask_cores_used_by_this_process"])) + ")")
     print(f"ratio dask/local: {dv / lv:.3f}   (per CPU-second: local {lc:,.0f}, dask {dc:,.0f} vectors; "
           f"ratio {dc / lc:.3f})")
     print(f"cold (compile included): local {cold_local:.2f} s; dask {cold_dask:.2f} s after a {start_s:.2f} s "
