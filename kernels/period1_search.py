@@ -178,9 +178,11 @@ def refine_crossings(q1: Period1, q2: Period2, grid: Grid):
     k = jnp.argmax(sel, axis=-1)
     lo, hi = grid.xs[k], grid.xs[k + 1]
     nd = lo.ndim
-    root = solve(lambda h, th: engagement_gain1(h, *th).F1, lo, hi,
+    # u = 1 + h ∈ [1, 2] keeps the solver's relative tolerance an absolute one in h
+    # (see kernels.terminal._select)
+    root = solve(lambda u, th: engagement_gain1(u - 1.0, *th).F1, lo + 1.0, hi + 1.0,
                  (fit(q1, nd), fit(q2, nd)), mask=has)
-    return root, has, jnp.sum(cross, axis=-1, dtype=jnp.int32)
+    return Root(root.x - 1.0, root.status), has, jnp.sum(cross, axis=-1, dtype=jnp.int32)
 
 
 class _BR(NamedTuple):

@@ -72,14 +72,21 @@ def _foc(h, th):
     return engagement_gain(h, s2, q) - q.lam_R * q.delta
 
 
+def _foc_shifted(u, th):
+    return _foc(u - 1.0, th)
+
+
 def _select(s2, q, corner0, corner1, interior, lo, hi) -> Root:
     """h2* from the corner conditions, the interior root on [lo, hi], and the
     above-benchmark rule (s2 > α2: engagement raises output and cannot change
     skill, so h2* = 1).  The root carries the solver's implicit derivative;
     corners are constant (zero derivative)."""
-    r = solve(_foc, lo, hi, (s2, q), mask=interior)
+    # Solve for u = 1 + h ∈ [1, 2]: the solver's tolerance is relative to |x|, which
+    # for a root near h = 0 would demand ~1e-300 absolute accuracy and run every lane
+    # of the batch to the iteration cap; on [1, 2] it is ≈ 4 ulp absolute in h.
+    r = solve(_foc_shifted, lo + 1.0, hi + 1.0, (s2, q), mask=interior)
     above = s2 > q.alpha2
-    x = jnp.where(corner0, 0.0, jnp.where(corner1, 1.0, r.x))
+    x = jnp.where(corner0, 0.0, jnp.where(corner1, 1.0, r.x - 1.0))
     stat = jnp.where(corner0, st.AT_LOWER, jnp.where(corner1, st.AT_UPPER, r.status))
     x = jnp.where(above, 1.0, x)
     stat = jnp.where(above, st.AT_UPPER, stat)
