@@ -182,13 +182,13 @@ def _pow2_ceil(n: int) -> int:
 def _stage_sizes(n_sub: int, ndev: int) -> tuple[int, int]:
     """(points per device per stage call, padded table length).
 
-    Both are powers of two (up to the device count) chosen from ``n_sub`` by
-    buckets, so grids whose sub-grids fall in the same bucket share the compiled
-    stage and chunk functions; the batch is about an eighth of the sub-grid, so at
-    most ~1/8 of the stage work is padding.
+    Both depend on ``n_sub`` only through the power of two above it, so grids
+    whose sub-grids fall in the same bucket share the compiled stage and chunk
+    functions; a batch is 1/16 of the table (at least 256 points), so less than
+    1/8 of the stage work is padding.
     """
     table = _pow2_ceil(n_sub)
-    batch = min(table, FACTOR_BATCH, max(256, _pow2_ceil(n_sub // 8 + 1) // 2))
+    batch = min(table, FACTOR_BATCH, max(256, table // 16))
     return -(-batch // ndev), table
 
 

@@ -189,13 +189,15 @@ def test_chunk_task_carries_the_factor_setting(tmp_path):
 
 
 def test_stage_sizes_are_bucketed():
-    # table: next power of two; batch: about an eighth of the sub-grid, ≥ 256 points
+    # table: next power of two; batch: 1/16 of the table, ≥ 256 points
     assert engine._stage_sizes(1, 1) == (1, 1)
     assert engine._stage_sizes(12, 1) == (16, 16)
     assert engine._stage_sizes(41472, 1) == (4096, 65536)
     assert engine._stage_sizes(41472, 3) == (1366, 65536)
     assert engine._stage_sizes(6 ** 8, 1) == (131072, 1 << 21)
-    assert engine._stage_sizes(1 << 23, 2) == (1 << 19, 1 << 23)
+    assert engine._stage_sizes(1 << 23, 2) == (1 << 18, 1 << 23)
+    # one bucket, one shape: the compiled functions are shared
+    assert len({engine._stage_sizes(n, 2) for n in range(32769, 65537, 997)}) == 1
     for n in (5, 300, 5000, 70000):
         per_device, table = engine._stage_sizes(n, 2)
         assert table >= n and table & (table - 1) == 0 and per_device * 2 <= max(table, 2)
@@ -230,3 +232,41 @@ def test_packed_stage_columns_round_trip_bit_for_bit():
     for k, v in cols.items():
         assert back[k].dtype == v.dtype, k
         np.testing.assert_array_equal(np.asarray(back[k])[:n], v, err_msg=k)
+
+
+MULTI_DEVICE = r"""
+import json, sys
+import numpy as np
+from sweep.spec import parse_spec
+from sweep.engine import ChunkRunner
+spec = parse_spec(json.loads(sys.argv[1]))
+a, b = ChunkRunner(spec, factor=True), ChunkRunner(spec, factor=False)
+assert len(a.devices) == 3 and a.plan is not None and b.plan is None
+assert a._args[-2]["words"].sharding.is_fully_replicated
+for k in range(spec.n_chunks):
+    ta, tb = a.to_table(a.dispatch(k)), b.to_table(b.dispatch(k))
+    for n in ta.column_names:
+        x, y = ta[n].to_numpy(), tb[n].to_numpy()
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), n
+print("OK", a.plan.n_sub, spec.n_chunks)
+"""
+
+
+def test_factored_run_on_three_devices_equals_direct():
+    """Stage batches sharded over a 3-device mesh (a count that divides nothing),
+    the table replicated to every device, each device gathering for its lanes."""
+    import subprocess
+    import sys
+
+    from tests.test_sweep_toy import REPO, subprocess_env
+
+    axes = dict(INTERLEAVED, eta=[0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
+    fixed = {k: v for k, v in OA5_FIXED.items() if k not in axes}
+    spec = {"kernel": "coverage_oa5", "chunk_size": 50, "fixed": fixed, "axes": axes}
+    env = subprocess_env()
+    env["JAX_PLATFORMS"] = "cpu"
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=3").strip()
+    proc = subprocess.run([sys.executable, "-c", MULTI_DEVICE, json.dumps(spec)], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "OK 28 4" in proc.stdout
