@@ -22,14 +22,14 @@ G = 129
 #: slots for interior sign changes of F1 (more are flagged ``crossings_overflow``)
 C = 4
 #: golden-section steps refining a best response inside its grid cell pair; the
-#: bracket 2/(G−1) shrinks by 0.618^24 ≈ 1e-5 (payoff error ~ Φ''·1e-14)
-GOLDEN = 24
+#: bracket 2/(G−1) shrinks by 0.618^20 ≈ 7e-5, to ~1e-6 (payoff error ~ Φ''·1e-12)
+GOLDEN = 20
 #: best-response iterations on the coarse grid (every BR_STRIDE-th point of the
 #: grid) from y = 0 and from y = 1, looking for a 2-cycle
 K_BR = 16
 BR_STRIDE = 4
 #: alternating continuous best-response rounds refining a grid 2-cycle
-T_ALT = 4
+T_ALT = 2
 #: relative tolerance of the deviation test, by float width
 RTOL = {64: 1e-9, 32: 1e-4}
 #: minimum |x − y| for a pair to count as asymmetric

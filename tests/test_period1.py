@@ -127,6 +127,19 @@ def test_symmetric_equilibria_match_reference(batch):
         assert math.isclose(out["F1_at_1"][i], game.F1(1.0), rel_tol=1e-9, abs_tol=1e-12)
 
 
+def test_learning_profile_enters_through_L1_L2(batch):
+    """A non-baseline profile (ℓ ∝ π²(1−π), normalized to max 1/4): the kernel still
+    agrees with the reference using the same family member."""
+    p, _ = batch
+    prof = dict(ell_a=2.0, ell_c=1.0)
+    out = run({**p, **{k: np.full(K, v) for k, v in prof.items()}})
+    for i in np.flatnonzero(out["admissible"])[:10]:
+        eqs = ref.Period1Game({**row(p, i), **prof}).symmetric_equilibria()
+        assert out["n_sym_eq"][i] == len(eqs)
+        if len(eqs) == 1:
+            assert abs(out["h1_star"][i] - eqs[0]) <= RTOL64
+
+
 def test_equilibrium_outputs_consistent_with_reference(batch):
     """s2_next = g(s1,h1*;A1), h2_star_next = h2*(s2_next), eq. 11 at h1*."""
     p, out = batch
