@@ -68,7 +68,8 @@ def markdown(doc: dict) -> str:
       "engine-shaped function, empty vs filled persistent cache (`jax_compilation_cache_dir`, min compile "
       "time 0 s, min entry size 0).\n")
     w("'cores got' = process CPU seconds ÷ wall seconds while timing: the cores the run actually obtained "
-      "(other processes share this machine).\n")
+      "(other processes share this machine). An all/1-core ratio is only meaningful when the all-cores run "
+      "got close to all cores.\n")
     w("| kernel | dtype | n | vectors/s (all cores) | µs/vector | cores got | 1 core vectors/s | all/1 core | "
       "cores got (all / 1) | cold compile s | warm compile s | warm/cold | warm/cold incl. tracing |")
     w("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -203,13 +204,15 @@ def markdown(doc: dict) -> str:
               f"{_pct(ach / pk if (ach and pk) else None)} | {_pct(ach / fma if (ach and fma) else None)} | "
               f"{_f(powb)} |")
     w("")
-    w("pow-bound vectors/s = measured x^e evaluations/s ÷ (hand transcendentals/vector ÷ 2): the rate if "
+    w("Hand estimates exist for coverage_oa5 only (its root solves are instrumented); for terminal and "
+      "period1 only XLA's count is given (period1: from the cold-compile worker, float64). "
+      "pow-bound vectors/s = measured x^e evaluations/s ÷ (hand transcendentals/vector ÷ 2): the rate if "
       "the kernel did nothing but its log/exp pairs.\n")
 
     # -- factored
     fac = doc.get("factored") or {}
     if fac:
-        w("## PROTOTYPE: factored evaluation (benchmarks/measure.py, not in the engine)\n")
+        w("## PROTOTYPE: factored evaluation (benchmarks/measure.py, measured apart from the engine's own factoring)\n")
         w("The root-solving stage (`KernelSpec.factor.stage`) runs once per point of the sub-grid of the axes "
           "it depends on; results are gathered per vector (`jnp.take`) and the closed-form stage "
           "(`factor.combine`) runs per vector. Timed: stage + transfer + gather + combine (gather indices "
@@ -276,3 +279,12 @@ def markdown(doc: dict) -> str:
     for n in doc.get("notes") or []:
         w(f"- {n}")
     return "\n".join(L) + "\n"
+
+
+if __name__ == "__main__":   # python -m benchmarks.report FILE.json  -> FILE.md
+    import json
+    import sys
+    from pathlib import Path
+
+    src = Path(sys.argv[1])
+    src.with_suffix(".md").write_text(markdown(json.loads(src.read_text())))
