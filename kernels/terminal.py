@@ -166,9 +166,13 @@ def terminal_equilibrium(p, in_D2):
         return r.x, r.status
 
     # linearize: one solve, then the tangent map (the solver's implicit JVP) applied
-    # to the two unit directions
-    x, lin, r_status = jax.linearize(h_of, q.alpha2, q.pi2, has_aux=True)
-    one, zero = jnp.ones_like(q.alpha2), jnp.zeros_like(q.alpha2)
+    # to the two unit directions.  α2 and π2 are broadcast to the output shape first,
+    # so a unit tangent is per lane even when one of them is a fixed (0-d) value.
+    shape = jnp.broadcast_shapes(*[jnp.shape(v) for v in p.values()])
+    a2_full = jnp.broadcast_to(q.alpha2, shape)
+    p2_full = jnp.broadcast_to(q.pi2, shape)
+    x, lin, r_status = jax.linearize(h_of, a2_full, p2_full, has_aux=True)
+    one, zero = jnp.ones_like(a2_full), jnp.zeros_like(a2_full)
     dh_da, dh_dp = lin(one, zero), lin(zero, one)
     r = Root(x, r_status)
     status = jnp.where(~finite, st.NONFINITE,

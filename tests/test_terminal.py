@@ -232,3 +232,27 @@ def test_float32_agrees_with_float64():
     tol = 1e-3 + 1e-6 * np.abs(np.nan_to_num(o64["dh2_dalpha2"]))
     assert (np.abs(o32["h2_star"][both] - o64["h2_star"][both]) <= tol[both]).all()
     np.testing.assert_allclose(o32["F2_at_0"], o64["F2_at_0"], rtol=1e-4, atol=1e-6)
+
+
+def test_derivatives_with_fixed_and_axis_parameters_mixed():
+    """Regression: with α2 on an axis and π2 fixed (0-d), or the reverse, the Prop. 5
+    derivatives are per lane and equal those of the all-array call."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from kernels import get_kernel
+
+    fn = jax.jit(get_kernel("terminal").fn)
+    base = dict(alpha2=0.9, pi2=0.5, phi=1.0, gamma=0.2, delta=0.2, lam_R=5.0, beta=0.95,
+                b=1.05, eta=1.0, s2=0.52)
+    full = {k: jnp.full(3, v) for k, v in base.items()}
+    full["s2"] = jnp.array([0.50, 0.52, 0.54])
+    ref = fn(full)
+    assert np.all(np.asarray(ref["h2_star"]) > 0) and np.all(np.asarray(ref["h2_star"]) < 1)
+    for fixed in ("alpha2", "pi2"):
+        mixed = dict(full)
+        mixed[fixed] = jnp.asarray(base[fixed])
+        out = fn(mixed)
+        for k in ("h2_star", "dh2_dalpha2", "dh2_dpi2"):
+            np.testing.assert_allclose(np.asarray(out[k]), np.asarray(ref[k]), rtol=1e-12, err_msg=(fixed, k))
