@@ -200,4 +200,7 @@ register(KernelSpec(
     description="Period-1 game with mobility: verified symmetric equilibria h1* (Lemma 2, Prop. 6, eq. 10), "
                 "F1, eq. 11, asymmetric equilibria",
     categoricals=(PROFILE,),
+    # tens of kB of live state per lane (nested scans and refinements): the engine
+    # evaluates chunks in sub-batches of this many lanes so memory stays bounded
+    max_batch=8192,
 ))

@@ -132,6 +132,10 @@ class KernelSpec:
     description: str
     categoricals: tuple[Categorical, ...] = field(default_factory=tuple)
     factor: Factor | None = None
+    #: most lanes the kernel should evaluate at once (memory per lane × this must
+    #: fit a device); the engine evaluates larger chunks as a sequential map over
+    #: sub-batches of this size.  None: no limit.
+    max_batch: int | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -358,6 +358,39 @@ def _unpack(layout: tuple, rows: dict) -> dict:
 _COMPILED: dict[tuple, Any] = {}
 
 
+def _batched_call(ks, params: dict, fixed: dict, per_device: int) -> dict:
+    """``ks.fn(params)``, as a sequential ``lax.map`` over sub-batches of
+    ``ks.max_batch`` lanes when the kernel declares one and a device's share of the
+    chunk is larger: memory then depends on ``max_batch``, not on the chunk size
+    (``period1`` needs tens of kB per lane).  ``per_device`` is a multiple of
+    ``max_batch`` in that case (see :func:`_per_device`)."""
+    import jax
+
+    mb = ks.max_batch
+    lanes = {k: v for k, v in params.items() if k not in fixed}
+    if not mb or per_device <= mb or not lanes:
+        return ks.fn(params)
+    nb = per_device // mb
+
+    def one(batch):
+        out = ks.fn({**batch, **fixed})
+        return {k: jax.numpy.broadcast_to(v, (mb,)) for k, v in out.items()}
+
+    out = jax.lax.map(one, {k: v.reshape(nb, mb) for k, v in lanes.items()})
+    return {k: v.reshape(per_device) for k, v in out.items()}
+
+
+def _per_device(ks, chunk_size: int, n_devices: int) -> int:
+    """Lanes per device for one chunk: the chunk split evenly, rounded up to a
+    multiple of the kernel's ``max_batch`` when it exceeds it (the extra lanes are
+    padding, trimmed on the host)."""
+    per = -(-chunk_size // n_devices)
+    mb = ks.max_batch
+    if mb and per > mb:
+        per = -(-per // mb) * mb
+    return per
+
+
 def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dtype: str, devices: tuple,
                     factored: tuple | None = None, layout: tuple | None = None):
     """The jitted, sharded chunk function; cached so a process compiles it once.
@@ -398,7 +431,7 @@ def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
         # Fixed values stay 0-d: XLA evaluates fixed-only subexpressions once, not per lane.
         params.update(fixed)
         if fac is None:
-            out = ks.fn(params)
+            out = _batched_call(ks, params, fixed, per_device)
         else:
             table, substrides = stage
             if factored:
@@ -452,7 +485,7 @@ class ChunkRunner:
         self.grid = Grid.from_spec(spec)
         self.schema = output_schema(spec)
         ndev = len(self.devices)
-        self.per_device = -(-spec.chunk_size // ndev)
+        self.per_device = _per_device(ks, spec.chunk_size, ndev)
         dt = np.dtype(spec.dtype)
 
         tables, structure = [], []
