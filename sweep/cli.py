@@ -279,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", metavar="DIR")
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--no-progress", action="store_true")
+    rp.add_argument("--dtype", choices=("float64", "float32"), default=None,
+                    help="run the paper grids in this dtype (default: the specs' float64)")
     rp.set_defaults(handler=_delegate("sweep.reproduce", "cmd_reproduce"))
 
     b = sub.add_parser("bench", help="throughput benchmark (arguments: see sweep.bench)", add_help=False)
