@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import pickle
-from contextlib import contextmanager
 
 import jax
 import numpy as np
@@ -19,6 +18,7 @@ import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep import dataset, engine
 from sweep.engine import ChunkRunner, ChunkTask, factor_plan, run
 from sweep.spec import parse_spec
+from tests.test_sweep_engine import count_compiles
 
 OA5_FIXED = {"alpha1": 0.65, "pi1": 0.6, "b": 1.05, "alpha2": 0.82, "eta": 1.0, "phi": 1.2, "gamma": 0.2, "delta": 0.1,
              "lam_R": 5.0, "pi2": 0.35, "beta": 0.95}
@@ -37,20 +37,6 @@ INTERLEAVED = {"b": [1.03, 1.08], "alpha1": [0.55, 0.65, 0.75], "alpha2": [0.7, 
                "pi1": [0.45, 0.75], "eta": [0.2, 1.0, 10.0]}
 
 
-@contextmanager
-def count_compiles():
-    """Backend compilations (XLA) while the block runs, via jax.monitoring."""
-    events = []
-
-    def listener(name, secs, **kwargs):
-        if name == "/jax/core/compile/backend_compile_duration":
-            events.append(secs)
-
-    jax.monitoring.register_event_duration_secs_listener(listener)
-    try:
-        yield events
-    finally:
-        jax.monitoring.unregister_event_duration_listener(listener)
 
 
 def assert_same_rows(a, b, spec):
