@@ -541,6 +541,41 @@ def roofline(dtype: str, lanes_per_device: int = 16384, chain: int = 32, trips: 
 # ---------------------------------------------------------------------------
 # end to end (sweep.engine)
 
+def engine_compute(dtype: str, chunk_size: int, repeats: int = 5, factor=None) -> dict:
+    """Kernel-only throughput of the engine's compute path on the paper grid: the
+    ``ChunkRunner`` that ``sweep run`` uses (parameter values built on device, the
+    kernel's Factor used when the engine's plan says it pays), every chunk
+    dispatched and waited for, no Parquet.  Warm: the runner (compile and stage
+    table) is built and one full pass is made before timing."""
+    import jax
+
+    from sweep.engine import ChunkRunner
+    from sweep.reproduce import paper_spec
+
+    spec = paper_spec("oa5", dtype=dtype).with_overrides(chunk_size=int(chunk_size))
+    t0 = time.perf_counter()
+    runner = ChunkRunner(spec, factor=factor)
+    setup = time.perf_counter() - t0
+
+    def one_pass():
+        pend = [runner.dispatch(k) for k in range(spec.n_chunks)]
+        jax.block_until_ready([p.outputs for p in pend])
+
+    one_pass()
+    times, cpu = [], []
+    for _ in range(repeats):
+        c0, w0 = time.process_time(), time.perf_counter()
+        one_pass()
+        times.append(time.perf_counter() - w0)
+        cpu.append(time.process_time() - c0)
+    best, med = min(times), float(np.median(times))
+    return dict(n=spec.n_vectors, chunk_size=int(chunk_size), n_chunks=spec.n_chunks,
+                factored=runner.plan is not None,
+                setup_seconds=setup, vectors_per_s=spec.n_vectors / med,
+                best_vectors_per_s=spec.n_vectors / best, cores_got=float(np.median(cpu)) / med,
+                loadavg=list(os.getloadavg()))
+
+
 def engine_available() -> bool:
     try:
         import sweep.engine  # noqa: F401

@@ -27,7 +27,8 @@ def report(tmp_path_factory):
     args = argparse.Namespace(argv=["--quick", "--kernels", "coverage_oa5", "no_such_kernel",
                                     "--dtypes", "float64", "--n", "600", "--repeats", "1",
                                     "--out", str(out), "--skip", "scaling", "compile", "chunks",
-                                    "cost", "iterations", "factored", "compaction", "roofline", "e2e"])
+                                    "cost", "iterations", "factored", "compaction", "roofline", "e2e",
+                                    "engine"])
     rc = bench.cmd_bench(args)
     return rc, json.loads(out.read_text()), out.with_suffix(".md").read_text()
 
@@ -48,8 +49,9 @@ def test_report_keys_and_agreement(report):
         assert b["agrees"], (name, b["agreement"])
         assert b["agreement"]["worst"] <= bench.TOLERANCES[name]
         assert f"kernel_vs_{name}" in doc["ratios"]
-    assert {t["ratio"] for t in doc["targets"]} >= {"kernel_vs_bisection", "kernel_vs_find_root",
-                                                    "kernel_vs_brentq_loop"}
+    assert {t["ratio"] for t in doc["targets"]} >= {"engine_vs_bisection", "engine_vs_find_root",
+                                                    "engine_vs_brentq_loop",
+                                                    "e2e_over_engine_kernel[float64,best]"}
     assert "## Baselines vs coverage_oa5" in md and "sweep bench" in md
 
 
