@@ -348,7 +348,9 @@ def _count_root_iterations(log: list):
             return c
 
     saved = (R.lax, R._solve)
-    R.lax, R._solve = _Lax(), R._chandrupatla
+    # full-width iteration (compact=None): the counts are per lane of the batch
+    R.lax = _Lax()
+    R._solve = lambda f, mode, max_iter, compact, *args: R._chandrupatla(f, mode, max_iter, None, *args)
     try:
         yield
     finally:

@@ -101,6 +101,10 @@ def _bar(s, th):
             * _pow(gg, b - 1.0) * M(s, 1.0, alpha2, pi2, delta, lam_R, b) - 1.0)
 
 
+#: buffer share for the compacted solves of ŝ2^D, s̄2^D (see kernels.roots.solve)
+THRESHOLD_COMPACT = 0.125
+
+
 def terminal_thresholds(sbb2: Root, alpha2, pi2, gamma, delta, lam_R, b, beta, eta, L2, ok):
     """Thresholds of the monotone terminal policy (Cor. 3), with infimum conventions:
 
@@ -113,8 +117,10 @@ def terminal_thresholds(sbb2: Root, alpha2, pi2, gamma, delta, lam_R, b, beta, e
     th = (alpha2, pi2, gamma, delta, lam_R, b, beta, eta, L2)
     ok = ok & jnp.isin(sbb2.status, jnp.array(st.OK, jnp.int8))
     lo = jnp.where(ok, sbb2.x, 0.5 * alpha2)   # placeholder keeps masked lanes finite
-    hat = solve(_hat, lo, alpha2, th, mode="infimum", mask=ok)
-    bar = solve(_bar, lo, alpha2, th, mode="infimum", mask=ok)
+    # Most lanes are corners (s̿2 or α2), settled by the two bracket-end values:
+    # iterate only the others (measured share on the paper grid: 6-8%).
+    hat = solve(_hat, lo, alpha2, th, mode="infimum", mask=ok, compact=THRESHOLD_COMPACT)
+    bar = solve(_bar, lo, alpha2, th, mode="infimum", mask=ok, compact=THRESHOLD_COMPACT)
     return hat, bar
 
 

@@ -8,7 +8,9 @@ One solver, :func:`solve`, finds x in [lo, hi] with f(x, θ) = 0 lane by lane:
   precision on this model's smooth thresholds, versus ~50 for bisection.
 * **Cost model**: a ``lax.while_loop`` capped at ``max_iter`` iterations that stops
   as soon as every lane has converged.  Converged lanes are frozen (masked), so a
-  batch costs the same per lane and never diverges in control flow.
+  batch costs the same per lane and never diverges in control flow.  With
+  ``compact``, only the lanes that need iterating are gathered into a smaller
+  buffer first (the infimum thresholds are corners on most lanes).
 * **Status, not exceptions**: every lane gets an int8 code from
   :mod:`kernels.status` (converged / no sign change / non-finite / max iterations,
   plus the infimum-convention corners).  The value is NaN exactly when the status
@@ -25,6 +27,7 @@ One solver, :func:`solve`, finds x in [lo, hi] with f(x, θ) = 0 lane by lane:
 """
 from __future__ import annotations
 
+import math
 from functools import partial
 from typing import Callable, NamedTuple
 
@@ -54,11 +57,14 @@ def _tolerances(dtype):
     return 4.0 * float(fi.eps), 4.0 * float(fi.tiny)
 
 
-def _chandrupatla(f, mode, max_iter, lo, hi, theta, mask):
-    """Primal solve; returns (x, status).  See the module docstring."""
+def _init(f, mode, lo, hi, theta, mask):
+    """Bracket ends, their f values, and the lanes settled before any iteration.
+
+    Returns ``(shape, x1, f1, x2, f2, status, x_init, done)``: ``done`` marks lanes
+    that never iterate (skipped, non-finite, a corner, no sign change), whose
+    value is ``x_init`` and code ``status``."""
     lo, hi = jnp.broadcast_arrays(lo, hi)
     dt = lo.dtype
-    xrtol, xatol = _tolerances(dt)
     shape = jnp.broadcast_shapes(lo.shape, jnp.shape(mask),
                                  *[jnp.shape(t) for t in jax.tree_util.tree_leaves(theta)])
     x1 = jnp.broadcast_to(lo, shape)
@@ -79,7 +85,6 @@ def _chandrupatla(f, mode, max_iter, lo, hi, theta, mask):
         corner = at_lo | at_hi
         nosign = jnp.zeros(shape, bool)
     else:
-        corner = jnp.zeros(shape, bool)
         zero1, zero2 = finite & (f1 == 0), finite & (f2 == 0)
         x_init = jnp.where(zero1, x1, jnp.where(zero2, x2, x_init))
         corner = zero1 | zero2
@@ -92,10 +97,17 @@ def _chandrupatla(f, mode, max_iter, lo, hi, theta, mask):
     status = jnp.where(skip, st.SKIPPED, status)
     x_init = jnp.where(skip, jnp.nan, x_init)
     done = skip | ~finite | corner | nosign
+    return shape, x1, f1, x2, f2, status, x_init, done
 
+
+def _iterate(f, max_iter, theta, x1, f1, x2, f2, done):
+    """Chandrupatla iterations on the lanes not ``done``; returns ``(x, bad, done)``:
+    the best end of each final bracket, whether f was non-finite, and convergence."""
+    dt = x1.dtype
+    xrtol, xatol = _tolerances(dt)
     half = jnp.asarray(0.5, dt)
     carry = dict(x1=x1, f1=f1, x2=x2, f2=f2, x3=x1, f3=f1,
-                 t=jnp.full(shape, half, dt), done=done, bad=jnp.zeros(shape, bool),
+                 t=jnp.full(x1.shape, half, dt), done=done, bad=jnp.zeros(x1.shape, bool),
                  it=jnp.zeros((), jnp.int32))
 
     def cond(c):
@@ -144,26 +156,78 @@ def _chandrupatla(f, mode, max_iter, lo, hi, theta, mask):
 
     c = lax.while_loop(cond, body, carry)
     small1 = jnp.abs(c["f1"]) < jnp.abs(c["f2"])
-    xm = jnp.where(small1, c["x1"], c["x2"])
+    return jnp.where(small1, c["x1"], c["x2"]), c["bad"], c["done"]
+
+
+#: lanes below which a compacted solve is not attempted (nothing to gain)
+_COMPACT_MIN_LANES = 256
+
+
+def _iterate_compacted(f, max_iter, theta, shape, x1, f1, x2, f2, done, fraction):
+    """:func:`_iterate` on only the lanes that need it.
+
+    The lanes not ``done`` are gathered (``jnp.nonzero`` with a static size) into
+    buffers of ``ceil(fraction·n)`` lanes, iterated there and scattered back, so a
+    solve whose lanes are mostly settled at the bracket ends (the infimum
+    thresholds: corners on most lanes) costs iterations on those few lanes only,
+    not on the whole batch.  When more lanes need iterating than fit, the
+    full-width iteration runs instead (``lax.cond``), so results never depend on
+    ``fraction``: every lane sees exactly the arithmetic of the full iteration.
+    """
+    n = math.prod(shape)
+    cap = max(1, math.ceil(n * fraction))
+    need = ~done.reshape(n)
+
+    def full(_):
+        x, bad, dn = _iterate(f, max_iter, theta, x1, f1, x2, f2, done)
+        return x.reshape(n), bad.reshape(n), dn.reshape(n)
+
+    def compact(_):
+        idx = jnp.nonzero(need, size=cap, fill_value=n)[0]
+        valid = idx < n
+        safe = jnp.minimum(idx, n - 1)
+
+        def take(v):
+            return jnp.broadcast_to(v, shape).reshape(n)[safe]
+
+        # 0-d leaves (values fixed over the batch) stay 0-d
+        th = jax.tree_util.tree_map(lambda v: v if jnp.ndim(v) == 0 else take(v), theta)
+        x, bad, dn = _iterate(f, max_iter, th, take(x1), take(f1), take(x2), take(f2), ~valid)
+        xs = jnp.full((n,), jnp.nan, x1.dtype).at[idx].set(x, mode="drop")
+        bads = jnp.zeros((n,), bool).at[idx].set(bad, mode="drop")
+        dns = jnp.ones((n,), bool).at[idx].set(dn, mode="drop")
+        return xs, bads, dns
+
+    x, bad, dn = lax.cond(jnp.sum(need) > cap, full, compact, None)
+    return x.reshape(shape), bad.reshape(shape), dn.reshape(shape)
+
+
+def _chandrupatla(f, mode, max_iter, compact, lo, hi, theta, mask):
+    """Primal solve; returns (x, status).  See the module docstring."""
+    shape, x1, f1, x2, f2, status, x_init, done = _init(f, mode, lo, hi, theta, mask)
+    if compact is not None and math.prod(shape) >= _COMPACT_MIN_LANES:
+        xm, bad, converged = _iterate_compacted(f, max_iter, theta, shape, x1, f1, x2, f2, done, compact)
+    else:
+        xm, bad, converged = _iterate(f, max_iter, theta, x1, f1, x2, f2, done)
     solving = ~done                      # lanes that entered the iteration
     x = jnp.where(solving, xm, x_init)
-    status = jnp.where(solving & c["bad"], st.NONFINITE, status)
-    status = jnp.where(solving & ~c["done"], st.MAX_ITER, status)
+    status = jnp.where(solving & bad, st.NONFINITE, status)
+    status = jnp.where(solving & ~converged, st.MAX_ITER, status)
     x = jnp.where(status == st.NONFINITE, jnp.nan, x)
     x = jnp.where(status == st.NO_SIGN_CHANGE, jnp.nan, x)
     return x, status.astype(jnp.int8)
 
 
-@partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2))
-def _solve(f, mode, max_iter, lo, hi, theta, mask):
-    return _chandrupatla(f, mode, max_iter, lo, hi, theta, mask)
+@partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
+def _solve(f, mode, max_iter, compact, lo, hi, theta, mask):
+    return _chandrupatla(f, mode, max_iter, compact, lo, hi, theta, mask)
 
 
 @_solve.defjvp
-def _solve_jvp(f, mode, max_iter, primals, tangents):
+def _solve_jvp(f, mode, max_iter, compact, primals, tangents):
     lo, hi, theta, mask = primals
     dlo, dhi, dtheta, _ = tangents
-    x, status = _solve(f, mode, max_iter, lo, hi, theta, mask)
+    x, status = _solve(f, mode, max_iter, compact, lo, hi, theta, mask)
     # Implicit function theorem at the root: f(x(θ), θ) = 0 ⇒ dx = −f_θ·dθ / f_x.
     _, f_theta_dot = jax.jvp(lambda th: f(x, th), (theta,), (dtheta,))
     _, f_x = jax.jvp(lambda xx: f(xx, theta), (x,), (jnp.ones_like(x),))
@@ -177,7 +241,7 @@ def _solve_jvp(f, mode, max_iter, primals, tangents):
 
 
 def solve(f: Callable, lo, hi, theta=(), *, mode: str = "root", mask=True,
-          max_iter: int | None = None) -> Root:
+          max_iter: int | None = None, compact: float | None = None) -> Root:
     """Solve f(x, θ) = 0 for x in [lo, hi], elementwise.
 
     Parameters
@@ -191,13 +255,20 @@ def solve(f: Callable, lo, hi, theta=(), *, mode: str = "root", mask=True,
     mask : boolean array; lanes where it is False are not solved (status SKIPPED,
         value NaN): pass the preconditions (admissibility) of the threshold.
     max_iter : iteration cap; default :func:`default_max_iter` of the dtype.
+    compact : None, or a fraction in (0, 1]: iterate only the lanes that need it,
+        gathered into a buffer of that fraction of the lanes (full width when
+        more need it).  Pays when most lanes settle at the bracket ends, as the
+        infimum thresholds do; the results are the same either way.
     """
     if mode not in ("root", "infimum"):
         raise ValueError(f"mode must be 'root' or 'infimum', not {mode!r}")
+    if compact is not None and not 0.0 < float(compact) <= 1.0:
+        raise ValueError(f"compact must be None or a fraction in (0, 1], not {compact!r}")
     lo = jnp.asarray(lo)
     hi = jnp.asarray(hi)
     dt = jnp.result_type(lo, hi)
     if max_iter is None:
         max_iter = default_max_iter(dt)
-    x, status = _solve(f, mode, int(max_iter), lo, hi, theta, jnp.asarray(mask, bool))
+    x, status = _solve(f, mode, int(max_iter), None if compact is None else float(compact),
+                       lo, hi, theta, jnp.asarray(mask, bool))
     return Root(x, status)

@@ -37,10 +37,12 @@ from typing import Any
 
 import numpy as np
 
+from .allocator import retain_freed_memory
 from .dataset import META_CHUNK, META_KERNEL, META_SPEC_HASH, completed_chunks, write_part
 from .errors import OutputError, RunError, SweepError
 from .executors import get_executor
-from .grid import Grid, device_digits, device_values, sub_strides
+from .grid import (FLOAT_DIGITS_LIMIT, Grid, device_digits, device_sub_index, device_values, sub_strides,
+                   take_rows)
 from .manifest import prepare_output
 from .progress import Progress
 from .spec import Spec, parse_spec
@@ -182,13 +184,17 @@ def _pow2_ceil(n: int) -> int:
 def _stage_sizes(n_sub: int, ndev: int) -> tuple[int, int]:
     """(points per device per stage call, padded table length).
 
-    Both depend on ``n_sub`` only through the power of two above it, so grids
-    whose sub-grids fall in the same bucket share the compiled stage and chunk
-    functions; a batch is 1/16 of the table (at least 256 points), so less than
-    1/8 of the stage work is padding.
+    The table is ``n_sub`` rounded up to a multiple of 1/16 of the power of two
+    above it (at least 256), so less than 1/8 of it is padding, and grids whose
+    sub-grids round to the same length share the compiled stage and chunk
+    functions.  One call evaluates the whole table when it has at most
+    :data:`FACTOR_BATCH` points: a table assembled from several calls' sharded
+    outputs needs one cross-device gather per call and output, which cost as
+    much as the stage itself on a 41k-point sub-grid.
     """
-    table = _pow2_ceil(n_sub)
-    batch = min(table, FACTOR_BATCH, max(256, table // 16))
+    quantum = max(256, _pow2_ceil(n_sub) // 16)
+    table = -(-max(1, n_sub) // quantum) * quantum
+    batch = min(table, FACTOR_BATCH)
     return -(-batch // ndev), table
 
 
@@ -202,7 +208,7 @@ def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
     """
     fac = ks.factor
     key = ("stage", ks.name, id(fac.stage), tuple(fac.params), structure, fixed_names, per_device,
-           dtype, tuple(d.id for d in devices))
+           dtype, tuple(d.id for d in devices))  # sub-grids are small: float digits are always exact
     if key in _COMPILED:
         return _COMPILED[key]
 
@@ -215,9 +221,15 @@ def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
 
     def body(start, tables, fixed, sizes, strides, last):
         shard = jax.lax.axis_index("d").astype(jnp.int64)
-        idx = jnp.minimum(start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64), last)
+        raw = start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
+        idx = jnp.minimum(raw, last)
+        # Padding lanes (past the sub-grid; their rows are never read) get NaN
+        # parameters: a kernel flags NaN as out of domain and skips its root solves
+        # there, so padding neither costs iterations nor fills a compacted solve.
+        pad = raw > last
         params = {}
         for (targets, categorical), col in zip(structure, device_values(idx, tables, sizes, strides)):
+            col = jnp.where(pad[:, None] if col.ndim == 2 else pad, jnp.asarray(jnp.nan, col.dtype), col)
             if categorical:
                 params.update({t: col[:, j] for j, t in enumerate(targets)})
             else:
@@ -278,16 +290,20 @@ def _bits(dt: np.dtype) -> int | None:
 
 
 def _pack_layout(dtypes: dict) -> tuple:
-    """How the stage outputs are laid out in the table: ``(plain, packed)`` where
-    ``plain`` names the outputs kept as columns (floats, wide ints) and ``packed``
-    is ``((name, dtype str, word, shift, bits), ...)``: bools and int8/int16 codes
-    share uint32 words, so a lane gathers one word instead of one value per flag
-    (gathers dominate the per-lane cost of a factored chunk)."""
-    plain, packed, word, shift = [], [], 0, 0
+    """How the stage outputs are laid out in the table: ``(plain, packed)``.
+
+    ``plain`` is ``((name, dtype str, column), ...)``: outputs kept as values
+    (floats, wide ints), stacked by dtype into one 2-D array each, so a lane
+    fetches all its floats with one gather.  ``packed`` is ``((name, dtype str,
+    word, shift, bits), ...)``: bools and int8/int16 codes share uint32 words.
+    Gathers dominate the per-lane cost of a factored chunk, hence both."""
+    plain, packed, word, shift, cols = [], [], 0, 0, {}
     for name in sorted(dtypes):
         bits = _bits(dtypes[name])
         if bits is None:
-            plain.append(name)
+            dt = dtypes[name].str
+            plain.append((name, dt, cols.get(dt, 0)))
+            cols[dt] = cols.get(dt, 0) + 1
             continue
         if shift + bits > 32:
             word, shift = word + 1, 0
@@ -325,7 +341,10 @@ def _assemble_function(layout: tuple, n_parts: int, table_len: int, mesh):
             else:  # two's complement bits of a signed code, exactly
                 u = jax.lax.bitcast_convert_type(v, jnp.dtype(f"uint{bits}")).astype(jnp.uint32)
             words[w] = words[w] | (u << jnp.uint32(shift))
-        return {"plain": {k: cols[k] for k in plain},
+        groups: dict = {}
+        for name, dt, _ in plain:
+            groups.setdefault(dt, []).append(cols[name])
+        return {"plain": {dt: jnp.stack(g, axis=1) for dt, g in groups.items()},
                 "words": jnp.stack(words, axis=1) if words else jnp.zeros((table_len, 0), jnp.uint32)}
 
     fn = jax.jit(assemble, out_shardings=NamedSharding(mesh, P()))
@@ -340,7 +359,7 @@ def _unpack(layout: tuple, rows: dict) -> dict:
     import jax.numpy as jnp
 
     plain, packed = layout
-    out = dict(rows["plain"])
+    out = {name: rows["plain"][dt][..., c] for name, dt, c in plain}
     words = rows["words"]
     for name, dtype, w, shift, bits in packed:
         u = (words[..., w] >> jnp.uint32(shift)) & jnp.uint32((1 << bits) - 1)
@@ -358,8 +377,10 @@ def _unpack(layout: tuple, rows: dict) -> dict:
 _COMPILED: dict[tuple, Any] = {}
 
 
-#: output key under which the chunk function returns the lanes' per-axis digits
+#: output key under which the chunk function returns the digits of the categorical axes
 _DIGITS = "__sweep_axis_digits__"
+#: output key prefix (+ axis position) of a numeric axis' values
+_AXIS = "__sweep_axis_values__"
 
 
 def _batched_call(ks, params: dict, fixed: dict, per_device: int) -> dict:
@@ -396,7 +417,7 @@ def _per_device(ks, chunk_size: int, n_devices: int) -> int:
 
 
 def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dtype: str, devices: tuple,
-                    factored: tuple | None = None, layout: tuple | None = None):
+                    factored: tuple | None = None, layout: tuple | None = None, exact_float: bool = True):
     """The jitted, sharded chunk function; cached so a process compiles it once.
 
     ``structure`` is, per axis, the kernel parameters it drives (one name for a
@@ -404,10 +425,12 @@ def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
     ``factored`` is None (the kernel's ``fn`` per lane) or the positions of the
     sub-grid axes of a :class:`FactorPlan`: then the function takes the stage table
     (laid out as ``layout`` says, see :func:`_pack_layout`) and the sub-grid strides
-    as two more arguments and calls ``factor.combine``.
+    as two more arguments and calls ``factor.combine``.  ``exact_float``: every flat
+    index is below :data:`~sweep.grid.FLOAT_DIGITS_LIMIT` (see
+    :func:`~sweep.grid.device_digits`).
     """
     fac = ks.factor if factored is not None else None
-    key = (ks.name, id(ks.fn), structure, fixed_names, per_device, dtype,
+    key = (ks.name, id(ks.fn), structure, fixed_names, per_device, dtype, exact_float,
            tuple(d.id for d in devices), tuple((o.name, o.kind) for o in ks.outputs),
            None if fac is None else (factored, layout, id(fac.stage), id(fac.combine)))
     if key in _COMPILED:
@@ -425,13 +448,15 @@ def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
         idx = start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
         # Padding lanes (past the last vector) recompute the last vector; trimmed on the host.
         idx = jnp.minimum(idx, last)
-        digits = device_digits(idx, sizes, strides)
-        params = {}
-        for (targets, categorical), col in zip(structure, device_values(idx, tables, sizes, strides, digits)):
+        digits = device_digits(idx, sizes, strides, exact_float)
+        params, axis_values = {}, {}
+        for j, ((targets, categorical), col) in enumerate(
+                zip(structure, device_values(idx, tables, sizes, strides, digits))):
             if categorical:
-                params.update({t: col[:, j] for j, t in enumerate(targets)})
+                params.update({t: col[:, i] for i, t in enumerate(targets)})
             else:
                 params[targets[0]] = col
+                axis_values[_AXIS + str(j)] = col
         # Fixed values stay 0-d: XLA evaluates fixed-only subexpressions once, not per lane.
         params.update(fixed)
         if fac is None:
@@ -439,10 +464,8 @@ def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
         else:
             table, substrides = stage
             if factored:
-                sub = digits[factored[0]] * substrides[0]
-                for i, j in enumerate(factored[1:], start=1):
-                    sub = sub + digits[j] * substrides[i]
-                rows = jax.tree_util.tree_map(lambda v: jnp.take(v, sub, axis=0), table)
+                sub = device_sub_index(idx, sizes, strides, substrides, factored, exact_float)
+                rows = jax.tree_util.tree_map(lambda v: take_rows(v, sub), table)
             else:  # every factor parameter is fixed: one stage point, kept 0-d
                 rows = jax.tree_util.tree_map(lambda v: v[0], table)
             out = fac.combine(params, _unpack(layout, rows))
@@ -451,10 +474,13 @@ def _chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
             v = jnp.asarray(out[o.name])
             v = v.astype(dt if o.kind == "float" else _KIND_DTYPES[o.kind])
             res[o.name] = jnp.broadcast_to(v, idx.shape)
-        # The per-axis digits are already here: hand them to the host so it need not
-        # unravel the indices again (that was a third of the host's work per part).
-        if digits:
-            res[_DIGITS] = jnp.stack([d.astype(jnp.int32) for d in digits], axis=1)
+        # The axis columns of the part are already here: hand them to the host so it
+        # neither unravels the indices again nor gathers (that was most of the host's
+        # work per part): numeric axes as values, categorical axes as digits.
+        res.update(axis_values)
+        cat_digits = [d for d, (_, categorical) in zip(digits, structure) if categorical]
+        if cat_digits:
+            res[_DIGITS] = jnp.stack(cat_digits, axis=1)
         return res
 
     n_args = 6 if fac is None else 8
@@ -484,7 +510,9 @@ class ChunkRunner:
         :func:`factor_plan`; None decides from the grid and ``SWEEP_FACTOR``).
         :attr:`plan` is the :class:`FactorPlan` used, or None."""
         _enable_x64()
+        retain_freed_memory()
         import jax
+        import pyarrow as pa
         from jax.sharding import NamedSharding, PartitionSpec as P
 
         self.spec = spec
@@ -509,6 +537,8 @@ class ChunkRunner:
             # see a float64 array.
             tables.append(tab.astype(dt))
         self._host_tables = tables
+        self._dictionaries = {j: pa.array(list(a.values), pa.string())
+                              for j, a in enumerate(spec.axes) if a.categorical}
         fixed = {k: np.asarray(v, dtype=dt) for k, v in spec.resolved_fixed().items()}
 
         self.plan = plan = factor_plan(spec, factor)
@@ -519,7 +549,8 @@ class ChunkRunner:
         self._fn, mesh = _chunk_function(ks, tuple(structure), tuple(fixed), self.per_device,
                                          spec.dtype, self.devices,
                                          None if plan is None else plan.positions,
-                                         None if stage is None else stage["layout"])
+                                         None if stage is None else stage["layout"],
+                                         exact_float=spec.n_vectors <= FLOAT_DIGITS_LIMIT)
         geometry = (np.asarray(self.grid.sizes, np.int64), np.asarray(self.grid.strides, np.int64),
                     np.int64(spec.n_vectors - 1))
         replicated = NamedSharding(mesh, P())
@@ -540,14 +571,17 @@ class ChunkRunner:
 
         n = pending.length
         index = np.arange(pending.start, pending.start + n, dtype=np.int64)
-        digits = np.asarray(pending.outputs[_DIGITS])[:n] if _DIGITS in pending.outputs else None
-        cols = [pa.array(index)]
+        out = pending.outputs
+        digits = np.asarray(out[_DIGITS])[:n] if _DIGITS in out else None
+        cols, c = [pa.array(index)], 0
         for j, a in enumerate(self.spec.axes):
             if a.categorical:
+                # contiguous int32 indices (a column of the digits array is strided)
                 cols.append(pa.DictionaryArray.from_arrays(
-                    pa.array(digits[:, j].astype(np.int32)), pa.array(list(a.values), pa.string())))
+                    pa.array(np.ascontiguousarray(digits[:, c])), self._dictionaries[j]))
+                c += 1
             else:
-                cols.append(pa.array(self._host_tables[j][digits[:, j]]))
+                cols.append(pa.array(np.asarray(out[_AXIS + str(j)])[:n]))
         for o in self.kernel.outputs:
             cols.append(pa.array(np.asarray(pending.outputs[o.name])[:n]))
         return pa.Table.from_arrays(cols, schema=self.schema)

@@ -287,10 +287,14 @@ def test_runtime_failure_keeps_completed_parts_and_resumes(tmp_path, monkeypatch
     monkeypatch.setattr(engine, "write_part", flaky)
     assert main(["run", spec.source, "--out", str(out), "--no-progress"]) == 1
     err = capsys.readouterr().err
-    assert "No space left on device" in err and "Kept: 3 of 6 chunks" in err and "resume" in err
+    # Parts are written by concurrent writers: the ones already under way when the
+    # 4th write fails may still finish, so at least 3 parts are kept.
+    kept = len(dataset.completed_chunks(out, spec.hash))
+    assert 3 <= kept < 6
+    assert "No space left on device" in err and f"Kept: {kept} of 6 chunks" in err and "resume" in err
     monkeypatch.setattr(engine, "write_part", real)
     res = run(spec, out, progress=False)
-    assert res.chunks_computed == 3 and res.complete
+    assert res.chunks_computed == 6 - kept and res.complete
     assert read_sorted(out)["index"].tolist() == list(range(26))
 
 
