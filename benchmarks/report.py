@@ -124,9 +124,11 @@ def markdown(doc: dict) -> str:
         w("## Kernel-only throughput of the engine's compute path (coverage_oa5, paper grid)\n")
         w("`sweep.engine.ChunkRunner` exactly as `sweep run` uses it: parameter values built on the device, "
           "the kernel's Factor evaluated once per sub-grid point when the engine's plan says it pays "
-          "(41,472 terminal-stage points for 497,664 vectors), every chunk dispatched and waited for, no "
-          "Parquet. This is the kernel-only figure of the acceptance targets; the plain-function figures "
-          "above show what the same kernel does without the grid structure.\n")
+          "(41,472 terminal-stage points for 497,664 vectors). A timed pass is the whole compute of a run: "
+          "the stage table (its root solves) and every chunk, dispatched and waited for; no Parquet. This "
+          "is the kernel-only figure of the acceptance targets (the best chunk size; the end-to-end target "
+          "divides by the same figure); the plain-function figures above show what the same kernel does "
+          "without the grid structure.\n")
         w("| dtype | chunk size | chunks | factored | vectors/s (median) | best repeat | cores got | "
           "÷ numpy bisection | ÷ find_root | ÷ brentq loop |")
         w("|---|---|---|---|---|---|---|---|---|---|")
@@ -276,19 +278,33 @@ def markdown(doc: dict) -> str:
         if e2e.get("skipped"):
             w(f"Skipped: {e2e['skipped']}\n")
         else:
-            w("Cold = first run in this process (includes the engine's compile); warm = a second run into a "
-              "fresh directory (compiled function reused).\n")
-            w("| dtype | chunk size | engine factoring | vectors | chunks | cold s | warm s | warm vectors/s | "
-              "÷ kernel-only | Parquet bytes |")
-            w("|---|---|---|---|---|---|---|---|---|---|")
+            w("Cold = first run in this process (includes the engine's compile); warm = later runs into fresh "
+              "directories (compiled function reused; median of the repeats). 'host CPU s' = CPU seconds of "
+              "turning the computed chunks into Parquet parts (Arrow tables, encoding, zstd, files), measured "
+              "apart; 'compute CPU s' = the engine path's kernel-only time × the cores it got. On a CPU-only "
+              "machine both share the same cores, so end-to-end ÷ kernel-only cannot exceed "
+              "compute ÷ (compute + host): the 'bound' column.\n")
+            w("| dtype | chunk size | engine factoring | vectors | chunks | cold s | warm s | warm CPU s | "
+              "warm vectors/s | ÷ plain kernel | ÷ engine kernel-only | host CPU s | compute CPU s | bound | "
+              "Parquet bytes |")
+            w("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+            eng = {dt: max((r for r in rows if isinstance(r, dict)), key=lambda r: r["vectors_per_s"], default=None)
+                   for dt, rows in (doc.get("engine") or {}).items() if isinstance(rows, list)}
             for dt, rows in e2e.items():
                 kv = _g(doc, "kernels", "coverage_oa5", "dtypes", dt, "throughput", "vectors_per_s")
+                ek = eng.get(dt)
                 for r in rows:
+                    comp = ek["n"] / ek["vectors_per_s"] * ek["cores_got"] if ek and ek.get("n") == r["n"] else None
+                    host = r.get("write_cpu_seconds")
+                    bound = comp / (comp + host) if comp and host and r.get("factored") else None
                     w(f"| {dt} | {_f(r['chunk_size'])} | {'on' if r.get('factored') else 'off'} | "
                       f"{_f(r['n'])} | {r['n_chunks']} | "
-                      f"{_f(r['cold_seconds'], '{:.2f}')} | {_f(r['warm_seconds'], '{:.2f}')} | "
+                      f"{_f(r['cold_seconds'], '{:.2f}')} | {_f(r['warm_seconds'], '{:.3f}')} | "
+                      f"{_f(r.get('warm_cpu_seconds'), '{:.3f}')} | "
                       f"{_f(r['warm_vectors_per_s'])} | {_x(r['warm_vectors_per_s'] / kv if kv else None)} | "
-                      f"{_f(r['warm_bytes_on_disk'])} |")
+                      f"{_x(r['warm_vectors_per_s'] / ek['vectors_per_s'] if ek and r.get('factored') else None)} | "
+                      f"{_f(host, '{:.3f}')} | {_f(comp, '{:.3f}') if r.get('factored') else '–'} | "
+                      f"{_x(bound)} | {_f(r['warm_bytes_on_disk'])} |")
             w("")
 
     # -- ratios

@@ -61,9 +61,10 @@ def _power(x, e):
     On CPU ``jnp.power`` with a float exponent is one scalar libm ``pow`` call per
     element (~15 ns in float64; two of them were a third of a factored
     coverage_oa5 chunk).  When the exponent is one value for the whole batch (a
-    fixed profile) and is 0, 1, 2 or ½, the same correctly rounded result comes
-    from 1, x, x·x or √x, chosen by ``lax.switch`` so only that branch runs.  A
-    per-lane exponent (profile on a grid axis) takes ``jnp.power``.
+    fixed profile) and is 0, 1, 2 or ½, the result is 1, x, x·x or √x (the last
+    two correctly rounded; XLA's pow is within an ulp of them), chosen by
+    ``lax.switch`` so only that branch runs.  A per-lane exponent
+    (profile on a grid axis) takes ``jnp.power``.
     """
     x = jnp.asarray(x)
     e = jnp.asarray(e, x.dtype)

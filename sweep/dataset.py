@@ -117,13 +117,19 @@ def _tmp_name(final: Path) -> Path:
 
 
 def write_part(out_dir, k: int, n_chunks: int, table, metadata: dict[bytes, bytes],
-               dictionary_columns=None) -> Path:
+               dictionary_columns=None, statistics_columns=None, column_encoding=None) -> Path:
     """Write a pyarrow Table as chunk ``k``'s part file, atomically.
 
-    ``dictionary_columns``: columns to dictionary-encode (default: all).  Grid
-    columns repeat a few values and compress to almost nothing that way; trying
-    it on unique columns (``index``, float outputs) only costs time — on 1M-row
-    parts, restricting it to the axis columns halves the encoding time.
+    ``dictionary_columns``: columns to dictionary-encode (default: all).
+    ``statistics_columns``: columns whose min/max statistics are written (default:
+    all).  ``column_encoding``: Parquet encodings by column (e.g. the consecutive
+    ``index`` as ``DELTA_BINARY_PACKED``: 6 kB instead of 0.5 MB per 497,664 rows,
+    written in a third of the time).  The engine passes the categorical axes and the grid columns: encoding
+    is most of the CPU time of a fast sweep (measured on the 497,664-row paper
+    grid in 8 parts, 2-core EPYC: 0.25 s with every column dictionary-encoded and
+    with statistics, 0.15 s without either for float grid values and outputs,
+    for 4.5 MB instead of 4.3 MB: zstd compresses repeated grid values almost as
+    well as a dictionary does).
 
     No fsync: it cost more than the encoding itself (~0.7 s per 1M-row part on a
     VM disk) and is not needed for correctness.  After a SIGKILL the page cache
@@ -137,8 +143,10 @@ def write_part(out_dir, k: int, n_chunks: int, table, metadata: dict[bytes, byte
     tmp = _tmp_name(final)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     use_dictionary = True if dictionary_columns is None else list(dictionary_columns)
+    statistics = True if statistics_columns is None else list(statistics_columns)
     try:
-        pq.write_table(table, tmp, compression="zstd", use_dictionary=use_dictionary)
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=use_dictionary,
+                       write_statistics=statistics, column_encoding=column_encoding)
         os.replace(tmp, final)
     except BaseException:
         try:

@@ -542,6 +542,7 @@ class ChunkRunner:
         fixed = {k: np.asarray(v, dtype=dt) for k, v in spec.resolved_fixed().items()}
 
         self.plan = plan = factor_plan(spec, factor)
+        self._stage_inputs = (tables, structure, fixed)
         stage = None
         if plan is not None:
             # Dispatched asynchronously: the first chunk waits for it on the device.
@@ -558,6 +559,18 @@ class ChunkRunner:
         if stage is not None:
             substrides = np.asarray(sub_strides(self.grid.sizes, plan.positions) or (0,), np.int64)
             self._args = self._args + (stage["arrays"], jax.device_put(substrides, replicated))
+
+    def recompute_stage(self) -> None:
+        """Evaluate the stage table again (dispatched, not waited for).
+
+        A run computes it once, when the runner is built; benchmarks call this so
+        that a timed pass over the chunks includes the whole work of a run (the
+        root-solving stage and the per-vector pass), not only the latter."""
+        if self.plan is None:
+            return
+        tables, structure, fixed = self._stage_inputs
+        stage = _stage_table(self.kernel, self.spec, self.plan, tables, structure, fixed, self.devices)
+        self._args = self._args[:-2] + (stage["arrays"], self._args[-1])
 
     def dispatch(self, k: int) -> Pending:
         """Start computing chunk ``k`` (returns at once: JAX dispatch is asynchronous)."""
@@ -631,13 +644,20 @@ class ChunkTask:
         meta = {META_SPEC_HASH: self.spec.hash.encode(), META_CHUNK: str(pending.chunk).encode(),
                 META_KERNEL: self.spec.kernel.encode()}
         write_part(self.out_dir, pending.chunk, self.spec.n_chunks, table, meta,
-                   dictionary_columns=self._dictionary_columns())
+                   dictionary_columns=self._dictionary_columns(),
+                   statistics_columns=self._statistics_columns(),
+                   column_encoding={"index": "DELTA_BINARY_PACKED"})
         return table.num_rows
 
     def _dictionary_columns(self) -> list[str]:
-        # grid columns and int8 status codes repeat a handful of values
-        status = [o.name for o in self.spec.kernel_spec.outputs if o.kind == "int8"]
-        return list(self.spec.axis_names) + status
+        # Choice names (strings) are where a dictionary pays; numeric grid values and
+        # status codes compress as well under zstd without the hashing (see write_part).
+        return [a.name for a in self.spec.axes if a.categorical]
+
+    def _statistics_columns(self) -> list[str]:
+        # min/max of the grid columns let DuckDB/polars/pyarrow skip parts when a
+        # query filters on parameters; outputs are rarely filtered per part
+        return ["index"] + list(self.spec.axis_names)
 
     def __call__(self, k: int) -> int:
         return self.finish(self.dispatch(k))

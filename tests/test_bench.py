@@ -69,3 +69,21 @@ def test_baselines_agree_with_each_other_on_a_grid_sample():
     sub = {k: v[:100] for k, v in bis.items()}
     c = baselines.compare(loop, sub)
     assert c["worst"] < 1e-12 and c["mismatches"] == 0
+
+
+def test_end_to_end_section_states_the_cpu_bound(report):
+    """The end-to-end table divides by the engine's kernel-only figure and shows the
+    bound compute ÷ (compute + host) that shared cores put on that ratio."""
+    from benchmarks.report import markdown
+
+    eng = dict(n=1000, chunk_size=500, n_chunks=2, factored=True, vectors_per_s=10000.0,
+               best_vectors_per_s=11000.0, cores_got=2.0)
+    row = dict(chunk_size=500, n=1000, n_chunks=2, device="cpu", factored=True, write_cpu_seconds=0.3,
+               cold_seconds=1.0, warm_seconds=0.25, warm_cpu_seconds=0.45, warm_vectors_per_s=4000.0,
+               warm_bytes_on_disk=1234)
+    doc = dict(report[1], engine={"float64": [eng]}, end_to_end={"float64": [row]})
+    md = markdown(doc)
+    line = next(ln for ln in md.splitlines() if ln.startswith("| float64 | 500 | on |"))
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    # ÷ engine kernel-only = 4000/10000; compute CPU = 1000/10000 × 2 = 0.2 s; bound = 0.2/(0.2+0.3)
+    assert cells[10] == "0.40×" and cells[11] == "0.300" and cells[12] == "0.200" and cells[13] == "0.40×"

@@ -1,4 +1,5 @@
 """Learning profiles (MODEL.md §2.1): presets, the family, normalization to max 1/4."""
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -70,3 +71,25 @@ def test_profile_is_float32_clean():
     x = ell(jnp.linspace(0, 1, 5, dtype=jnp.float32), jnp.float32(2.0), jnp.float32(1.0),
             jnp.float32(0.0), jnp.float32(0.05), jnp.float32(1.0))
     assert x.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("e", [0.0, 0.5, 1.0, 2.0, 1.5, 0.3, 3.0])
+def test_power_on_the_preset_exponents(e):
+    # the shortcuts 1 and x give jnp.power's values exactly, √x and x·x the correctly
+    # rounded ones; a per-lane exponent and the other values take jnp.power itself
+    from kernels.profiles import _power
+
+    x = np.concatenate([[0.0, 1.0, 0.5, 1e-300], np.random.default_rng(0).random(4000)])
+    want = np.asarray(jnp.power(jnp.asarray(x), e))
+    got_fixed = np.asarray(jax.jit(_power)(jnp.asarray(x), jnp.asarray(e)))
+    got_lane = np.asarray(jax.jit(_power)(jnp.asarray(x), jnp.full(x.shape, e)))
+    np.testing.assert_array_equal(got_lane, want)
+    if e in (0.5, 2.0):
+        # √x and x·x are correctly rounded; XLA's pow is within an ulp of them
+        np.testing.assert_array_equal(got_fixed, np.sqrt(x) if e == 0.5 else x * x)
+        np.testing.assert_allclose(got_fixed, want, rtol=2.3e-16, atol=0)
+    else:
+        np.testing.assert_array_equal(got_fixed, want)
+    assert got_fixed[0] == (1.0 if e == 0 else 0.0)   # 0^0 = 1
+    x32 = jnp.asarray(x, jnp.float32)
+    assert jax.jit(_power)(x32, jnp.asarray(e, jnp.float32)).dtype == jnp.float32

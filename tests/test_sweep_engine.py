@@ -254,6 +254,43 @@ def test_dataset_opens_with_pandas_pyarrow_and_duckdb(tmp_path):
     np.testing.assert_allclose(got, exp["prod"])
 
 
+def test_part_encoding_choices(tmp_path):
+    # index: delta-encoded; a dictionary only for the categorical axis; min/max
+    # statistics on the grid columns (for predicate pushdown), not on outputs
+    spec = make_spec(tmp_path)
+    out = tmp_path / "out"
+    run(spec, out, progress=False)
+    meta = pq.ParquetFile(next(out.glob("part-*.parquet"))).metadata.row_group(0)
+    cols = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+    assert "DELTA_BINARY_PACKED" in cols["index"].encodings
+    assert cols["mode"].has_dictionary_page and not cols["x"].has_dictionary_page
+    assert not cols["prod"].has_dictionary_page
+    for name in ("index", "mode", "x"):
+        assert cols[name].is_stats_set and cols[name].statistics.has_min_max, name
+    for name in ("prod", "big", "status"):
+        assert not cols[name].is_stats_set, name
+    # the filter on a grid column is answered from the statistics by every reader
+    assert pads.dataset(out).to_table(filter=pads.field("x") >= 0).num_rows == 26
+
+
+def test_allocator_setting_is_applied_once_and_can_be_turned_off():
+    import subprocess
+    import sys
+
+    from sweep.allocator import MALLOC_ENV, retain_freed_memory
+
+    first = retain_freed_memory()
+    assert isinstance(first, bool) and retain_freed_memory() is first
+    if sys.platform.startswith("linux"):
+        code = "from sweep.allocator import retain_freed_memory as r; print(r())"
+        env = {**os.environ, MALLOC_ENV: "0"}
+        off = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert off.stdout.strip() == "False"
+        env.pop(MALLOC_ENV)
+        on = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert on.stdout.strip() == str(first)
+
+
 def test_shards_are_disjoint_and_their_union_is_the_full_run(tmp_path):
     spec = make_spec(tmp_path, nx=17, chunk=4)  # 34 vectors, 9 chunks
     full = tmp_path / "full"

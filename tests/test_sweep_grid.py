@@ -96,3 +96,51 @@ def test_device_index_arithmetic_is_int64_beyond_2_31():
     a, b = jax.jit(device_values)(idx, tables, sizes, strides)
     np.testing.assert_array_equal(np.asarray(a), [0, (2**31 + 5) // 2**19, 2**20 - 1])
     np.testing.assert_array_equal(np.asarray(b), [0, (2**31 + 5) % 2**19, 2**19 - 1])
+
+
+@pytest.mark.parametrize("exact_float", [True, False])
+def test_device_digits_match_numpy_up_to_the_float_limit(exact_float):
+    # mixed radices (primes, powers of two, a long axis) and indices up to 2**50 − 1,
+    # the limit of the float64 arithmetic (see sweep.grid.device_digits)
+    from sweep.grid import FLOAT_DIGITS_LIMIT, device_digits
+
+    sizes = np.array([97, 3, 7, 2 ** 20, 11, 64, 5, 13, 9], np.int64)
+    strides = np.array([int(np.prod(sizes[j + 1:])) for j in range(len(sizes))], np.int64)
+    n = int(np.prod(sizes))
+    assert FLOAT_DIGITS_LIMIT // 2 < n <= FLOAT_DIGITS_LIMIT
+    rng = np.random.default_rng(1)
+    # the ends, random indices, and both sides of every multiple of every stride nearby
+    near = (strides[:, None] * rng.integers(1, 50, (len(strides), 20))).ravel()
+    idx = np.concatenate([np.arange(2000), n - 1 - np.arange(2000), rng.integers(0, n, 20000),
+                          near - 1, near, near + 1])
+    idx = np.clip(idx, 0, n - 1).astype(np.int64)
+    want = np.stack([(idx // st) % sz for st, sz in zip(strides, sizes)], axis=1)
+    got = jax.jit(lambda i: device_digits(i, sizes, strides, exact_float))(jnp.asarray(idx))
+    assert all(g.dtype == jnp.int32 for g in got)
+    np.testing.assert_array_equal(np.stack([np.asarray(g) for g in got], axis=1), want)
+
+
+def test_contiguous_runs():
+    from sweep.grid import contiguous_runs
+
+    assert contiguous_runs(()) == ()
+    assert contiguous_runs((0, 2, 3, 5, 6, 7)) == ((0, 0), (2, 3), (5, 7))
+    assert contiguous_runs((4,)) == ((4, 4),)
+
+
+@pytest.mark.parametrize("positions", [(0, 2, 3, 5, 6, 7, 8, 9), (1, 4), (0, 1, 2, 3, 4), (9,)])
+@pytest.mark.parametrize("exact_float", [True, False])
+def test_sub_index_matches_digit_by_digit(positions, exact_float):
+    # the paper's OA.5 grid; (0, 2, 3, 5..9) is coverage_oa5's terminal sub-grid
+    from sweep.grid import device_sub_index, sub_strides
+
+    sizes = np.array([4, 3, 3, 4, 4, 3, 3, 4, 4, 6], np.int64)
+    grid_strides = np.array([int(np.prod(sizes[j + 1:])) for j in range(len(sizes))], np.int64)
+    subs = np.array(sub_strides(sizes, positions), np.int64)
+    idx = np.arange(int(np.prod(sizes)), dtype=np.int64)
+    digits = np.stack([(idx // st) % sz for st, sz in zip(grid_strides, sizes)], axis=1)
+    want = digits[:, list(positions)] @ subs
+    got = jax.jit(lambda i: device_sub_index(i, sizes, grid_strides, subs, positions, exact_float))(
+        jnp.asarray(idx))
+    assert got.dtype == jnp.int32
+    np.testing.assert_array_equal(np.asarray(got), want)
