@@ -670,66 +670,14 @@ def _write_cpu_seconds(spec, factor) -> float:
 
 
 # ---------------------------------------------------------------------------
-# PROTOTYPE: lane compaction for the terminal thresholds (a kernel change, measured here)
+# lane compaction of the terminal thresholds (kernels.roots.solve(compact=...))
 
-def _compacted_terminal_thresholds(cap_fraction: float):
-    """A drop-in for ``kernels.domains.terminal_thresholds`` that iterates only the
-    lanes that need it.
-
-    The infimum thresholds ŝ2^D, s̄2^D are corners (s̿2 or α2) on most lanes: the
-    corner test needs f at the two bracket ends only.  The lanes with a sign change
-    are gathered (``jnp.nonzero(size=cap)``) into a buffer of ``cap_fraction`` of the
-    lanes, solved there with the same :func:`kernels.roots.solve`, and scattered
-    back; if more lanes need a solve than fit, the full-width solve runs instead
-    (``lax.cond``), so results never depend on the cap."""
-    import jax
-    import jax.numpy as jnp
-
-    from kernels import domains as dom
-    from kernels import status as st
-    from kernels.roots import Root, solve
-
-    def one(f, lo, hi, th, ok):
-        shape = jnp.broadcast_shapes(lo.shape, hi.shape, ok.shape, *[jnp.shape(t) for t in th])
-        lo, hi, ok = (jnp.broadcast_to(v, shape) for v in (lo, hi, ok))
-        th = tuple(jnp.broadcast_to(t, shape) for t in th)
-        n = lo.size
-        cap = max(1, int(n * cap_fraction))
-        fl, fh = f(lo, th), f(hi, th)
-        finite = jnp.isfinite(lo) & jnp.isfinite(hi) & jnp.isfinite(fl) & jnp.isfinite(fh)
-        need = ok & finite & ~(fl >= 0) & ~(fh <= 0)
-
-        def full(_):
-            r = solve(f, lo, hi, th, mode="infimum", mask=ok)
-            return r.x, r.status
-
-        def compact(_):
-            # corners and skipped lanes from the full-width solver with no iterations
-            base = solve(f, lo, hi, th, mode="infimum", mask=ok & ~need)
-            idx = jnp.nonzero(need.ravel(), size=cap, fill_value=0)[0]
-            valid = jnp.arange(cap) < jnp.sum(need)
-            take = lambda v: v.ravel()[idx]  # noqa: E731
-            r = solve(f, take(lo), take(hi), tuple(take(t) for t in th), mode="infimum",
-                      mask=valid)
-            x = base.x.ravel().at[idx].set(jnp.where(valid, r.x, take(base.x)))
-            s = base.status.ravel().at[idx].set(jnp.where(valid, r.status, take(base.status)))
-            return x.reshape(shape), s.reshape(shape)
-
-        x, s = jax.lax.cond(jnp.sum(need) > cap, full, compact, None)
-        return Root(x, s)
-
-    def terminal_thresholds(sbb2, alpha2, pi2, gamma, delta, lam_R, b, beta, eta, L2, ok):
-        th = (alpha2, pi2, gamma, delta, lam_R, b, beta, eta, L2)
-        ok = ok & jnp.isin(sbb2.status, jnp.array(st.OK, jnp.int8))
-        lo = jnp.where(ok, sbb2.x, 0.5 * alpha2)
-        return one(dom._hat, lo, alpha2, th, ok), one(dom._bar, lo, alpha2, th, ok)
-
-    return terminal_thresholds
-
-
-def compaction_prototype(n: int, dtype: str, cap_fraction: float = 0.125, repeats: int = 5) -> dict:
-    """PROTOTYPE: coverage_oa5 with the compacted terminal thresholds (swapped in while
-    tracing; no kernel file changed) vs the plain kernel, same vectors, interleaved."""
+def compaction_prototype(n: int, dtype: str, cap_fraction: float | None = None, repeats: int = 5) -> dict:
+    """coverage_oa5 as shipped (ŝ2^D, s̄2^D solved with ``compact`` =
+    ``kernels.domains.THRESHOLD_COMPACT``) against the same kernel traced with
+    full-width threshold solves (``compact=None``): same vectors, interleaved
+    repeats, outputs compared bit for bit.  (The name is kept from when this was a
+    prototype swapped in from here; it now measures the kernel's own switch.)"""
     jax = _jax()
     from kernels import domains as dom
     from kernels import get_kernel
@@ -738,22 +686,28 @@ def compaction_prototype(n: int, dtype: str, cap_fraction: float = 0.125, repeat
     ks = get_kernel("coverage_oa5")
     cols = inputs.paper_grid(n)
     fixed = dict(inputs.PAPER_FIXED)
-    plain_call, args, _ = sharded_kernel(ks.fn, cols, fixed, dtype)
-    saved = dom.terminal_thresholds
-    dom.terminal_thresholds = _compacted_terminal_thresholds(cap_fraction)
-    try:
-        comp_call, _, _ = sharded_kernel(lambda p: ks.fn(p), cols, fixed, dtype)
-        comp_out = jax.block_until_ready(comp_call(*args))   # traced (and compiled) with the swap
-    finally:
-        dom.terminal_thresholds = saved
-    plain_out = jax.block_until_ready(plain_call(*args))
+    shipped = dom.THRESHOLD_COMPACT
+    cap = shipped if cap_fraction is None else cap_fraction
+
+    def traced_with(fraction):
+        saved = dom.THRESHOLD_COMPACT
+        dom.THRESHOLD_COMPACT = fraction
+        try:
+            call, args, _ = sharded_kernel(lambda p: ks.fn(p), cols, fixed, dtype)
+            out = jax.block_until_ready(call(*args))   # traced (and compiled) with the setting
+        finally:
+            dom.THRESHOLD_COMPACT = saved
+        return call, args, out
+
+    plain_call, args, plain_out = traced_with(None)
+    comp_call, _, comp_out = traced_with(cap)
     tp, tc = [], []
     for _ in range(repeats):
         tp.append(time_calls(plain_call, args, 1)["median_s"])
         tc.append(time_calls(comp_call, args, 1)["median_s"])
     equal = all(np.array_equal(np.asarray(plain_out[k])[:n], np.asarray(comp_out[k])[:n], equal_nan=True)
                 for k in plain_out)
-    return dict(n=n, dtype=dtype, cap_fraction=cap_fraction,
+    return dict(n=n, dtype=dtype, cap_fraction=cap,
                 plain_vectors_per_s=n / statistics.median(tp), compacted_vectors_per_s=n / statistics.median(tc),
                 speedup=statistics.median(tp) / statistics.median(tc),
                 best_speedup=min(tp) / min(tc), bitwise_equal=bool(equal), loadavg=list(os.getloadavg()))

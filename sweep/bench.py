@@ -9,7 +9,7 @@ cores), ``scaling`` (1 core vs all cores, fresh subprocesses), ``compile`` (cold
 persistent-cache compile, fresh subprocesses), ``chunks`` (chunk-size
 sensitivity), ``cost`` (XLA cost analysis + hand estimate), ``iterations`` (root
 iteration counts), ``factored`` (prototype of factored evaluation), ``compaction``
-(prototype: root iterations only on lanes that need them), ``baselines``
+(the kernel's compacted threshold solves vs full width), ``baselines``
 (numpy/scipy, coverage_oa5 only), ``roofline`` (FMA and pow references),
 ``e2e`` (``sweep.engine.run`` with Parquet output).
 
