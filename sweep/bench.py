@@ -204,10 +204,19 @@ HAND_OPS = dict(
 )
 
 
+#: solves that coverage_oa5 iterates compacted (kernels.domains.terminal_thresholds)
+COMPACTED_SOLVES = ("s2_hat_D", "s2_bar_D")
+
+
 def hand_estimate(iterations: dict, chunk: int) -> dict | None:
     """Ops per vector = Σ_solves [(2 + executed iterations)·f + iterations·step + setup]
     + closed forms, with executed iterations per lane = the while loop's trip count
-    in a chunk of ``chunk`` lanes (masked lanes compute too)."""
+    in a chunk of ``chunk`` lanes (masked lanes compute too).  For the compacted
+    threshold solves the loop runs on a buffer of ``THRESHOLD_COMPACT`` of the lanes
+    (when the iterating lanes fit) for at most the slowest lane's iterations, so
+    executed per vector = that share × the maximum count (an upper bound)."""
+    from kernels.domains import THRESHOLD_COMPACT
+
     solves = iterations.get("solves") or []
     fs = {"sbarbar2": "f_oa2", "s2_hat_D": "f_hat", "s2_bar_D": "f_bar"}
     if len(solves) != 3:
@@ -220,6 +229,9 @@ def hand_estimate(iterations: dict, chunk: int) -> dict | None:
         ch = s["chunked"].get(chunk) or s["chunked"].get(str(chunk))
         it = ch["executed_per_vector"]
         us = ch["useful_per_vector"]
+        if (THRESHOLD_COMPACT is not None and s["solve"] in COMPACTED_SOLVES
+                and s.get("share_iterating", 1.0) <= THRESHOLD_COMPACT):
+            it = min(it, THRESHOLD_COMPACT * s.get("max", 0))
         fl += (2 + it) * f["flops"] + it * HAND_OPS["step"]["flops"] + HAND_OPS["setup"]["flops"]
         tr += (2 + it) * f["transc"] + it * HAND_OPS["step"]["transc"]
         useful_fl += (2 + us) * f["flops"] + us * HAND_OPS["step"]["flops"] + HAND_OPS["setup"]["flops"]
