@@ -538,7 +538,6 @@ class ChunkRunner:
             # Cast from the float64 spec values once, on the host: float32 runs never
             # see a float64 array.
             tables.append(tab.astype(dt))
-        self._host_tables = tables
         self._dictionaries = {j: pa.array(list(a.values), pa.string())
                               for j, a in enumerate(spec.axes) if a.categorical}
         fixed = {k: np.asarray(v, dtype=dt) for k, v in spec.resolved_fixed().items()}
@@ -598,7 +597,7 @@ class ChunkRunner:
             else:
                 cols.append(pa.array(np.asarray(out[_AXIS + str(j)])[:n]))
         for o in self.kernel.outputs:
-            cols.append(pa.array(np.asarray(pending.outputs[o.name])[:n]))
+            cols.append(pa.array(np.asarray(out[o.name])[:n]))
         return pa.Table.from_arrays(cols, schema=self.schema)
 
 

@@ -121,21 +121,20 @@ def device_digits(idx, sizes, strides, exact_float: bool = True):
     Otherwise the int64 path (``lax.div``/``lax.rem``; indices are non-negative,
     so no floor-division sign fix-ups) is used.
     """
+    return [_digit(idx, strides[j], sizes[j], exact_float) for j in range(sizes.shape[0])]
+
+
+def _digit(idx, stride, size, exact_float: bool):
+    """``(idx // stride) % size`` as int32 (traced; ``stride``, ``size`` int64 scalars),
+    by the float64 or the int64 arithmetic of :func:`device_digits`."""
     import jax.numpy as jnp
     from jax import lax
 
-    n_axes = sizes.shape[0]
     if not exact_float:
-        return [lax.rem(lax.div(idx, strides[j]), sizes[j]).astype(jnp.int32) for j in range(n_axes)]
-    x = idx.astype(jnp.float64) + 0.5
-    inv_stride = 1.0 / strides.astype(jnp.float64)
-    size = sizes.astype(jnp.float64)
-    inv_size = 1.0 / size
-    out = []
-    for j in range(n_axes):
-        q = jnp.floor(x * inv_stride[j])
-        out.append((q - size[j] * jnp.floor((q + 0.5) * inv_size[j])).astype(jnp.int32))
-    return out
+        return lax.rem(lax.div(idx, stride), size).astype(jnp.int32)
+    s = size.astype(jnp.float64)
+    q = jnp.floor((idx.astype(jnp.float64) + 0.5) * (1.0 / stride.astype(jnp.float64)))
+    return (q - s * jnp.floor((q + 0.5) * (1.0 / s))).astype(jnp.int32)
 
 
 def contiguous_runs(positions) -> tuple[tuple[int, int], ...]:
@@ -161,22 +160,14 @@ def device_sub_index(idx, sizes, strides, substrides, positions, exact_float: bo
     sub-grids are at most ``FACTOR_MAX_SUB`` points.
     """
     import jax.numpy as jnp
-    from jax import lax
 
     pos = {j: i for i, j in enumerate(positions)}
     sub = None
-    x = idx.astype(jnp.float64) + 0.5 if exact_float else None
     for first, last in contiguous_runs(positions):
         size = sizes[first]
         for j in range(first + 1, last + 1):
             size = size * sizes[j]
-        if exact_float:
-            s = size.astype(jnp.float64)
-            q = jnp.floor(x * (1.0 / strides[last].astype(jnp.float64)))
-            d = (q - s * jnp.floor((q + 0.5) * (1.0 / s))).astype(jnp.int32)
-        else:
-            d = lax.rem(lax.div(idx, strides[last]), size).astype(jnp.int32)
-        term = d * substrides[pos[last]].astype(jnp.int32)
+        term = _digit(idx, strides[last], size, exact_float) * substrides[pos[last]].astype(jnp.int32)
         sub = term if sub is None else sub + term
     return sub
 
