@@ -2,20 +2,33 @@
 
 Layout of an output directory ``OUT``::
 
-    OUT/_sweep.json              manifest (see :mod:`sweep.manifest`)
-    OUT/part-000000.parquet      rows of chunk 0: index, axis columns, outputs
-    OUT/part-000001.parquet      ...
+    OUT/_sweep.json                   manifest (see :mod:`sweep.manifest`)
+    OUT/data/part-000000.parquet      rows of chunk 0: index, axis columns, outputs
+    OUT/data/part-000001.parquet      ...
+    OUT/quarantine/                   files found in data/ that were not the sweep's
+    OUT/.leases/                      chunks being computed by live runs (:mod:`sweep.leases`)
 
-**A chunk is done iff its part file exists and carries the run's spec hash** in
-its Parquet key-value metadata.  Part files are written to a hidden temporary
+The rows live in their own directory so that ``pandas.read_parquet("OUT/data")``,
+``pyarrow.dataset.dataset("OUT/data")`` and DuckDB's ``OUT/data/*.parquet`` read
+exactly the sweep's rows, whatever else a user keeps in ``OUT``; ``sweep run``
+moves any file in ``data/`` that is not one of its parts to ``quarantine/``.
+
+**A chunk is done iff its part file exists and passes
+:func:`sweep.integrity.part_problems`**: it carries the run's spec hash, the chunk
+number of its file name, the chunk's row count and a content checksum that
+matches its values (its pages carry CRCs too).  Part files are written to a hidden temporary
 name in the same directory and ``os.replace``'d into place, so a part file is
 either complete or absent, and several processes (job-array shards, dask
 workers) can write into one directory without coordinating: the set of done
-chunks is always derivable from the directory listing alone.
+chunks is always derivable from the directory listing and the parts alone.
 
 Temporary files (``.part-NNNNNN.parquet.<host>.<pid>.tmp``) start with a dot and
 do not end in ``.parquet``, so pyarrow/pandas (which skip ``.``/``_`` files) and
-DuckDB globs like ``OUT/*.parquet`` never see them.
+DuckDB globs like ``OUT/data/*.parquet`` never see them.
+
+Directories of the first layout (``skillsweep-dataset/1``: parts beside the
+manifest, no checksums) are refused with the command that replaces them: their
+parts cannot be verified, so migrating them would carry unverifiable rows over.
 """
 from __future__ import annotations
 
@@ -28,6 +41,12 @@ from typing import Iterable
 
 __all__ = [
     "MANIFEST_NAME",
+    "DATA_DIR",
+    "data_dir",
+    "scan_data_dir",
+    "quarantine_foreign",
+    "part_is_done",
+    "require_current_format",
     "META_SPEC_HASH",
     "META_CHUNK",
     "part_name",
@@ -44,6 +63,8 @@ __all__ = [
 ]
 
 MANIFEST_NAME = "_sweep.json"
+DATA_DIR = "data"
+QUARANTINE_DIR = "quarantine"
 META_SPEC_HASH = b"sweep.spec_hash"
 META_CHUNK = b"sweep.chunk"
 META_KERNEL = b"sweep.kernel"
@@ -58,22 +79,70 @@ def part_name(k: int, n_chunks: int) -> str:
     return f"part-{k:0{width}d}.parquet"
 
 
+def data_dir(out_dir) -> Path:
+    """Where the part files of ``out_dir`` live (what readers are pointed at)."""
+    return Path(out_dir) / DATA_DIR
+
+
 def part_path(out_dir, k: int, n_chunks: int) -> Path:
-    return Path(out_dir) / part_name(k, n_chunks)
+    return data_dir(out_dir) / part_name(k, n_chunks)
 
 
 def list_parts(out_dir) -> dict[int, Path]:
-    """Chunk id -> part file for every ``part-*.parquet`` in ``out_dir`` (no validation)."""
+    """Chunk id -> part file for every ``part-*.parquet`` in ``out_dir/data`` (no validation)."""
     out = {}
     try:
-        entries = list(os.scandir(out_dir))
-    except FileNotFoundError:
+        entries = list(os.scandir(data_dir(out_dir)))
+    except (FileNotFoundError, NotADirectoryError):
         return out
     for e in entries:
         m = _PART_RE.match(e.name)
         if m and e.is_file():
             out[int(m.group(1))] = Path(e.path)
     return dict(sorted(out.items()))
+
+
+def scan_data_dir(out_dir, n_chunks: int) -> tuple[dict[int, Path], list[Path]]:
+    """``(parts, foreign)``: chunk id -> file for names a chunk of a grid of ``n_chunks``
+    chunks has, and every other visible file under ``data/`` (another spec's part
+    named past the last chunk, a user's file): readers of ``data/`` would see those."""
+    parts, foreign = {}, []
+    try:
+        entries = list(os.scandir(data_dir(out_dir)))
+    except (FileNotFoundError, NotADirectoryError):
+        return parts, foreign
+    for e in entries:
+        if e.name.startswith("."):
+            continue  # our temporaries; hidden from pyarrow, pandas and DuckDB globs
+        m = _PART_RE.match(e.name)
+        if m and e.is_file() and int(m.group(1)) < n_chunks and e.name == part_name(int(m.group(1)), n_chunks):
+            parts[int(m.group(1))] = Path(e.path)
+        else:
+            foreign.append(Path(e.path))
+    return dict(sorted(parts.items())), sorted(foreign)
+
+
+def quarantine_foreign(out_dir, n_chunks: int) -> list[tuple[str, str]]:
+    """Move every file under ``data/`` that is not a part name of this grid to
+    ``quarantine/`` (kept, never deleted: it may be a user's); returns ``[(from, to)]``."""
+    _, foreign = scan_data_dir(out_dir, n_chunks)
+    moved = []
+    if not foreign:
+        return moved
+    q = Path(out_dir) / QUARANTINE_DIR
+    q.mkdir(exist_ok=True)
+    for p in foreign:
+        dest = q / p.name
+        i = 1
+        while dest.exists():
+            dest = q / f"{p.name}.{i}"
+            i += 1
+        try:
+            os.replace(p, dest)
+            moved.append((str(p), str(dest)))
+        except FileNotFoundError:
+            pass
+    return moved
 
 
 def part_metadata(path) -> dict[bytes, bytes] | None:
@@ -93,22 +162,117 @@ def part_spec_hash(path) -> str | None:
     return meta[META_SPEC_HASH].decode()
 
 
-def completed_chunks(out_dir, spec_hash: str, chunk_ids: Iterable[int] | None = None) -> set[int]:
-    """Chunks of ``out_dir`` whose part file carries ``spec_hash``.
+def _grid_of(out_dir, spec_hash: str):
+    """``(n_chunks, chunk_size, n_vectors)`` from the manifest when it is ``spec_hash``'s, else None."""
+    from .manifest import read_manifest
 
-    ``chunk_ids`` restricts the check (e.g. to one shard's chunks) so only those
-    footers are read.
+    try:
+        m = read_manifest(out_dir)
+    except Exception:  # noqa: BLE001 - no manifest (tests writing parts directly): no row check
+        return None
+    if m.get("spec_hash") != spec_hash:
+        return None
+    return int(m["n_chunks"]), int(m["chunk_size"]), int(m["n_vectors"])
+
+
+def completed_chunks(out_dir, spec_hash: str, chunk_ids: Iterable[int] | None = None, *,
+                     deep: bool = False, problems: dict | None = None, grid=None) -> set[int]:
+    """Chunks of ``out_dir`` whose part file passes its checks for ``spec_hash``.
+
+    Always checked (footer only): spec hash, the chunk number of the file name, the
+    row count (footer, metadata, and the chunk's size from ``grid`` = ``(n_chunks,
+    chunk_size, n_vectors)`` or the manifest).  ``deep`` also reads every page with
+    its CRC and recomputes the content checksum (what ``sweep run`` does on resume).
+    ``chunk_ids`` restricts the check (e.g. to one shard's chunks).  ``problems``,
+    when given, receives ``{chunk: [what is wrong]}`` for every part that fails.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .integrity import part_problems
+
+    grid = grid or _grid_of(out_dir, spec_hash)
     parts = list_parts(out_dir)
     if chunk_ids is not None and not isinstance(chunk_ids, range):
         chunk_ids = set(chunk_ids)  # a range tests membership in O(1) already
     wanted = [k for k in parts if chunk_ids is None or k in chunk_ids]
-    return {k for k in wanted if part_spec_hash(parts[k]) == spec_hash}
+    if grid is not None:
+        n_chunks, chunk_size, n = grid
+        wanted = [k for k in wanted if k < n_chunks and parts[k].name == part_name(k, n_chunks)]
+
+    def check(k):
+        rows = None if grid is None else min(grid[1], grid[2] - k * grid[1])
+        return k, part_problems(parts[k], spec_hash=spec_hash, chunk=k, rows=rows, deep=deep)
+
+    if deep and len(wanted) > 1:
+        with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:  # pyarrow/hashlib release the GIL
+            results = list(pool.map(check, wanted))
+    else:
+        results = [check(k) for k in wanted]
+    if problems is not None:
+        problems.update({k: p for k, p in results if p})
+    return {k for k, p in results if not p}
 
 
 def foreign_parts(out_dir, spec_hash: str) -> list[Path]:
-    """Part files in ``out_dir`` that do not carry ``spec_hash`` (another spec's data)."""
+    """Part files in ``out_dir/data`` that do not carry ``spec_hash`` (another spec's data)."""
     return [p for p in list_parts(out_dir).values() if part_spec_hash(p) != spec_hash]
+
+
+def part_is_done(out_dir, spec, k: int) -> bool:
+    """Whether chunk ``k`` of ``spec`` has a part that passes the footer checks
+    (spec hash, chunk number, row count) — for parts that appear while a run is
+    going (written by a live concurrent run, atomically)."""
+    from .integrity import part_problems
+
+    path = part_path(out_dir, k, spec.n_chunks)
+    if not path.exists():
+        return False
+    return not part_problems(path, spec_hash=spec.hash, chunk=k, rows=spec.chunk_bounds(k)[1], deep=False)
+
+
+def resume_state(out_dir, spec, scope) -> tuple[set[int], dict[int, list[str]], list[tuple[str, str]]]:
+    """What a run of ``spec`` finds in ``out_dir`` for the chunks ``scope``:
+    ``(done, damaged, moved)``.
+
+    Files under ``data/`` that are not parts of this grid are moved to
+    ``quarantine/`` first (``moved``: ``[(from, to)]``); then every part in
+    ``scope`` is verified in full (page CRCs and content checksum, see
+    :func:`completed_chunks`): ``done`` are the chunks that pass, ``damaged``
+    ``{chunk: [what is wrong]}`` the ones that exist but fail: they are moved to
+    ``quarantine/`` too (as ``part-NNNNNN.parquet.damaged``), so that no reader,
+    and no later check that reads only footers, ever takes them for done."""
+    moved = quarantine_foreign(out_dir, spec.n_chunks)
+    damaged: dict[int, list[str]] = {}
+    done = completed_chunks(out_dir, spec.hash, scope, deep=True, problems=damaged,
+                            grid=(spec.n_chunks, spec.chunk_size, spec.n_vectors))
+    if damaged:
+        q = Path(out_dir) / QUARANTINE_DIR
+        q.mkdir(exist_ok=True)
+        for k in damaged:
+            src = part_path(out_dir, k, spec.n_chunks)
+            try:
+                os.replace(src, q / f"{src.name}.damaged")
+            except FileNotFoundError:
+                pass  # replaced or moved by a concurrent run meanwhile
+    return done, damaged, moved
+
+
+def describe_resume(out_dir, damaged: dict, moved: list, limit: int = 10) -> str:
+    """The lines ``sweep run`` prints about parts it recomputes and files it moved."""
+    lines = []
+    if damaged:
+        lines.append(f"sweep: {len(damaged)} part(s) in {data_dir(out_dir)} fail their checks; "
+                     f"recomputing them:")
+        for k in sorted(damaged)[:limit]:
+            lines.append(f"  chunk {k}: " + "; ".join(damaged[k]))
+        if len(damaged) > limit:
+            lines.append(f"  ... and {len(damaged) - limit} more")
+    if moved:
+        lines.append(f"sweep: {len(moved)} file(s) in {data_dir(out_dir)} are not parts of this sweep; "
+                     f"moved out of the readers' way (kept):")
+        for a, b in moved[:limit]:
+            lines.append(f"  {a} -> {b}")
+    return "\n".join(lines)
 
 
 def _tmp_name(final: Path) -> Path:
@@ -131,6 +295,9 @@ def write_part(out_dir, k: int, n_chunks: int, table, metadata: dict[bytes, byte
     for 4.5 MB instead of 4.3 MB: zstd compresses repeated grid values almost as
     well as a dictionary does).
 
+    The row count and content checksum (:func:`sweep.integrity.integrity_metadata`)
+    are added to ``metadata``, and every data page gets a CRC.
+
     No fsync: it cost more than the encoding itself (~0.7 s per 1M-row part on a
     VM disk) and is not needed for correctness.  After a SIGKILL the page cache
     still holds the whole file; after a power loss a part whose data never reached
@@ -139,14 +306,19 @@ def write_part(out_dir, k: int, n_chunks: int, table, metadata: dict[bytes, byte
     """
     import pyarrow.parquet as pq
 
+    from .integrity import integrity_metadata
+
     final = part_path(out_dir, k, n_chunks)
+    final.parent.mkdir(exist_ok=True)
     tmp = _tmp_name(final)
+    metadata = {**metadata, **integrity_metadata(table)}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
     use_dictionary = True if dictionary_columns is None else list(dictionary_columns)
     statistics = True if statistics_columns is None else list(statistics_columns)
     try:
         pq.write_table(table, tmp, compression="zstd", use_dictionary=use_dictionary,
-                       write_statistics=statistics, column_encoding=column_encoding)
+                       write_statistics=statistics, column_encoding=column_encoding,
+                       write_page_checksum=True)
         os.replace(tmp, final)
     except BaseException:
         try:
@@ -208,7 +380,10 @@ def clean_temp_files(out_dir, *, all_hosts: bool = False) -> int:
     """
     me = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "host"
     n = 0
-    for e in os.scandir(out_dir):
+    entries = list(os.scandir(out_dir))
+    if data_dir(out_dir).is_dir():
+        entries += list(os.scandir(data_dir(out_dir)))
+    for e in entries:
         m = _TMP_RE.match(e.name)
         if not m:
             continue
@@ -223,20 +398,39 @@ def clean_temp_files(out_dir, *, all_hosts: bool = False) -> int:
 
 
 def remove_sweep_files(out_dir) -> None:
-    """Delete the manifest, part files and temporaries (and nothing else) in ``out_dir``."""
+    """Delete the manifest, part files (both layouts) and temporaries (and nothing
+    else: a user's files in ``data/`` are moved to ``quarantine/``) in ``out_dir``."""
     for p in list_parts(out_dir).values():
         p.unlink(missing_ok=True)
+    for e in os.scandir(out_dir):  # parts of the first layout, beside the manifest
+        if _PART_RE.match(e.name) and e.is_file():
+            os.unlink(e.path)
     clean_temp_files(out_dir, all_hosts=True)
+    quarantine_foreign(out_dir, 0)
     (Path(out_dir) / MANIFEST_NAME).unlink(missing_ok=True)
 
 
+def require_current_format(out_dir, manifest: dict) -> None:
+    """Refuse (OutputError, exit 2) a dataset of the first layout, with the fix."""
+    from .errors import OutputError
+    from .manifest import FORMAT
+
+    fmt = manifest.get("format")
+    if fmt != FORMAT:
+        src = (manifest.get("spec") or {}).get("source") or "SPEC.toml"
+        raise OutputError(
+            f"{out_dir}: a dataset of format {fmt!r} (parts beside the manifest, no checksums); "
+            f"this version reads {FORMAT!r} (parts under data/, each verified by its checksum). "
+            f"Recompute it: `sweep run {src} --out {out_dir} --overwrite`, or into a new --out")
+
+
 def _valid_part_paths(out_dir) -> list[str]:
+    from .integrity import require_intact
     from .manifest import read_manifest
 
-    manifest = read_manifest(out_dir)
-    done = completed_chunks(out_dir, manifest["spec_hash"])
+    report = require_intact(out_dir)  # refuses damaged parts and foreign files, with the fix
     parts = list_parts(out_dir)
-    return [str(parts[k]) for k in sorted(done)]
+    return [str(parts[k]) for k in report["done"]]
 
 
 def status(out_dir) -> dict:
@@ -246,6 +440,7 @@ def status(out_dir) -> dict:
     from .manifest import read_manifest
 
     manifest = read_manifest(out_dir)
+    require_current_format(out_dir, manifest)
     n_chunks = int(manifest["n_chunks"])
     done = completed_chunks(out_dir, manifest["spec_hash"])
     missing = [k for k in range(n_chunks) if k not in done]
@@ -264,8 +459,10 @@ def status(out_dir) -> dict:
 def read_arrow(out_dir, columns=None):
     """The dataset as one pyarrow Table, rows in index order.
 
-    Only part files carrying the manifest's spec hash are read, so a directory
-    being written by a live run reads as the chunks completed so far.
+    Every part is verified first (checksums, chunk numbers, row counts): a
+    damaged dataset is refused (:class:`sweep.integrity.DatasetDamaged`, with the
+    fix) rather than read.  Missing chunks are not an error, so a directory being
+    written by a live run reads as the chunks completed so far.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq

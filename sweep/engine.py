@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,7 +39,10 @@ from typing import Any
 import numpy as np
 
 from .allocator import retain_freed_memory
-from .dataset import META_CHUNK, META_KERNEL, META_SPEC_HASH, completed_chunks, write_part
+from .dataset import (META_CHUNK, META_KERNEL, META_SPEC_HASH, completed_chunks, describe_resume, part_is_done,
+                      resume_state, write_part)
+from .limits import check_memory, out_of_memory_advice
+from .leases import Leases
 from .errors import OutputError, RunError, SweepError
 from .executors import get_executor
 from .grid import (FLOAT_DIGITS_LIMIT, Grid, device_digits, device_sub_index, device_values, sub_strides,
@@ -736,6 +740,10 @@ class RunResult:
     device: str
     #: the kernel's Factor as used: ``{"axes": [...], "n_sub": N}``, or None (per-vector ``fn``)
     factored: dict | None = None
+    #: chunks whose parts failed their checks and were recomputed: ``{chunk: [problems]}``
+    repaired: dict | None = None
+    #: files found under data/ that were not the sweep's, moved to quarantine/: ``[[from, to]]``
+    quarantined: list | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -770,17 +778,24 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
     device = describe_devices()
     plan = factor_plan(spec, factor)
     factored = None if plan is None else plan.to_dict()
+    check_memory(spec)  # a chunk that cannot fit in memory: refused before anything is written
     prepare_output(out, spec, overwrite=overwrite, columns=_columns_doc(spec), device=device,
                    factored=factored)
 
     scope = shard_chunks(spec.n_chunks, shard_t)
-    done = completed_chunks(out, spec.hash, scope)
-    todo = (k for k in scope if k not in done)  # lazy: a grid may have billions of chunks
+    done, damaged, moved = resume_state(out, spec, scope)  # parts verified; damaged ones recomputed
+    note = describe_resume(out, damaged, moved)
+    if note:
+        print(note, file=sys.stderr, flush=True)
+    leases = Leases(out)  # concurrent runs of this spec take different chunks
+    todo = leases.claim((k for k in scope if k not in done),  # lazy: billions of chunks possible
+                        lambda k: part_is_done(out, spec, k))
     counter = {"chunks": 0, "vectors": 0}
     bar = Progress(_vectors_in(spec, scope), _vectors_in(spec, done), enabled=progress,
                    desc=spec.kernel)
 
     def on_done(k: int, rows: int) -> None:
+        leases.release(k)
         counter["chunks"] += 1
         counter["vectors"] += rows
         bar.update(rows)
@@ -793,9 +808,12 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
     except (Exception, KeyboardInterrupt) as exc:
         kept = len(completed_chunks(out, spec.hash))
         what = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+        what += out_of_memory_advice(exc, spec)  # says what to change when memory ran out
         raise RunError(f"sweep run failed ({what}). Kept: {kept} of {spec.n_chunks} chunks are "
                        f"complete in {out} (part files and {out / '_sweep.json'}); re-run the same "
                        f"command to resume") from exc
+    finally:
+        leases.close()
 
     total_done = len(completed_chunks(out, spec.hash))
     return RunResult(
@@ -805,7 +823,8 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
         chunks_in_scope=len(scope), chunks_skipped=len(done), chunks_computed=counter["chunks"],
         vectors_computed=counter["vectors"], chunks_done_total=total_done,
         complete=total_done == spec.n_chunks, seconds=time.perf_counter() - t0, device=device,
-        factored=factored,
+        factored=factored, repaired={k: damaged[k] for k in sorted(damaged)} or None,
+        quarantined=[list(m) for m in moved] or None,
     )
 
 

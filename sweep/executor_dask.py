@@ -104,13 +104,9 @@ def _finished_rows(task, k: int) -> int | None:
     spec, out_dir = getattr(task, "spec", None), getattr(task, "out_dir", None)
     if spec is None or out_dir is None:
         return None
-    from .dataset import part_metadata, part_path
+    from .dataset import part_is_done
 
-    path = part_path(out_dir, k, spec.n_chunks)
-    if not path.exists():
-        return None
-    meta = part_metadata(path)
-    if meta is None or meta.get(b"sweep.spec_hash", b"").decode() != spec.hash:
+    if not part_is_done(out_dir, spec, k):  # spec hash, chunk number, row count
         return None
     return spec.chunk_bounds(k)[1]
 

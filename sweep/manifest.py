@@ -19,7 +19,9 @@ import tempfile
 from pathlib import Path
 
 from .dataset import (
+    DATA_DIR,
     MANIFEST_NAME,
+    require_current_format,
     clean_temp_files,
     create_bytes_exclusive,
     foreign_parts,
@@ -29,7 +31,8 @@ from .errors import OutputError
 
 __all__ = ["FORMAT", "build_manifest", "read_manifest", "prepare_output", "versions"]
 
-FORMAT = "skillsweep-dataset/1"
+#: /2: parts under data/ with chunk number, row count and content checksum (sweep.integrity)
+FORMAT = "skillsweep-dataset/2"
 
 
 def versions() -> dict[str, str]:
@@ -63,10 +66,10 @@ def build_manifest(spec, *, columns: list[dict], device: str, factored: dict | N
         "chunk_size": spec.chunk_size,
         "n_vectors": spec.n_vectors,
         "n_chunks": spec.n_chunks,
-        "axes": [
-            {"name": a.name, "categorical": a.categorical, "size": len(a), "values": list(a.values)}
-            for a in spec.axes
-        ],
+        # linspace/logspace axes by their parameters, lists by value: two 10^6-point
+        # axes take a few hundred bytes, not 120 MB
+        "axes": [{"name": a.name, "categorical": a.categorical, "size": len(a), **a.describe()}
+                 for a in spec.axes],
         "fixed": spec.resolved_fixed(),
         "columns": columns,
         "spec": {"source": spec.source, "text": spec.text, "parsed": spec.canonical()},
@@ -74,8 +77,9 @@ def build_manifest(spec, *, columns: list[dict], device: str, factored: dict | N
         "device": device,
         "factored": factored,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "parts": "part-NNNNNN.parquet, one per chunk; a chunk is done iff its part file "
-                 "exists with this spec_hash in its key-value metadata",
+        "parts": "data/part-NNNNNN.parquet, one per chunk; a chunk is done iff its part file "
+                 "exists and its key-value metadata holds this spec_hash, its chunk number and row "
+                 "count, and a content checksum (sweep.content) that its values match",
     }
 
 
@@ -119,6 +123,45 @@ def _describe(manifest: dict) -> str:
             f"spec hash {str(manifest.get('spec_hash'))[:12]}" + (f", from {src}" if src else ""))
 
 
+def spec_differences(existing: dict | None, spec) -> list[str]:
+    """The spec keys in which a directory's manifest and ``spec`` differ, e.g.
+    ``["chunk_size (5 vs 7)", "fixed.y (0.5 vs 0.6)", "axes.x"]``."""
+    if not existing:
+        return []
+    old = (existing.get("spec") or {}).get("parsed") or {}
+    new = spec.canonical()
+    out = []
+    for key in ("kernel", "dtype", "chunk_size"):
+        if old.get(key) != new.get(key):
+            out.append(f"{key} ({old.get(key)!r} vs {new.get(key)!r})")
+    of, nf = old.get("fixed") or {}, new.get("fixed") or {}
+    for key in sorted(set(of) | set(nf)):
+        if of.get(key) != nf.get(key):
+            out.append(f"fixed.{key} ({of.get(key, 'unset')!r} vs {nf.get(key, 'unset')!r})")
+    oa = {a["name"]: a for a in old.get("axes") or []}
+    na = {a["name"]: a for a in new.get("axes") or []}
+    for key in list(oa) + [k for k in na if k not in oa]:
+        if oa.get(key) != na.get(key):
+            what = "only in the directory's spec" if key not in na else (
+                "only in this spec" if key not in oa else "different values")
+            out.append(f"axes.{key} ({what})")
+    if not out and [a["name"] for a in old.get("axes") or []] != [a["name"] for a in new.get("axes") or []]:
+        out.append("the order of [axes]")
+    return out
+
+
+def _refuse_live_writers(out: Path) -> None:
+    """--overwrite must not delete files that a live run is still writing (its
+    parts would land beside the new sweep's): refuse while one holds the directory."""
+    from .leases import live_runs
+
+    runs = live_runs(out)
+    if runs:
+        raise OutputError(f"--out {out}: another live run ({'; '.join(runs)}) is writing this "
+                          f"directory; --overwrite would leave its parts behind. Stop it (or wait for "
+                          f"it to finish), then re-run, or choose another --out")
+
+
 def prepare_output(out_dir, spec, *, overwrite: bool, columns: list[dict], device: str,
                    factored: dict | None = None) -> dict:
     """Make ``out_dir`` ready for ``spec`` and return its manifest.
@@ -140,19 +183,27 @@ def prepare_output(out_dir, spec, *, overwrite: bool, columns: list[dict], devic
                 raise OutputError(f"{mpath}: unreadable manifest; use --overwrite to replace "
                                   f"the sweep in {out}, or choose another --out") from None
             existing = None
+        if existing is not None and existing["spec_hash"] == spec.hash and existing.get("format") != FORMAT:
+            if not overwrite:
+                require_current_format(out, existing)
+            existing = None  # replaced below: first-layout parts cannot be verified
         if existing is None or existing["spec_hash"] != spec.hash:
             if not overwrite:
+                diff = spec_differences(existing, spec)
                 raise OutputError(
                     f"--out {out}: holds a different sweep ({_describe(existing)}) than this spec "
-                    f"(kernel {spec.kernel!r}, {spec.n_vectors} vectors, spec hash {spec.hash[:12]}); "
-                    f"use --overwrite to replace it, or choose another --out")
+                    f"(kernel {spec.kernel!r}, {spec.n_vectors} vectors, spec hash {spec.hash[:12]})"
+                    + (f"; they differ in {', '.join(diff)}" if diff else "")
+                    + "; use --overwrite to replace it, or choose another --out")
+            _refuse_live_writers(out)
             remove_sweep_files(out)
     else:
         others = [e.name for e in os.scandir(out)
                   if not e.name.startswith(".") and not e.name.startswith("part-")]
-        # A concurrent shard may have created the manifest since the exists() check
-        # above: not a foreign file; create_bytes_exclusive below checks its spec hash.
-        others = [n for n in others if n != MANIFEST_NAME]
+        # A concurrent shard may have created the manifest (and data/) since the
+        # exists() check above: not a foreign file; create_bytes_exclusive below
+        # checks its spec hash.
+        others = [n for n in others if n not in (MANIFEST_NAME, DATA_DIR)]
         if others:
             raise OutputError(f"--out {out}: not empty and not a sweep output directory (no "
                               f"{MANIFEST_NAME}; found {others[0]!r}); choose a new or empty directory")
@@ -161,6 +212,7 @@ def prepare_output(out_dir, spec, *, overwrite: bool, columns: list[dict], devic
             if not overwrite:
                 raise OutputError(f"--out {out}: holds part files of another sweep (e.g. "
                                   f"{foreign[0].name}); use --overwrite to replace them")
+            _refuse_live_writers(out)
             remove_sweep_files(out)
     clean_temp_files(out)
     manifest = build_manifest(spec, columns=columns, device=device, factored=factored)

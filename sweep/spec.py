@@ -62,8 +62,11 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 MAX_VECTORS = 1 << 62
 #: a chunk is materialized in device memory; 2**31 lanes is already far past useful
 MAX_CHUNK_SIZE = 1 << 31
-#: each axis is held as a table in device memory
-MAX_AXIS_POINTS = 1 << 31
+#: points of all axes together: each axis is a table in host and device memory, built
+#: while the spec is checked (domain, distinctness); 2**22 float64 values are 32 MB
+MAX_AXIS_POINTS = 1 << 22
+#: the manifest lists the values of axes up to this size (besides linspace/logspace parameters)
+MANIFEST_VALUES_MAX = 10_000
 _TOP_KEYS = ("kernel", "dtype", "chunk_size", "fixed", "axes")
 
 
@@ -92,16 +95,67 @@ def _kernel_names() -> tuple[str, ...]:
     return kernel_names()
 
 
-@dataclass(frozen=True)
 class Axis:
-    """One grid axis: numeric values (float64, as written) or categorical choice names."""
+    """One grid axis: numeric values (float64, as written) or categorical choice names.
 
-    name: str
-    values: tuple  # floats, or str choice names when ``categorical``
-    categorical: bool = False
+    A ``linspace``/``logspace`` axis is kept as its parameters (:attr:`gen`) and
+    its values are computed when first asked for, so the spec hash and the manifest
+    describe a 10^6-point axis in a few bytes; a list axis keeps its values.
+    """
+
+    __slots__ = ("name", "categorical", "gen", "_values")
+
+    def __init__(self, name: str, values=(), categorical: bool = False, gen: tuple | None = None):
+        self.name = name
+        self.categorical = categorical
+        self.gen = gen  # ("linspace" | "logspace", lo, hi, n) or None
+        self._values = None if gen is not None else tuple(values)
+
+    @property
+    def values(self) -> tuple:
+        if self._values is None:
+            self._values = tuple(self.array().tolist())
+        return self._values
+
+    def array(self) -> np.ndarray:
+        """The numeric values as a float64 array (built from :attr:`gen` without a tuple)."""
+        if self.gen is not None:
+            return _range_values(*self.gen)
+        return np.asarray(self._values, dtype=np.float64)
+
+    def describe(self) -> dict:
+        """The axis as the manifest records it: ``{"linspace": [lo, hi, n]}`` (plus
+        the values when there are at most :data:`MANIFEST_VALUES_MAX`), or ``{"values": [...]}``."""
+        if self.gen is None:
+            return {"values": list(self.values)}
+        kind, lo, hi, n = self.gen
+        out = {kind: [lo, hi, n]}
+        if n <= MANIFEST_VALUES_MAX:
+            out["values"] = list(self.values)
+        return out
 
     def __len__(self) -> int:
-        return len(self.values)
+        return self.gen[3] if self.gen is not None else len(self._values)
+
+    def _key(self):
+        return (self.name, self.categorical, self.gen, self._values if self.gen is None else None)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Axis) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        what = f"gen={self.gen!r}" if self.gen is not None else f"values={self._values!r}"
+        return f"Axis({self.name!r}, {what}, categorical={self.categorical})"
+
+
+def _range_values(kind: str, lo: float, hi: float, n: int) -> np.ndarray:
+    if kind == "linspace":
+        return np.linspace(lo, hi, n, dtype=np.float64)
+    with np.errstate(over="ignore"):
+        return np.logspace(lo, hi, n, base=10.0, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -188,20 +242,22 @@ class Spec:
             "chunk_size": self.chunk_size,
             "fixed": dict(self.fixed),
             "axes": [
-                {"name": a.name, "categorical": a.categorical, "values": list(a.values)}
+                {"name": a.name, "categorical": a.categorical,
+                 **({"values": list(a.values)} if a.gen is None else {a.gen[0]: list(a.gen[1:])})}
                 for a in self.axes
             ],
         }
 
     def to_dict(self) -> dict:
-        """The spec as a TOML-shaped dict (axes as explicit value lists) that
+        """The spec as a TOML-shaped dict (axes as value lists or linspace/logspace tables) that
         :func:`parse_spec` turns back into an equal spec."""
         return {
             "kernel": self.kernel,
             "dtype": self.dtype,
             "chunk_size": self.chunk_size,
             "fixed": dict(self.fixed),
-            "axes": {a.name: list(a.values) for a in self.axes},
+            "axes": {a.name: list(a.values) if a.gen is None else {a.gen[0]: list(a.gen[1:])}
+                     for a in self.axes},
         }
 
     @property
@@ -314,10 +370,15 @@ class _Parser:
         # Sizes first: a grid too large to index is refused before any axis is built.
         sizes = {key: self.axis_size(f"axes.{key}", v) for key, v in axes_raw.items()}
         n = math.prod(sizes.values())
+        shape = " x ".join(f"{k}={s}" for k, s in sizes.items())
         if n > MAX_VECTORS:
-            shape = " x ".join(f"{k}={s}" for k, s in sizes.items())
             self.fail("axes", f"grid has {n} vectors ({shape})",
                       f"at most 2**62 = {MAX_VECTORS} vectors (flat indices are int64)")
+        if sum(sizes.values()) > MAX_AXIS_POINTS:
+            self.fail("axes", f"the axes have {sum(sizes.values())} points together ({shape})",
+                      f"at most 2**22 = {MAX_AXIS_POINTS} points over all axes (each axis is a "
+                      f"table of values in memory); use fewer points, or split the range over "
+                      f"several specs")
         axes = tuple(self.axis(ks, key, v, dtype) for key, v in axes_raw.items())
 
         self.check_categorical_targets(ks, fixed_raw, axes_raw)
@@ -377,7 +438,9 @@ class _Parser:
                     self.fail(where, f"non-numeric value {x!r}", "a list of numbers")
             values = np.array([float(x) for x in v], dtype=np.float64)
         elif isinstance(v, Mapping):
-            values = self.range_axis(where, v)
+            kind, _, (lo, hi), n = self.range_args(where, v)
+            gen = (kind, lo, hi, n)
+            values = _range_values(*gen)
         else:
             self.fail(where, f"got {type(v).__name__} {v!r}",
                       "a list of numbers, { linspace = [lo, hi, n] } or { logspace = [lo_exp, hi_exp, n] }")
@@ -387,6 +450,8 @@ class _Parser:
         if dtype == "float32" and len(np.unique(values.astype(np.float32))) != len(values):
             self.fail(where, "values that are distinct in float64 coincide in float32",
                       "values that stay distinct in the run dtype")
+        if isinstance(v, Mapping):
+            return Axis(key, (), False, gen=gen)
         return Axis(key, tuple(float(x) for x in values), False)
 
     def axis_size(self, where: str, v) -> int:
@@ -412,17 +477,11 @@ class _Parser:
             self.fail(where, f"bound is not finite in {args!r}", "finite bounds (no NaN or inf)")
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
             self.fail(where, f"invalid count {n!r}", "an integer count n >= 1")
-        if n > MAX_AXIS_POINTS:
-            # each axis is a table in device memory
-            self.fail(where, f"count {n} is too large", f"at most 2**31 = {MAX_AXIS_POINTS} points per axis")
         return kind, where, (float(lo), float(hi)), int(n)
 
     def range_axis(self, where: str, v: Mapping) -> np.ndarray:
         kind, where, (lo, hi), n = self.range_args(where, v)
-        if kind == "linspace":
-            return np.linspace(lo, hi, n, dtype=np.float64)
-        with np.errstate(over="ignore"):
-            return np.logspace(lo, hi, n, base=10.0, dtype=np.float64)
+        return _range_values(kind, lo, hi, n)
 
     # -- cross-key rules ---------------------------------------------------------
     def check_categorical_targets(self, ks, fixed_raw, axes_raw) -> None:
@@ -443,7 +502,13 @@ class _Parser:
             touched = cat.name in covered or any(t in covered for t in cat.targets)
             if cat.name in covered or not touched:
                 covered.update(cat.targets)  # set by the choice, or by the default choice
-        for p in ks.params:
-            if p.default is None and p.name not in covered:
-                self.fail(f"fixed.{p.name}", "missing required parameter (it has no default)",
-                          f"a value in {p.domain} under [fixed] or [axes]")
+        missing = [p for p in ks.params if p.default is None and p.name not in covered]
+        if len(missing) == 1:
+            p = missing[0]
+            self.fail(f"fixed.{p.name}", "missing required parameter (it has no default)",
+                      f"a value in {p.domain} under [fixed] or [axes]")
+        if missing:  # all at once: fixing them one run at a time is tedious
+            names = ", ".join(p.name for p in missing)
+            where = "; ".join(f"{p.name} in {p.domain}" for p in missing)
+            self.fail("fixed", f"missing {len(missing)} required parameters (no defaults): {names}",
+                      f"a value for each under [fixed] or [axes] ({where})")

@@ -67,20 +67,20 @@ def test_three_concurrent_shards_make_one_dataset_and_reruns_are_noops(tmp_path)
     spec = load_spec(spec_path)
     st = dataset.status(out)
     assert st["complete"] and st["chunks_done"] == N_CHUNKS and st["spec_hash"] == spec.hash
-    df = pd.read_parquet(out)  # the directory as any reader sees it
+    df = pd.read_parquet(out / "data")  # the directory as any reader sees it
     assert sorted(df["index"].tolist()) == list(range(N_VECTORS))
-    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporaries left
+    assert [p.name for p in [*out.iterdir(), *(out / "data").iterdir()] if p.name.startswith(".")] == []  # no temporaries left
     reference = tmp_path / "reference"
     run(spec, reference, progress=False)
     assert dataset.read_arrow(out).equals(dataset.read_arrow(reference))
 
     # every shard again, all at once: nothing to do
-    mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    mtimes = {p.name: p.stat().st_mtime_ns for p in (out / "data").iterdir()}
     again = _shards(spec_path, out, 3)
     assert [d["chunks_computed"] for d in again] == [0, 0, 0]
     assert [d["chunks_skipped"] for d in again] == [15, 15, 15]
     assert all(d["complete"] for d in again)
-    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes  # not one file rewritten
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "data").iterdir()} == mtimes  # not one file rewritten
 
 
 # ---------------------------------------------------------------------------
@@ -165,4 +165,4 @@ def test_concurrent_writers_of_one_chunk_never_expose_a_partial_part(tmp_path):
         for t in threads:
             t.join()
     assert errors == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["part-000000.parquet"]  # no temporaries
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["part-000000.parquet"]  # no temporaries

@@ -36,7 +36,7 @@ def test_sub_batched_run_equals_plain_run(tmp_path):
         spec = parse_spec({"kernel": kernel, "chunk_size": 300, "fixed": fixed, "axes": axes})
         res = run(spec, out, progress=False, factor=False)
         assert res.complete
-        frames.append(pd.read_parquet(out).sort_values("index").reset_index(drop=True))
+        frames.append(pd.read_parquet(out / "data").sort_values("index").reset_index(drop=True))
     a, b = frames
     assert len(a) == 2 * 2 * 2 * 3 * 3 * 2 and list(a["index"]) == list(range(len(a)))
     for col in a.columns:

@@ -71,10 +71,10 @@ def test_sigkill_then_resume_gives_each_index_once_and_identical_values(tmp_path
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
     assert doc["complete"] and doc["chunks_skipped"] >= 3 and doc["chunks_computed"] == 40 - doc["chunks_skipped"]
-    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
+    leftovers = [p.name for p in [*out.iterdir(), *(out / "data").iterdir()] if p.name.startswith(".")]
     assert leftovers == []  # the killed writer's temporary file was removed
 
-    df = pd.read_parquet(out).sort_values("index", ignore_index=True)
+    df = pd.read_parquet(out / "data").sort_values("index", ignore_index=True)
     assert df["index"].tolist() == list(range(8000))
     reference = tmp_path / "reference"
     run(load_spec(spec_path), reference, progress=False)  # uninterrupted, in this process
@@ -157,7 +157,7 @@ def test_coverage_oa5_end_to_end(tmp_path):
     res = sweep("run", spec_path, "--out", out, "--json", timeout=300)
     assert res.returncode == 0, res.stderr
     assert json.loads(res.stdout)["n_vectors"] == 10
-    df = pd.read_parquet(out).sort_values("index", ignore_index=True)
+    df = pd.read_parquet(out / "data").sort_values("index", ignore_index=True)
     assert list(df.columns) == ["index", "profile", "alpha1", *ks.output_names]
     assert df["profile"].astype(str).tolist() == ["pi(1-pi)"] * 5 + ["pi^2(1-pi)"] * 5
     # one row against `sweep eval` semantics (same kernel, one vector, this process)

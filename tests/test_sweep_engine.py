@@ -93,9 +93,10 @@ def test_run_produces_every_index_once_with_correct_values(tmp_path):
     np.testing.assert_allclose(df["prod"], exp["prod"], rtol=1e-15)
     np.testing.assert_array_equal(df["big"], exp["big"])
     np.testing.assert_array_equal(df["status"], exp["status"])
-    parts = sorted(p.name for p in (tmp_path / "out").iterdir())
-    assert parts == ["_sweep.json"] + [f"part-{k:06d}.parquet" for k in range(6)]
-    assert pq.read_metadata(tmp_path / "out" / "part-000005.parquet").num_rows == 1  # padded, trimmed
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_sweep.json", "data"]
+    parts = sorted(p.name for p in (tmp_path / "out" / "data").iterdir())
+    assert parts == [f"part-{k:06d}.parquet" for k in range(6)]
+    assert pq.read_metadata(tmp_path / "out" / "data" / "part-000005.parquet").num_rows == 1  # padded, trimmed
 
 
 def test_manifest_records_spec_and_environment(tmp_path):
@@ -137,9 +138,9 @@ def test_resume_recomputes_only_missing_chunks_and_cleans_temporaries(tmp_path):
     out = tmp_path / "out"
     run(spec, out, progress=False)
     before = dataset.read_arrow(out)
-    (out / "part-000001.parquet").unlink()
-    (out / "part-000004.parquet").unlink()
-    (out / "part-000002.parquet").write_bytes(b"PAR1 truncated")  # not by us: unreadable
+    (out / "data" / "part-000001.parquet").unlink()
+    (out / "data" / "part-000004.parquet").unlink()
+    (out / "data" / "part-000002.parquet").write_bytes(b"PAR1 truncated")  # not by us: unreadable
     host = socket.gethostname()
     dead = 2**22 + 12345  # beyond pid_max on typical systems: no such process
     stale = out / f".part-000003.parquet.{host}.{dead}.0123456789ab.tmp"
@@ -229,7 +230,7 @@ def test_dataset_opens_with_pandas_pyarrow_and_duckdb(tmp_path):
     (out / f".part-000009.parquet.{socket.gethostname()}.{os.getpid()}.0123456789ab.tmp").write_bytes(b"x")
     exp = expected_frame(spec)
 
-    df = pd.read_parquet(out).sort_values("index", ignore_index=True)
+    df = pd.read_parquet(out / "data").sort_values("index", ignore_index=True)
     assert list(df.columns) == ["index", "mode", "x", "prod", "big", "status"]
     assert isinstance(df["mode"].dtype, pd.CategoricalDtype)
     assert [str(df[c].dtype) for c in ("index", "x", "prod", "big", "status")] == \
@@ -247,10 +248,10 @@ def test_dataset_opens_with_pandas_pyarrow_and_duckdb(tmp_path):
     con = duckdb.connect()
     rows = con.execute(
         f"SELECT count(*), count(DISTINCT index), min(index), max(index), "
-        f"sum(CASE WHEN mode = 'hi' THEN 1 ELSE 0 END) FROM read_parquet('{out}/*.parquet')"
+        f"sum(CASE WHEN mode = 'hi' THEN 1 ELSE 0 END) FROM read_parquet('{out}/data/*.parquet')"
     ).fetchone()
     assert rows == (26, 26, 0, 25, 13)
-    got = con.execute(f"SELECT prod FROM read_parquet('{out}/*.parquet') ORDER BY index").fetchnumpy()["prod"]
+    got = con.execute(f"SELECT prod FROM read_parquet('{out}/data/*.parquet') ORDER BY index").fetchnumpy()["prod"]
     np.testing.assert_allclose(got, exp["prod"])
 
 
@@ -260,7 +261,7 @@ def test_part_encoding_choices(tmp_path):
     spec = make_spec(tmp_path)
     out = tmp_path / "out"
     run(spec, out, progress=False)
-    meta = pq.ParquetFile(next(out.glob("part-*.parquet"))).metadata.row_group(0)
+    meta = pq.ParquetFile(next(out.glob("data/part-*.parquet"))).metadata.row_group(0)
     cols = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
     assert "DELTA_BINARY_PACKED" in cols["index"].encodings
     assert cols["mode"].has_dictionary_page and not cols["x"].has_dictionary_page
