@@ -125,8 +125,8 @@ as numpy/pandas).
 import duckdb
 
 con = duckdb.connect()
-oa3_src = f"read_parquet('{OA3_DIR}/part-*.parquet')"
-oa5_src = f"read_parquet('{OA5_DIR}/part-*.parquet')"
+oa3_src = f"read_parquet('{OA3_DIR}/data/part-*.parquet')"
+oa5_src = f"read_parquet('{OA5_DIR}/data/part-*.parquet')"
 
 db_oa3 = con.sql(f"""
     SELECT alpha2, sbarbar2, share_below_benchmark, share_smooth

@@ -6,6 +6,8 @@
     sweep eval KERNEL key=value ... [--dtype ...] [--json]
     sweep kernels [--json]
     sweep summarize DIR --table {oa3,oa4,oa5} [--json]
+    sweep verify DIR [--quick] [--complete] [--json]
+    sweep --version
     sweep reproduce {oa3,oa4,oa5,all} [--points-per-axis K] [--out DIR] [--json] [--no-progress]
     sweep bench ...
 
@@ -94,16 +96,23 @@ def _shard(text: str):
 
 
 def cmd_run(args) -> int:
-    from .engine import run
     from .spec import load_spec
 
-    spec = load_spec(args.spec)
+    spec = load_spec(args.spec)  # first: a spec too large to hold is refused before JAX loads
+    from .engine import run
+
     result = run(spec, args.out, overwrite=args.overwrite,
                  progress=False if args.no_progress else None, shard=args.shard,
                  chunk_size=args.chunk_size, dtype=args.dtype, executor=_executor(args))
     if args.json:
         _print_json(result.to_dict())
     else:
+        if result.repaired:
+            print(f"repaired {len(result.repaired)} damaged part(s): chunks "
+                  f"{', '.join(map(str, list(result.repaired)[:20]))}")
+        if result.quarantined:
+            print(f"moved {len(result.quarantined)} file(s) that are not the sweep's out of "
+                  f"{result.out_dir}/data to {result.out_dir}/quarantine")
         state = "complete" if result.complete else (
             f"{result.chunks_done_total} of {result.n_chunks} chunks done")
         print(f"{result.kernel}: computed {result.vectors_computed} vectors in "
@@ -132,6 +141,18 @@ def _executor(args):
     return get_executor("dask", **opts)
 
 
+def _assignments(texts, categoricals) -> dict:
+    """``key=value`` arguments as a dict; a key given twice is a usage error."""
+    out: dict = {}
+    for text in texts:
+        key, value = _parse_assignment(text, categoricals)
+        if key in out:
+            raise SweepUsage(f"eval: {key} is given twice ({key}={out[key]!r} and {text!r}); "
+                             f"expected each parameter once")
+        out[key] = value
+    return out
+
+
 def _parse_assignment(text: str, categoricals) -> tuple[str, object]:
     key, sep, value = text.partition("=")
     key = key.strip()
@@ -157,7 +178,7 @@ def cmd_eval(args) -> int:
         # Same message as a spec's unknown kernel.
         parse_spec({"kernel": args.kernel}, source="<command line>")
     cats = {c.name for c in lookup_kernel(args.kernel).categoricals}
-    values = dict(_parse_assignment(a, cats) for a in args.assignments)
+    values = _assignments(args.assignments, cats)
     doc = evaluate(args.kernel, values, dtype=args.dtype)
     if args.json:
         _print_json(doc)
@@ -235,7 +256,10 @@ def _delegate(module: str, func: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="sweep", description="Parameter sweeps of the skill-investment model.")
+    p.add_argument("--version", action="version", version=f"sweep (skillsweep) {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", help="run a spec into an output directory (resumes)")
@@ -272,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--table", required=True, choices=("oa3", "oa4", "oa5"))
     s.add_argument("--json", action="store_true")
     s.set_defaults(handler=_delegate("sweep.tables", "cmd_summarize"))
+
+    from .verify import add_parser as add_verify
+
+    add_verify(sub)
 
     rp = sub.add_parser("reproduce", help="recompute the paper's tables and compare")
     rp.add_argument("table", choices=("oa3", "oa4", "oa5", "all"))

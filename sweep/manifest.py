@@ -29,7 +29,8 @@ from .dataset import (
 )
 from .errors import OutputError
 
-__all__ = ["FORMAT", "build_manifest", "read_manifest", "prepare_output", "versions"]
+__all__ = ["FORMAT", "build_manifest", "read_manifest", "prepare_output", "versions", "pooled_axes",
+           "axis_values", "spec_differences"]
 
 #: /2: parts under data/ with chunk number, row count and content checksum (sweep.integrity)
 FORMAT = "skillsweep-dataset/2"
@@ -148,6 +149,27 @@ def spec_differences(existing: dict | None, spec) -> list[str]:
     if not out and [a["name"] for a in old.get("axes") or []] != [a["name"] for a in new.get("axes") or []]:
         out.append("the order of [axes]")
     return out
+
+
+def pooled_axes(manifest: dict, grouped_by) -> list[str]:
+    """The axes of a dataset that a summary grouped by ``grouped_by`` pools over,
+    as ``"name (N values)"``: what each of its numbers averages across."""
+    return [f"{a['name']} ({a['size']} values)" for a in manifest.get("axes", [])
+            if a["name"] not in set(grouped_by)]
+
+
+def axis_values(entry: dict) -> list:
+    """The values of one manifest axis entry, whether listed or described by
+    ``linspace``/``logspace`` parameters."""
+    if "values" in entry:
+        return list(entry["values"])
+    from .spec import _range_values
+
+    for kind in ("linspace", "logspace"):
+        if kind in entry:
+            lo, hi, n = entry[kind]
+            return _range_values(kind, float(lo), float(hi), int(n)).tolist()
+    raise KeyError(f"axis {entry.get('name')!r}: no values and no linspace/logspace")
 
 
 def _refuse_live_writers(out: Path) -> None:

@@ -333,6 +333,11 @@ class _Parser:
 
         if "kernel" not in d:
             self.fail("kernel", "missing", "the name of a registered kernel")
+        if isinstance(d.get("axes"), Mapping):
+            # Sizes first, from the spec's numbers alone: a grid too large to index or
+            # axes too long to hold are refused before any axis is built, and before
+            # the kernel catalog (and JAX) is imported, so in well under a second.
+            self.check_sizes(d["axes"])
         name = d["kernel"]
         if not isinstance(name, str) or not _is_registered(name):
             self.fail("kernel", f"unknown kernel {name!r}", "one of " + ", ".join(_kernel_names()))
@@ -367,7 +372,18 @@ class _Parser:
                           "each parameter in at most one of [fixed] and [axes]")
 
         fixed = {key: self.fixed_value(ks, key, v, dtype) for key, v in fixed_raw.items()}
-        # Sizes first: a grid too large to index is refused before any axis is built.
+        n = self.check_sizes(axes_raw)
+        axes = tuple(self.axis(ks, key, v, dtype) for key, v in axes_raw.items())
+
+        self.check_categorical_targets(ks, fixed_raw, axes_raw)
+        self.check_required(ks, fixed_raw, axes_raw)
+        # A chunk larger than the grid would only compute padding.
+        chunk = min(chunk, n)
+        raw = dict(d)
+        return Spec(name, dtype, chunk, fixed, axes, self.src, None, raw)
+
+    def check_sizes(self, axes_raw: Mapping) -> int:
+        """The number of grid vectors, refusing grids and axes too large to hold."""
         sizes = {key: self.axis_size(f"axes.{key}", v) for key, v in axes_raw.items()}
         n = math.prod(sizes.values())
         shape = " x ".join(f"{k}={s}" for k, s in sizes.items())
@@ -379,14 +395,7 @@ class _Parser:
                       f"at most 2**22 = {MAX_AXIS_POINTS} points over all axes (each axis is a "
                       f"table of values in memory); use fewer points, or split the range over "
                       f"several specs")
-        axes = tuple(self.axis(ks, key, v, dtype) for key, v in axes_raw.items())
-
-        self.check_categorical_targets(ks, fixed_raw, axes_raw)
-        self.check_required(ks, fixed_raw, axes_raw)
-        # A chunk larger than the grid would only compute padding.
-        chunk = min(chunk, n)
-        raw = dict(d)
-        return Spec(name, dtype, chunk, fixed, axes, self.src, None, raw)
+        return n
 
     # -- values ------------------------------------------------------------------
     def check_values(self, ks, key: str, pname: str, values: np.ndarray, dtype: str) -> None:

@@ -14,7 +14,7 @@ Which kernel a table needs (and which columns):
     oa5   coverage_oa5   per η: mean ρ1^D, mean ρ1^F, mean and median ρ1^D + ρ1^F
 
 Published values are stored as the strings the paper prints, and a computed
-number matches when it prints the same way (MODEL.md §8).
+number matches when it prints the same way (docs/model.md §8).
 """
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dataset import completed_chunks, list_parts
+from .dataset import list_parts
+from .integrity import require_intact
+from .manifest import axis_values, pooled_axes
 from .errors import OutputError, RunError
 from .manifest import read_manifest
 
@@ -74,7 +76,7 @@ TABLES: dict[str, dict] = {
     ),
 }
 
-# As printed in the paper (MODEL.md §8).
+# As printed in the paper (docs/model.md §8).
 PUBLISHED: dict[str, list[dict]] = {
     "oa3": [
         dict(alpha2=0.50, sbarbar2="0.136", share_below_benchmark="72.8%", share_smooth="87.0%"),
@@ -129,7 +131,7 @@ class Dataset:
         if not self.dir.is_dir():
             raise OutputError(f"{out_dir}: not a directory")
         self.manifest = read_manifest(self.dir)
-        done = completed_chunks(self.dir, self.manifest["spec_hash"])
+        done = set(require_intact(self.dir)["done"])  # refuses a damaged dataset, with the fix
         n_chunks = int(self.manifest["n_chunks"])
         if len(done) != n_chunks:
             raise RunError(f"{out_dir}: the sweep is incomplete ({len(done)} of {n_chunks} chunks "
@@ -222,7 +224,7 @@ def _require_kernel(ds: Dataset, table: str) -> None:
 def _groups(ds: Dataset, name: str) -> list[tuple[float, str]]:
     """(value, SQL filter) per value of parameter ``name`` (an axis or fixed)."""
     if name in ds.axes:
-        vals = sorted(float(v) for v in ds.axes[name]["values"])
+        vals = sorted(float(v) for v in axis_values(ds.axes[name]))
         # Cast the literal to the column's own type: a float32 sweep stores
         # float32(0.2), which is not the double 0.2.
         sql_type = "FLOAT" if ds.manifest["dtype"] == "float32" else "DOUBLE"
@@ -287,7 +289,12 @@ def summarize(out_dir, table: str) -> dict:
     ds = Dataset(out_dir)
     rows, counts = _SUMMARIZERS[table](ds)
     return {"table": table.upper(), "rows": rows, **counts, "kernel": ds.manifest["kernel"],
-            "dtype": ds.manifest["dtype"], "spec_hash": ds.manifest["spec_hash"]}
+            "dtype": ds.manifest["dtype"], "spec_hash": ds.manifest["spec_hash"],
+            "pooled_over": pooled_axes(ds.manifest, _GROUPED_BY[table])}
+
+
+#: the parameter each table's rows are grouped by; every other axis is pooled
+_GROUPED_BY = {"oa3": ("alpha2",), "oa4": (), "oa5": ("eta",)}
 
 
 # ---------------------------------------------------------------------------
@@ -373,4 +380,6 @@ def cmd_summarize(args) -> int:
         sys.stdout.write("\n")
     else:
         print(render(doc, published=False))
+        if doc.get("pooled_over"):
+            print("pooled over the axes " + ", ".join(doc["pooled_over"]))
     return 0
