@@ -1,6 +1,6 @@
-"""Independent numpy/scipy baselines for ``coverage_oa5`` (MODEL.md §3, §5, §7).
+"""Independent numpy/scipy baselines for ``coverage_oa5`` (docs/model.md §3, §5, §7).
 
-Written from MODEL.md, not from ``kernels/`` (no JAX, no kernel code), so that
+Written from docs/model.md, not from ``kernels/`` (no JAX, no kernel code), so that
 agreement with the kernel is evidence, and so the throughput comparison is
 against what a careful researcher would write without JAX.  Baseline learning
 profile ℓ(π) = π(1−π) only (the profile of Tables OA4/OA5).
@@ -18,7 +18,7 @@ Outputs (the comparison set, names as the kernel's): ``sbarbar2``, ``s2_hat_D``,
 ``s2_bar_D``, ``rho1``, ``rho1_D``, ``rho1_F`` (float64, NaN where undefined, with
 the kernel's conventions) and ``admissible``, ``D1_nonempty`` (bool).
 
-Thresholds (MODEL.md §5, Cor. 3, infimum conventions, f increasing on D2):
+Thresholds (docs/model.md §5, Cor. 3, infimum conventions, f increasing on D2):
 
 * s̿2 solves Ψ(s) = λRδ/K2 on (s̲2, α2); we solve the equivalent
   (b−1)·M(s,0;A2) − (λRδ/K2)·g(s,0;A2) = 0 (multiplied by g(s,0) > 0, so the
@@ -50,7 +50,7 @@ _TINY = float(np.finfo(np.float64).tiny)
 
 def _prepare(p: dict) -> dict:
     """Broadcast inputs to float64 arrays of one shape and compute every closed form
-    and flag that does not need a root (MODEL.md §2, §3, §5)."""
+    and flag that does not need a root (docs/model.md §2, §3, §5)."""
     names = ("b", "alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R", "eta", "beta")
     arrs = np.broadcast_arrays(*[np.asarray(p[k], dtype=np.float64) for k in names])
     q = dict(zip(names, arrs))
@@ -136,7 +136,7 @@ def _solve_vec(solver, f, lo, hi, args, mask, infimum):
 
 
 def _period1(q, sbb2, hat, bar) -> dict:
-    """D1, s1^D, s1^F and the shares ρ1, ρ1^D, ρ1^F (MODEL.md §7)."""
+    """D1, s1^D, s1^F and the shares ρ1, ρ1^D, ρ1^F (docs/model.md §7)."""
     a1, e1, L1, su, A3 = q["alpha1"], q["e1"], q["L1"], q["su"], q["A3"]
     with np.errstate(all="ignore"):
         sbb1 = (sbb2 + e1 * a1) / (1 + e1)          # g(s̿1,0;A1) = s̿2

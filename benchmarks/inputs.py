@@ -1,4 +1,4 @@
-"""Benchmark inputs: the paper's Tables OA4/OA5 grid (MODEL.md §8) and its sub-grids.
+"""Benchmark inputs: the paper's Tables OA4/OA5 grid (docs/model.md §8) and its sub-grids.
 
 Every benchmark runs on the same vectors: the first ``n`` vectors of the paper's
 497,664-vector cartesian grid (last axis fastest, as the engine orders it), tiled

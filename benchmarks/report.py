@@ -100,7 +100,7 @@ def markdown(doc: dict) -> str:
         w(f"Kernel: {_f(kv)} vectors/s on all cores in the throughput section, {_f(one)} on 1 core; factored "
           f"prototype {_f(fac)} vectors/s. 'kernel ÷ baseline' uses the kernel timed alongside each baseline "
           "(interleaved repeats, same machine load). Baselines are single-threaded numpy/scipy "
-          "(benchmarks/baselines.py, written from MODEL.md); the brentq loop is timed on an evenly spread sample.\n")
+          "(benchmarks/baselines.py, written from docs/model.md); the brentq loop is timed on an evenly spread sample.\n")
         w("| baseline | vectors timed | vectors/s | µs/vector | kernel ÷ baseline | kernel 1 core ÷ baseline | "
           "factored ÷ baseline | max abs diff vs kernel | tolerance | NaN/flag mismatches | agrees |")
         w("|---|---|---|---|---|---|---|---|---|---|---|")

@@ -1,4 +1,4 @@
-"""Admissibility flags (MODEL.md §3 and the conditions of §5/§8).
+"""Admissibility flags (docs/model.md §3 and the conditions of §5/§8).
 
 A parameter vector that violates an assumption is not an error: the kernels mark
 the row with one boolean per condition, named after it, and ``admissible``.
@@ -47,7 +47,7 @@ def monotone(b, alpha2, pi2, lam_R):
 
 
 def in_domain(p, params) -> jnp.ndarray:
-    """Every parameter in ``params`` lies in its MODEL.md §1 domain."""
+    """Every parameter in ``params`` lies in its docs/model.md §1 domain."""
     ok = None
     for prm in params:
         d = prm.domain

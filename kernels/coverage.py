@@ -1,5 +1,5 @@
 """Coverage kernels ``coverage_oa4`` (terminal domain D2, Table OA3) and
-``coverage_oa5`` (period-1 domains, Tables OA4 and OA5).  MODEL.md §5, §7, §8.
+``coverage_oa5`` (period-1 domains, Tables OA4 and OA5).  docs/model.md §5, §7, §8.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ OA4_OUTPUTS = (
     Output("share_below_benchmark", "float", "(α2 − s̿2)/α2: share of (0, α2) in D2"),
     Output("share_smooth", "float", "(α2 − s̿2)/(α2 − s̲2): share of (s̲2, α2) in D2"),
     Output("status_sbarbar2", "int8", "root status of s̿2"),
-    Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
+    Output("domain", "bool", "all parameters in their docs/model.md §1 domain"),
     Output("A2", "bool", "A2 for period 2: φℓ(π2) < 1"),
     Output("A4", "bool", "A4 for period 2: b > 1 and λR > α2^(b−1)"),
     Output("OA1", "bool", "eq. OA1: D2 nonempty"),
@@ -89,7 +89,7 @@ OA5_OUTPUTS = (
     Output("status_sbarbar2", "int8", "root status of s̿2"),
     Output("status_s2_hat_D", "int8", "root status of ŝ2^D"),
     Output("status_s2_bar_D", "int8", "root status of s̄2^D"),
-    Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
+    Output("domain", "bool", "all parameters in their docs/model.md §1 domain"),
     Output("A1", "bool", "A1: α2 ≥ α1 and π2 ≤ π1"),
     Output("A2", "bool", "A2: φℓ(π_t) < 1, t = 1, 2"),
     Output("A3", "bool", "A3 satisfiable: s̲ < α1"),

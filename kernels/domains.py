@@ -1,4 +1,4 @@
-"""Terminal and period-1 domain quantities (MODEL.md §3, §5, §7).
+"""Terminal and period-1 domain quantities (docs/model.md §3, §5, §7).
 
 Notation: period-t learning term L_t = φℓ(π_t); K_t = γ + φℓ(π_t)/(1−π_t), the
 factor of the engagement gain F2 (baseline K = γ + φπ).  Every threshold is found
@@ -20,7 +20,7 @@ def K(pi, gamma, L):
 
 
 def s_under2(alpha2, pi2, gamma):
-    """Period-2 skill floor s̲2 = γ(1−π2)α2/(1+γ(1−π2)) (MODEL.md §3); g(s̲2,0;A2) = 0."""
+    """Period-2 skill floor s̲2 = γ(1−π2)α2/(1+γ(1−π2)) (docs/model.md §3); g(s̲2,0;A2) = 0."""
     e = gamma * (1.0 - pi2)
     return e * alpha2 / (1.0 + e)
 
@@ -78,7 +78,7 @@ def Delta2(alpha2, pi2, gamma, lam_R, b):
 
 
 def F2(h, s2, alpha2, pi2, gamma, delta, lam_R, b, beta, eta, L2):
-    """Terminal engagement gain F2(h;s2) = β/(2η)·K2·B'(g(s2,h;A2))·M(s2,h;A2) (MODEL.md §5)."""
+    """Terminal engagement gain F2(h;s2) = β/(2η)·K2·B'(g(s2,h;A2))·M(s2,h;A2) (docs/model.md §5)."""
     # g(s2,h;A2) without the floor: on the domains where F2 is used, s2 > s̲2.
     e = gamma * (1.0 - pi2)
     gg = s2 + (L2 * h - e * (1.0 - h)) * (alpha2 - s2)
@@ -125,7 +125,7 @@ def terminal_thresholds(sbb2: Root, alpha2, pi2, gamma, delta, lam_R, b, beta, e
 
 
 def period1_domains(alpha1, pi1, gamma, L1, s_und, sbb2, s2_hat, s2_bar):
-    """Period-1 domains of OA.5 (MODEL.md §7).
+    """Period-1 domains of OA.5 (docs/model.md §7).
 
     Returns a dict with s̿1, the lower end of D1, D1_nonempty, s1^D, s1^F, ρ1,
     ρ1^D and ρ1^F.  ρ1 = 0 when D1 is empty; ρ1^D and ρ1^F are NaN there

@@ -1,4 +1,4 @@
-"""The parameter pytree: MODEL.md §1 code names, values traced, structure static.
+"""The parameter pytree: docs/model.md §1 code names, values traced, structure static.
 
 Kernels receive a mapping of arrays from the engine (or a user); :func:`make_params`
 fills defaults, broadcasts nothing (elementwise ops broadcast lazily, so a fixed
@@ -17,7 +17,7 @@ from .registry import Domain, Param
 _OPEN01 = Domain(0.0, 1.0)
 _POS = Domain(0.0)
 
-#: every model parameter with its MODEL.md §1 domain (defaults are per kernel)
+#: every model parameter with its docs/model.md §1 domain (defaults are per kernel)
 MODEL_PARAMS: dict[str, Param] = {
     p.name: p
     for p in (

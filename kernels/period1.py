@@ -1,4 +1,4 @@
-"""Kernel ``period1``: the period-1 engagement game with worker mobility (MODEL.md §6).
+"""Kernel ``period1``: the period-1 engagement game with worker mobility (docs/model.md §6).
 
 A worker who joins firm j in period 1 reaches period 2 with skill g(s1,h1^j;A1),
 re-sorts, and meets the symmetric terminal equilibrium there.  The continuation
@@ -106,7 +106,7 @@ P1_OUTPUTS = (
     Output("s2_next", "float", "g(s1, h1*; A1) (NaN when h1* is)"),
     Output("h2_star_next", "float", "terminal engagement h2*(s2_next) (Prop. 3 rule; NaN when h1* is)"),
     Output("status_h2_star_next", "int8", "status of h2_star_next (6 when h1* is NaN)"),
-    Output("F1_at_0", "float", "period-1 engagement gain F1(0) (MODEL.md §6)"),
+    Output("F1_at_0", "float", "period-1 engagement gain F1(0) (docs/model.md §6)"),
     Output("F1_at_1", "float", "period-1 engagement gain F1(1)"),
     Output("complements", "bool", "eq. 11 holds at h1* (False when h1* is NaN)"),
     Output("asym_eq", "bool", "a verified asymmetric pure equilibrium (x ≠ y) was found"),
@@ -116,7 +116,7 @@ P1_OUTPUTS = (
     Output("payoff_low", "float", "Φ1 of the low-engagement firm (eq. 10)"),
     Output("crossings_overflow", "bool", f"F1 changes sign more than {C} times on the grid; later crossings unexamined"),
     Output("in_D1", "bool", "s1 ∈ D1: every reachable s2 is in D2, so the terminal equilibrium is unique"),
-    Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
+    Output("domain", "bool", "all parameters in their docs/model.md §1 domain"),
     Output("A1", "bool", "A1: α2 ≥ α1 and π2 ≤ π1"),
     Output("A2", "bool", "A2: φℓ(π_t) < 1, t = 1, 2"),
     Output("A3", "bool", "A3: s1 ∈ (s̲, α1)"),

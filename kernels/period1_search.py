@@ -1,4 +1,4 @@
-"""Building blocks of the ``period1`` kernel (MODEL.md §6): continuation values,
+"""Building blocks of the ``period1`` kernel (docs/model.md §6): continuation values,
 the engagement gain F1, the payoff Φ1 (eq. 10), best responses and the equilibrium
 searches.  Every routine is fixed-size and elementwise over a leading batch shape;
 the grid, candidate slots and search starts are trailing axes.
@@ -112,7 +112,7 @@ def values_at(x, q1: Period1, q2: Period2) -> Values:
 
 
 def engagement_gain1(h, q1: Period1, q2: Period2) -> Gain:
-    """Period-1 engagement gain F1(h) = ∂Φ1^j/∂h1^j at the symmetric profile (MODEL.md §6):
+    """Period-1 engagement gain F1(h) = ∂Φ1^j/∂h1^j at the symmetric profile (docs/model.md §6):
 
         F1 = β/(4η)·V̄2'(g1)·g_h·M(s1,h;A1) + ½[∂M/∂h1 + βΠ2*'(g1)·g_h].
 
@@ -320,7 +320,7 @@ def _alternate(x0, y0, q1, q2, grid):
 
 def asymmetric_search(q1: Period1, q2: Period2, grid: Grid):
     """An asymmetric pure equilibrium (x, y), x ≠ y, with x a best response to y and
-    y to x (MODEL.md §6, after eq. 11); see the module docstring of ``period1``.
+    y to x (docs/model.md §6, after eq. 11); see the module docstring of ``period1``.
 
     y is a best response to x by construction (the last alternation step); x must
     pass the deviation test against y.

@@ -1,4 +1,4 @@
-"""Model primitives for one period with technology A = (α, π) (MODEL.md §2).
+"""Model primitives for one period with technology A = (α, π) (docs/model.md §2).
 
 All functions are elementwise in their array arguments and never branch in
 Python on values, so they are jit/vmap/grad friendly.  ``L`` always denotes the
@@ -75,7 +75,7 @@ def Gamma(h, pi, gamma, L):
 
 
 def g(s, h, alpha, pi, gamma, L):
-    """Skill transition g(s,h;A) (MODEL.md §2).
+    """Skill transition g(s,h;A) (docs/model.md §2).
 
     max{s + Γ(h)(α−s), 0} for a below-benchmark worker (s < α); s itself for s ≥ α.
     """

@@ -1,4 +1,4 @@
-"""Learning profiles ℓ(π) (MODEL.md §2.1).
+"""Learning profiles ℓ(π) (docs/model.md §2.1).
 
 Every profile is a member of the family
 
@@ -48,7 +48,7 @@ PROFILE = Categorical(
     targets=("ell_a", "ell_c", "ell_kappa0", "ell_kappa1", "ell_normalize"),
     choices=PRESETS,
     default=BASELINE,
-    doc="learning profile ℓ(π): a preset name of MODEL.md §2.1",
+    doc="learning profile ℓ(π): a preset name of docs/model.md §2.1",
 )
 
 _GRID = 512          # coarse grid for the κ1 > 0 maximization
@@ -131,7 +131,7 @@ def profile_scale(a, c, kappa0, kappa1, normalize):
 
 
 def ell(pi, a=1.0, c=1.0, kappa0=0.0, kappa1=0.0, normalize=1.0, scale=None):
-    """Learning profile ℓ(π) (MODEL.md §2.1); baseline π(1−π).
+    """Learning profile ℓ(π) (docs/model.md §2.1); baseline π(1−π).
 
     ``scale`` may be passed when k has already been computed (it only depends on
     the profile, not on π).

@@ -1,7 +1,7 @@
 """Kernel registry: the contract between the model code and the sweep engine.
 
 A *kernel* is a pure, elementwise JAX function ``fn(p) -> out`` where ``p`` maps
-parameter code names (MODEL.md §1) to arrays of one common (broadcastable) shape
+parameter code names (docs/model.md §1) to arrays of one common (broadcastable) shape
 and ``out`` maps output names to arrays of that shape.  Kernels never raise on a
 bad vector: they return values plus boolean flags and int8 root statuses.
 

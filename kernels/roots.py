@@ -15,7 +15,7 @@ One solver, :func:`solve`, finds x in [lo, hi] with f(x, θ) = 0 lane by lane:
   :mod:`kernels.status` (converged / no sign change / non-finite / max iterations,
   plus the infimum-convention corners).  The value is NaN exactly when the status
   says there is no number.
-* **Infimum conventions** (MODEL.md §5): with ``mode="infimum"``, f is taken to be
+* **Infimum conventions** (docs/model.md §5): with ``mode="infimum"``, f is taken to be
   increasing and the solver returns inf({x ∈ (lo,hi): f(x) ≥ 0} ∪ {hi}): ``lo`` with
   status AT_LOWER when the condition already holds at the lower end, ``hi`` with
   status AT_UPPER when it holds nowhere, the crossing otherwise.  (For increasing
@@ -76,7 +76,7 @@ def _init(f, mode, lo, hi, theta, mask):
     status = jnp.full(shape, st.CONVERGED, jnp.int8)
     x_init = jnp.full(shape, jnp.nan, dt)
     if mode == "infimum":
-        # Conventions of MODEL.md §5 for an increasing condition function.
+        # Conventions of docs/model.md §5 for an increasing condition function.
         at_lo = finite & (f1 >= 0)
         at_hi = finite & ~at_lo & (f2 <= 0)
         status = jnp.where(at_lo, st.AT_LOWER, status)
@@ -250,7 +250,7 @@ def solve(f: Callable, lo, hi, theta=(), *, mode: str = "root", mask=True,
     lo, hi : bracket ends (arrays, broadcastable with θ's leaves).
     theta : pytree of arrays the function depends on (differentiable).
     mode : ``"root"`` for a plain root (status NO_SIGN_CHANGE when f(lo), f(hi)
-        share a sign) or ``"infimum"`` for the threshold convention of MODEL.md §5
+        share a sign) or ``"infimum"`` for the threshold convention of docs/model.md §5
         with an increasing f (see module docstring).
     mask : boolean array; lanes where it is False are not solved (status SKIPPED,
         value NaN): pass the preconditions (admissibility) of the threshold.

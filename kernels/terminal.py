@@ -1,4 +1,4 @@
-"""Kernel ``terminal``: the symmetric terminal equilibrium h2*(s2) (MODEL.md §5).
+"""Kernel ``terminal``: the symmetric terminal equilibrium h2*(s2) (docs/model.md §5).
 
 Two firms compete for a worker of skill s2 through logit sorting.  At a symmetric
 profile the own-action derivative of Π2^j is ½(1−π2)(α2−s2)·[F2(h;s2) − λRδ], so
@@ -55,7 +55,7 @@ def expand(q, axis=-1):
 
 
 def engagement_gain(h, s2, q: Period2):
-    """Terminal engagement gain F2(h;s2) = β/(2η)·K2·B'(g(s2,h;A2))·M(s2,h;A2) (MODEL.md §5).
+    """Terminal engagement gain F2(h;s2) = β/(2η)·K2·B'(g(s2,h;A2))·M(s2,h;A2) (docs/model.md §5).
 
     Unlike :func:`kernels.domains.F2` this uses the floored transition g, so it is
     finite for every s2 ∈ [0,1] (B'(0) = 0 where the floor binds), as the candidate
@@ -198,7 +198,7 @@ TERMINAL_PARAMS = params_for(("alpha2", "pi2", "phi", "gamma", "delta", "lam_R",
 TERMINAL_OUTPUTS = (
     Output("in_D2", "bool", "s2 ∈ D2 = (s̿2, α2): single crossing, unique equilibrium (eq. 6)"),
     Output("sbarbar2", "float", "cutoff s̿2 of D2 (eq. OA2)"),
-    Output("F2_at_0", "float", "engagement gain F2(0;s2) (MODEL.md §5)"),
+    Output("F2_at_0", "float", "engagement gain F2(0;s2) (docs/model.md §5)"),
     Output("F2_at_1", "float", "engagement gain F2(1;s2)"),
     Output("h2_star", "float", "symmetric terminal equilibrium h2* (Prop. 3); NaN unless unique"),
     Output("n_candidates", "int8",
@@ -212,7 +212,7 @@ TERMINAL_OUTPUTS = (
            "0 interior root, 4 corner h2* = 0, 5 corner h2* = 1, 6 not unique, 2 non-finite"),
     Output("status_sbarbar2", "int8", "root status of s̿2 (6 where OA1/A2/A4/domain fail)"),
     Output("below_benchmark", "bool", "s2 < α2"),
-    Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
+    Output("domain", "bool", "all parameters in their docs/model.md §1 domain"),
     Output("A2", "bool", "A2 for period 2: φℓ(π2) < 1"),
     Output("A4", "bool", "A4 for period 2: b > 1 and λR > α2^(b−1)"),
     Output("OA1", "bool", "eq. OA1: D2 nonempty"),

@@ -67,7 +67,7 @@ This notebook
    fixed, and maps the share $\rho_1 = |D_1|/(\alpha_1-\underline{s})$ of the feasible
    period-1 interval on which the period-1 analysis applies, and the share
    $\rho_1^D+\rho_1^F$ of $D_1$ on which terminal engagement is fixed (0 or 1) along
-   every period-1 path (MODEL.md §7).
+   every period-1 path (docs/model.md §7).
 
 A dataset directory that already holds the same spec is read, not recomputed (the
 engine resumes and skips finished chunks). Figures go to `notebooks/figures/`.
@@ -81,7 +81,7 @@ engine resumes and skips finished chunks). Figures go to `notebooks/figures/`.
 ## 1. The paper's grids through the engine
 
 Table OA3 is a sweep of `coverage_oa4` over $\alpha_2$ (6 vectors). Tables OA4 and OA5
-share one sweep of `coverage_oa5` over the 10-dimensional grid of MODEL.md §8
+share one sweep of `coverage_oa5` over the 10-dimensional grid of docs/model.md §8
 (497,664 vectors).
 '''),
     code('''
@@ -276,7 +276,7 @@ POLICIES = [
 
 Every curve below is read from a Parquet dataset written by the sweep engine
 (`notebooks/data/`); nothing plotted is typed into the notebook. Kernels: `single_firm`
-(MODEL.md §4), `terminal` (§5), `period1` (§6), plus two notebook helper kernels
+(docs/model.md §4), `terminal` (§5), `period1` (§6), plus two notebook helper kernels
 registered by `nbtools.py` from the catalog's own functions: `nb_single_firm_path`
 (`single_firm` + the period-2 skill $g(s_1,h_1^{sf};A_1)$) and `nb_period1_payoff`
 (firm $j$'s payoff $\Phi_1^j(h_1^j,h_1^{-j})$ of eq. 10, swept on a grid to draw best
@@ -395,7 +395,7 @@ plt.show()
     md(r'''
 ## 3. Terminal engagement against AI unreliability, by learning profile
 
-$h_2^*$ at $s_2 = 0.6$ over $\pi_2 \in (0, 1)$ for each preset of MODEL.md §2.1 (a
+$h_2^*$ at $s_2 = 0.6$ over $\pi_2 \in (0, 1)$ for each preset of docs/model.md §2.1 (a
 `profile` axis of preset names). $\pi_2$ enters both the value of a fallback worker
 and the learning term $\phi\ell(\pi_2)$. At these parameters terminal engagement
 switches on once the AI is unreliable enough, at a profile-specific threshold; for

@@ -1,6 +1,6 @@
-"""Independent scalar reference for the coverage quantities (MODEL.md §3, §5, §7).
+"""Independent scalar reference for the coverage quantities (docs/model.md §3, §5, §7).
 
-Written straight from MODEL.md with plain Python floats and scipy's ``brentq``;
+Written straight from docs/model.md with plain Python floats and scipy's ``brentq``;
 it deliberately imports nothing from ``kernels`` and uses the paper's own forms
 (Ψ as a ratio, F2 and η̄ as defined) rather than the kernels' rearranged ones, so
 agreement is evidence, not tautology.  Baseline learning profile ℓ(π) = π(1−π).

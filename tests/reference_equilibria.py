@@ -1,12 +1,12 @@
-"""Independent scalar reference for the equilibrium kernels (MODEL.md §4–§6).
+"""Independent scalar reference for the equilibrium kernels (docs/model.md §4–§6).
 
-Written from MODEL.md alone, in plain Python floats with scipy's ``brentq`` and
+Written from docs/model.md alone, in plain Python floats with scipy's ``brentq`` and
 ``minimize_scalar``; it imports nothing from ``kernels``.  Derivatives that the
 kernels take by autodiff through roots are written out by hand here (the implicit
 function theorem on the analytic partials of F2), so agreement checks both the
 economics and the differentiation.
 
-A parameter set is a plain dict with the MODEL.md code names; the learning profile
+A parameter set is a plain dict with the docs/model.md code names; the learning profile
 is the family ℓ(π) = k[(κ1 + π^a)(1−π)^c + κ0] with keys ell_a, ell_c, ell_kappa0,
 ell_kappa1 (defaults: the baseline π(1−π)), normalized to max 1/4.
 """

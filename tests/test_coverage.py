@@ -1,5 +1,5 @@
 """coverage_oa4 / coverage_oa5 against an independent reference and the paper's
-propositions (MODEL.md §5, §7; Claim OA2, eq. OA3)."""
+propositions (docs/model.md §5, §7; Claim OA2, eq. OA3)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -117,7 +117,7 @@ def test_no_nan_without_explanation(sample):
 
 
 def test_identities_of_eq_OA3(sample):
-    """g(s1^D, 1; A1) = ŝ2^D and g(s1^F, 0; A1) = s̄2^D (MODEL.md §7)."""
+    """g(s1^D, 1; A1) = ŝ2^D and g(s1^F, 0; A1) = s̄2^D (docs/model.md §7)."""
     v, out = sample
     m = out["admissible"]
     a1, p1, gam, phi = (jnp.asarray(v[k][m]) for k in ("alpha1", "pi1", "gamma", "phi"))

@@ -1,4 +1,4 @@
-"""Kernel ``period1`` (MODEL.md §6): verified symmetric equilibria (Lemma 2, Prop. 6,
+"""Kernel ``period1`` (docs/model.md §6): verified symmetric equilibria (Lemma 2, Prop. 6,
 Cor. 4), asymmetric equilibria, eq. 11, and agreement with the scalar reference.
 
 The kernel is compiled once per dtype for a batch of K vectors (plus once under
@@ -75,7 +75,7 @@ def run_secondary(p, dtype, vmapped):
 
 
 def admissible_np(p):
-    """A1–A4 of MODEL.md §3 for the baseline profile, in numpy (to pick test vectors)."""
+    """A1–A4 of docs/model.md §3 for the baseline profile, in numpy (to pick test vectors)."""
     L1 = p["phi"] * p["pi1"] * (1 - p["pi1"])
     L2 = p["phi"] * p["pi2"] * (1 - p["pi2"])
     e1, e2 = p["gamma"] * (1 - p["pi1"]), p["gamma"] * (1 - p["pi2"])

@@ -1,4 +1,4 @@
-"""Learning profiles (MODEL.md §2.1): presets, the family, normalization to max 1/4."""
+"""Learning profiles (docs/model.md §2.1): presets, the family, normalization to max 1/4."""
 import jax
 import jax.numpy as jnp
 import numpy as np

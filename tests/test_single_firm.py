@@ -1,4 +1,4 @@
-"""Kernel ``single_firm`` (MODEL.md §4): eq. 2–4, Prop. 1–2, Cor. 1, corner regimes,
+"""Kernel ``single_firm`` (docs/model.md §4): eq. 2–4, Prop. 1–2, Cor. 1, corner regimes,
 and agreement with a direct maximization of the single-firm objective."""
 import math
 

@@ -1,4 +1,4 @@
-"""Kernel ``terminal``: Lemma 1, Prop. 3, Cor. 2, Cor. 3, Prop. 5 (MODEL.md §5) and
+"""Kernel ``terminal``: Lemma 1, Prop. 3, Cor. 2, Cor. 3, Prop. 5 (docs/model.md §5) and
 agreement with the scalar scipy reference."""
 import math
 
