@@ -55,6 +55,7 @@ __all__ = [
     "part_spec_hash",
     "completed_chunks",
     "write_part",
+    "write_parquet_atomic",
     "clean_temp_files",
     "remove_sweep_files",
     "read_dataset",
@@ -303,13 +304,29 @@ def write_part(out_dir, k: int, n_chunks: int, table, metadata: dict[bytes, byte
     still holds the whole file; after a power loss a part whose data never reached
     the disk is empty or has no valid footer, so it carries no spec hash and
     :func:`completed_chunks` does not count it: the next run recomputes it.
+
+    The content checksum costs CPU in the writer thread: 0.08 s per 497,664-row
+    ``coverage_oa5`` part (86 MB decoded, SHA-256), beside 0.14 s of encoding
+    (page CRCs cost nothing measurable), and 0.5% of that grid's 17 s of CPU.
     """
+    final = part_path(out_dir, k, n_chunks)
+    return write_parquet_atomic(final, table, metadata, dictionary_columns=dictionary_columns,
+                                statistics_columns=statistics_columns, column_encoding=column_encoding)
+
+
+def write_parquet_atomic(final, table, metadata: dict[bytes, bytes], *, dictionary_columns=None,
+                         statistics_columns=None, column_encoding=None) -> Path:
+    """Write ``table`` to ``final`` atomically (temporary name, then rename), with
+    page CRCs and ``metadata`` plus the row count and content checksum of
+    :func:`sweep.integrity.integrity_metadata`: a file that
+    :func:`sweep.integrity.part_problems` can verify.  ``metadata`` should hold
+    ``sweep.spec_hash`` and ``sweep.chunk`` (reduction partials use this too)."""
     import pyarrow.parquet as pq
 
     from .integrity import integrity_metadata
 
-    final = part_path(out_dir, k, n_chunks)
-    final.parent.mkdir(exist_ok=True)
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(final)
     metadata = {**metadata, **integrity_metadata(table)}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})

@@ -782,12 +782,12 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
     prepare_output(out, spec, overwrite=overwrite, columns=_columns_doc(spec), device=device,
                    factored=factored)
 
+    leases = Leases(out)  # concurrent runs of this spec take different chunks; --overwrite waits
     scope = shard_chunks(spec.n_chunks, shard_t)
     done, damaged, moved = resume_state(out, spec, scope)  # parts verified; damaged ones recomputed
     note = describe_resume(out, damaged, moved)
     if note:
         print(note, file=sys.stderr, flush=True)
-    leases = Leases(out)  # concurrent runs of this spec take different chunks
     todo = leases.claim((k for k in scope if k not in done),  # lazy: billions of chunks possible
                         lambda k: part_is_done(out, spec, k))
     counter = {"chunks": 0, "vectors": 0}
