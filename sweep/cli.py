@@ -112,7 +112,7 @@ def cmd_run(args) -> int:
                   f"{', '.join(map(str, list(result.repaired)[:20]))}")
         if result.quarantined:
             print(f"moved {len(result.quarantined)} file(s) that are not the sweep's out of "
-                  f"{result.out_dir}/data to {result.out_dir}/quarantine")
+                  f"{result.out_dir}/data to {result.out_dir}/_quarantine")
         state = "complete" if result.complete else (
             f"{result.chunks_done_total} of {result.n_chunks} chunks done")
         print(f"{result.kernel}: computed {result.vectors_computed} vectors in "

@@ -5,13 +5,13 @@ Layout of an output directory ``OUT``::
     OUT/_sweep.json                   manifest (see :mod:`sweep.manifest`)
     OUT/data/part-000000.parquet      rows of chunk 0: index, axis columns, outputs
     OUT/data/part-000001.parquet      ...
-    OUT/quarantine/                   files found in data/ that were not the sweep's
+    OUT/_quarantine/                  files found in data/ that were not the sweep's
     OUT/.leases/                      chunks being computed by live runs (:mod:`sweep.leases`)
 
 The rows live in their own directory so that ``pandas.read_parquet("OUT/data")``,
 ``pyarrow.dataset.dataset("OUT/data")`` and DuckDB's ``OUT/data/*.parquet`` read
 exactly the sweep's rows, whatever else a user keeps in ``OUT``; ``sweep run``
-moves any file in ``data/`` that is not one of its parts to ``quarantine/``.
+moves any file in ``data/`` that is not one of its parts to ``_quarantine/``.
 
 **A chunk is done iff its part file exists and passes
 :func:`sweep.integrity.part_problems`**: it carries the run's spec hash, the chunk
@@ -65,7 +65,7 @@ __all__ = [
 
 MANIFEST_NAME = "_sweep.json"
 DATA_DIR = "data"
-QUARANTINE_DIR = "quarantine"
+QUARANTINE_DIR = "_quarantine"  # "_": skipped by pyarrow/pandas directory discovery
 META_SPEC_HASH = b"sweep.spec_hash"
 META_CHUNK = b"sweep.chunk"
 META_KERNEL = b"sweep.kernel"
@@ -125,7 +125,7 @@ def scan_data_dir(out_dir, n_chunks: int) -> tuple[dict[int, Path], list[Path]]:
 
 def quarantine_foreign(out_dir, n_chunks: int) -> list[tuple[str, str]]:
     """Move every file under ``data/`` that is not a part name of this grid to
-    ``quarantine/`` (kept, never deleted: it may be a user's); returns ``[(from, to)]``."""
+    ``_quarantine/`` (kept, never deleted: it may be a user's); returns ``[(from, to)]``."""
     _, foreign = scan_data_dir(out_dir, n_chunks)
     moved = []
     if not foreign:
@@ -236,11 +236,11 @@ def resume_state(out_dir, spec, scope) -> tuple[set[int], dict[int, list[str]], 
     ``(done, damaged, moved)``.
 
     Files under ``data/`` that are not parts of this grid are moved to
-    ``quarantine/`` first (``moved``: ``[(from, to)]``); then every part in
+    ``_quarantine/`` first (``moved``: ``[(from, to)]``); then every part in
     ``scope`` is verified in full (page CRCs and content checksum, see
     :func:`completed_chunks`): ``done`` are the chunks that pass, ``damaged``
     ``{chunk: [what is wrong]}`` the ones that exist but fail: they are moved to
-    ``quarantine/`` too (as ``part-NNNNNN.parquet.damaged``), so that no reader,
+    ``_quarantine/`` too (as ``part-NNNNNN.parquet.damaged``), so that no reader,
     and no later check that reads only footers, ever takes them for done."""
     moved = quarantine_foreign(out_dir, spec.n_chunks)
     damaged: dict[int, list[str]] = {}
@@ -416,7 +416,7 @@ def clean_temp_files(out_dir, *, all_hosts: bool = False) -> int:
 
 def remove_sweep_files(out_dir) -> None:
     """Delete the manifest, part files (both layouts) and temporaries (and nothing
-    else: a user's files in ``data/`` are moved to ``quarantine/``) in ``out_dir``."""
+    else: a user's files in ``data/`` are moved to ``_quarantine/``) in ``out_dir``."""
     for p in list_parts(out_dir).values():
         p.unlink(missing_ok=True)
     for e in os.scandir(out_dir):  # parts of the first layout, beside the manifest

@@ -742,7 +742,7 @@ class RunResult:
     factored: dict | None = None
     #: chunks whose parts failed their checks and were recomputed: ``{chunk: [problems]}``
     repaired: dict | None = None
-    #: files found under data/ that were not the sweep's, moved to quarantine/: ``[[from, to]]``
+    #: files found under data/ that were not the sweep's, moved to _quarantine/: ``[[from, to]]``
     quarantined: list | None = None
 
     def to_dict(self) -> dict:

@@ -183,6 +183,12 @@ class Leases:
                 yield k
             else:
                 skipped.append(k)
+        if skipped:
+            import sys
+
+            print(f"sweep: another live run ({'; '.join(live_runs(self.dir.parent)) or 'unknown'}) is "
+                  f"computing {len(skipped)} chunk(s) of this sweep; waiting for them (a chunk whose "
+                  f"run dies is taken over)", file=sys.stderr, flush=True)
         while skipped:
             still = []
             for k in skipped:

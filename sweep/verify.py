@@ -45,7 +45,7 @@ def cmd_verify(args) -> int:
     if report["bad"] or report["foreign"]:
         print(describe_problems(report, limit=10**9))
         print(f"fix: re-run `sweep run SPEC.toml --out {args.dir}` with the dataset's spec: it "
-              f"recomputes damaged parts and moves foreign files to quarantine/")
+              f"recomputes damaged parts and moves foreign files to _quarantine/")
     for name in report["strays"]:
         print(f"  note: {name} beside the manifest is not the sweep's (readers of data/ do not see it)")
     if args.complete and not report["complete"]:

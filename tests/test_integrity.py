@@ -126,7 +126,7 @@ def test_random_bytes_mid_part_detected_refused_and_repaired(clean, tmp_path, ca
     assert res.chunks_computed == 1 and list(res.repaired) == [3] and res.complete
     assert dataset.read_arrow(out).equals(rows)
     assert verify_dataset(out)["ok"]
-    assert (out / "quarantine" / "part-000003.parquet.damaged").exists()  # kept, out of the way
+    assert (out / "_quarantine" / "part-000003.parquet.damaged").exists()  # kept, out of the way
 
 
 # ---------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def test_foreign_files_never_read_and_moved_out_by_run(clean, tmp_path, capsys):
 
     res = run(spec, out, progress=False)
     assert res.chunks_computed == 0 and len(res.quarantined) == 2
-    assert sorted(p.name for p in (out / "quarantine").iterdir()) == ["mine.parquet", "part-000009.parquet"]
+    assert sorted(p.name for p in (out / "_quarantine").iterdir()) == ["mine.parquet", "part-000009.parquet"]
     assert verify_dataset(out)["ok"]
     # the README's readers now see exactly the sweep's rows
     df = pd.read_parquet(out / "data").sort_values("index", ignore_index=True)
