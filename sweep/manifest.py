@@ -78,6 +78,10 @@ def build_manifest(spec, *, columns: list[dict], device: str, factored: dict | N
         "device": device,
         "factored": factored,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        # the parts, listed by rule (a grid may have billions of chunks): chunk k of
+        # n_chunks is data_dir/part_name.format(chunk=k); nothing else belongs in data_dir
+        "data_dir": DATA_DIR,
+        "part_name": "part-{chunk:0%dd}.parquet" % max(6, len(str(max(spec.n_chunks - 1, 0)))),
         "parts": "data/part-NNNNNN.parquet, one per chunk; a chunk is done iff its part file "
                  "exists and its key-value metadata holds this spec_hash, its chunk number and row "
                  "count, and a content checksum (sweep.content) that its values match",

@@ -82,6 +82,10 @@ def test_each_part_records_chunk_rows_checksum_and_page_crcs(clean):
     spec, out, _ = clean
     parts = dataset.list_parts(out)
     assert sorted(parts) == list(range(6))
+    m = json.loads((out / "_sweep.json").read_text())  # the manifest lists the parts by rule
+    assert m["format"] == "skillsweep-dataset/2"
+    assert [f"{m['data_dir']}/" + m["part_name"].format(chunk=k) for k in range(m["n_chunks"])] == \
+        [str(p.relative_to(out)) for p in parts.values()]
     for k, p in parts.items():
         meta = pq.read_schema(p).metadata
         assert meta[b"sweep.chunk"] == str(k).encode() and meta[b"sweep.rows"] == b"200"
