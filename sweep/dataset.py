@@ -26,6 +26,8 @@ import uuid
 from pathlib import Path
 from typing import Iterable
 
+from .summary import open_summary  # noqa: F401,E402  (summaries of [reduce]: sweep.summary)
+
 __all__ = [
     "MANIFEST_NAME",
     "META_SPEC_HASH",
