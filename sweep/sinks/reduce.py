@@ -485,8 +485,10 @@ class ReduceSink:
 
         from ..runner import get_runner
 
-        slots = max(sum(1 for (o2, g2, _) in open_ if (o2, g2) == (o, g)) for (o, g, _) in open_)
-        outs = sorted({o for (o, _, _) in open_})
+        # Shapes fixed for the whole run (two ranks per quantile, every quantile
+        # output): every narrowing pass reuses one compiled function.
+        slots = max(2 * len(i.quantiles) for i in self.red.items)
+        outs = list(self.quant)
         bits = hist_bits(G * slots)
         part = replace(self.device_part, mode="narrow", slots=slots, bits=bits, quant=tuple(outs),
                        floats=(), bools=())
