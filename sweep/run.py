@@ -68,6 +68,11 @@ class ChunkTask:
                 self._extra = runner.put({str(i): s.extra() for i, s in enumerate(self._sinks)})
         return self._sinks
 
+    def is_done(self, k: int) -> bool:
+        """Whether every sink already holds chunk ``k`` (e.g. written by an earlier
+        attempt of a retried task)."""
+        return k in done_chunks(self.out_dir, self.sinks(), range(k, k + 1))
+
     def dispatch(self, k: int) -> Pending:
         self.sinks()
         return self.runner().dispatch(k, self._part, self._extra)

@@ -57,7 +57,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..dataset import META_CHUNK, META_KERNEL, META_SPEC_HASH, _tmp_name, completed_chunks, list_parts, write_part
+from ..dataset import (META_CHUNK, META_KERNEL, META_SPEC_HASH, _tmp_name, clean_temp_files, completed_chunks,
+                       list_parts, write_part)
 from ..reduce_spec import Reduction, quantile_column, stat_column
 
 __all__ = ["ReduceDevice", "ReduceSink", "summary_path", "partials_dir", "BLOCK", "HIST_CELLS"]
@@ -337,7 +338,9 @@ class ReduceSink:
         return {}
 
     def prepare(self, out_dir) -> None:
-        partials_dir(out_dir, self.name).mkdir(parents=True, exist_ok=True)
+        d = partials_dir(out_dir, self.name)
+        d.mkdir(parents=True, exist_ok=True)
+        clean_temp_files(d)  # partials of killed writers (this host, dead processes)
         p = summary_path(out_dir, self.name)
         if p.exists() and _file_hash(p) != self.spec.hash:
             p.unlink()  # another spec's summary must not outlive its rows
