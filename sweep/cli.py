@@ -103,7 +103,8 @@ def cmd_run(args) -> int:
 
     result = run(spec, args.out, overwrite=args.overwrite,
                  progress=False if args.no_progress else None, shard=args.shard,
-                 chunk_size=args.chunk_size, dtype=args.dtype, executor=_executor(args))
+                 chunk_size=args.chunk_size, dtype=args.dtype, executor=_executor(args),
+                 outputs=_outputs(args.outputs, spec))
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -119,6 +120,21 @@ def cmd_run(args) -> int:
               f"{result.chunks_computed} chunks ({result.chunks_skipped} already done) in "
               f"{result.seconds:.2f} s on {result.device}; {result.out_dir}: {state}")
     return 0
+
+
+def _outputs(text, spec):
+    """``--outputs a,b,c`` → the names (validated with the spec; exit 2 naming the bad one)."""
+    if text is None:
+        return None
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    known = spec.kernel_spec.output_names
+    for n in names:
+        if n not in known:
+            raise SweepUsage(f"--outputs: unknown output {n!r} of kernel {spec.kernel!r}; "
+                             f"expected names among {', '.join(known)}")
+    if not names:
+        raise SweepUsage("--outputs: empty; expected a comma-separated list of output names")
+    return names
 
 
 def _executor(args):
@@ -275,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--dask-workers", type=_positive_int, metavar="N",
                    help="with --executor dask: LocalCluster worker processes (default: one per core), "
                         "or with --dask-address: wait for N workers before starting")
+    r.add_argument("--outputs", metavar="A,B,...",
+                   help="write only these outputs as rows (with index and the axes); overrides the spec's")
     r.add_argument("--overwrite", action="store_true", help="replace a different sweep in DIR")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--json", action="store_true", help="print the run summary as JSON")
@@ -307,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", metavar="DIR")
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--no-progress", action="store_true")
+    rp.add_argument("--rows", action="store_true",
+                    help="also keep the rows (Parquet parts) of the OA4/OA5 grid; default: only the reductions")
+    rp.add_argument("--from-rows", action="store_true",
+                    help="compute OA4/OA5 from rows with SQL instead of on-device reductions")
     rp.add_argument("--dtype", choices=("float64", "float32"), default=None,
                     help="run the paper grids in this dtype (default: the specs' float64)")
     rp.set_defaults(handler=_delegate("sweep.reproduce", "cmd_reproduce"))

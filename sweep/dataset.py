@@ -39,6 +39,8 @@ import uuid
 from pathlib import Path
 from typing import Iterable
 
+from .summary import open_summary  # noqa: F401,E402  (summaries of [reduce]: sweep.summary)
+
 __all__ = [
     "MANIFEST_NAME",
     "DATA_DIR",
@@ -56,6 +58,8 @@ __all__ = [
     "completed_chunks",
     "write_part",
     "write_parquet_atomic",
+    "list_part_files",
+    "completed_files",
     "clean_temp_files",
     "remove_sweep_files",
     "read_dataset",
@@ -91,9 +95,15 @@ def part_path(out_dir, k: int, n_chunks: int) -> Path:
 
 def list_parts(out_dir) -> dict[int, Path]:
     """Chunk id -> part file for every ``part-*.parquet`` in ``out_dir/data`` (no validation)."""
+    return list_part_files(data_dir(out_dir))
+
+
+def list_part_files(parts_dir) -> dict[int, Path]:
+    """Chunk id -> file for every ``part-*.parquet`` directly in ``parts_dir`` (rows'
+    ``data/``, or a reduction's partials directory)."""
     out = {}
     try:
-        entries = list(os.scandir(data_dir(out_dir)))
+        entries = list(os.scandir(parts_dir))
     except (FileNotFoundError, NotADirectoryError):
         return out
     for e in entries:
@@ -189,10 +199,18 @@ def completed_chunks(out_dir, spec_hash: str, chunk_ids: Iterable[int] | None = 
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    grid = grid or _grid_of(out_dir, spec_hash)
+    return completed_files(data_dir(out_dir), spec_hash, chunk_ids, deep=deep, problems=problems, grid=grid)
+
+
+def completed_files(parts_dir, spec_hash: str, chunk_ids: Iterable[int] | None = None, *,
+                    deep: bool = False, problems: dict | None = None, grid=None) -> set[int]:
+    """:func:`completed_chunks` for the ``part-NNNNNN.parquet`` files directly in
+    ``parts_dir`` (a reduction's partials use this; ``grid`` None: row counts are
+    checked against the files' own footers only)."""
     from .integrity import part_problems
 
-    grid = grid or _grid_of(out_dir, spec_hash)
-    parts = list_parts(out_dir)
+    parts = list_part_files(parts_dir)
     if chunk_ids is not None and not isinstance(chunk_ids, range):
         chunk_ids = set(chunk_ids)  # a range tests membership in O(1) already
     wanted = [k for k in parts if chunk_ids is None or k in chunk_ids]

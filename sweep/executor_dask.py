@@ -104,6 +104,8 @@ def _finished_rows(task, k: int) -> int | None:
     spec, out_dir = getattr(task, "spec", None), getattr(task, "out_dir", None)
     if spec is None or out_dir is None:
         return None
+    if hasattr(task, "is_done"):  # the task's sinks know (rows and/or reductions)
+        return spec.chunk_bounds(k)[1] if task.is_done(k) else None
     from .dataset import part_is_done
 
     if not part_is_done(out_dir, spec, k):  # spec hash, chunk number, row count

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +153,6 @@ def part_problems(path, *, spec_hash: str, chunk: int, rows: int | None = None,
 # a whole dataset
 
 _REDUCE_DIR = "reduce"
-_PARTIAL_RE = re.compile(r"^partial-(\d{6,})\.parquet$")
 
 
 def verify_dataset(out_dir, *, deep: bool = True, threads: int | None = None) -> dict:
@@ -189,14 +187,10 @@ def verify_dataset(out_dir, *, deep: bool = True, threads: int | None = None) ->
     jobs = list(parts.items())
     partials = []
     red = out / _REDUCE_DIR
-    if red.is_dir():
+    if red.is_dir():  # reductions: DIR/reduce/<name>/ holds one partial per chunk, written like parts
         for sub in sorted(red.iterdir()):
-            if not sub.is_dir():
-                continue
-            for e in sorted(os.scandir(sub), key=lambda e: e.name):
-                m = _PARTIAL_RE.match(e.name)
-                if m:
-                    partials.append((int(m.group(1)), Path(e.path)))
+            if sub.is_dir():
+                partials += list(dataset.list_part_files(sub).items())
     threads = threads or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(threads) as pool:  # pyarrow and hashlib release the GIL
         results = list(pool.map(check, jobs))
@@ -207,7 +201,8 @@ def verify_dataset(out_dir, *, deep: bool = True, threads: int | None = None) ->
     done_set = set(done)
     missing = [k for k in range(n_chunks) if k not in done_set] if n_chunks <= 10_000_000 else None
     known = {dataset.MANIFEST_NAME, dataset.DATA_DIR, _REDUCE_DIR, dataset.QUARANTINE_DIR}
-    strays = sorted(e.name for e in os.scandir(out) if e.name not in known and not e.name.startswith("."))
+    strays = sorted(e.name for e in os.scandir(out) if e.name not in known and not e.name.startswith(".")
+                    and not (e.name.startswith("summary-") and e.name.endswith(".parquet")))  # reductions
     return {
         "out_dir": str(out), "spec_hash": spec_hash, "n_chunks": n_chunks, "chunks_done": len(done),
         "done": done,

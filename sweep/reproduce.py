@@ -26,7 +26,7 @@ import numpy as np
 
 from .errors import OutputError, SpecError
 from .spec import Spec, parse_spec
-from .tables import PUBLISHED, compare, render, summarize
+from .tables import PUBLISHED, REDUCE_OA45, compare, render, summarize, summarize_reductions
 
 try:  # Python ≥ 3.11
     import tomllib
@@ -58,8 +58,13 @@ def refine_axis(name: str, values, k: int) -> list[float]:
     return _round_sig(pts)
 
 
-def paper_spec(table: str, points_per_axis: int | None = None, dtype: str | None = None) -> Spec:
-    """The spec of ``table``'s paper grid, optionally refined to K points per axis."""
+def paper_spec(table: str, points_per_axis: int | None = None, dtype: str | None = None,
+               reduce: bool = False, rows: bool = True) -> Spec:
+    """The spec of ``table``'s paper grid, optionally refined to K points per axis.
+
+    ``reduce``: add the reductions that hold Tables OA4/OA5
+    (:data:`sweep.tables.REDUCE_OA45`; only for the ``coverage_oa5`` grid), and
+    keep rows only if ``rows``."""
     fname = SPEC_FILES[table]
     text = resources.files("sweep.specs").joinpath(fname).read_text(encoding="utf-8")
     data = tomllib.loads(text)
@@ -72,15 +77,25 @@ def paper_spec(table: str, points_per_axis: int | None = None, dtype: str | None
         source += f" (points per axis = {points_per_axis})"
     if dtype is not None:
         data["dtype"] = dtype
+    reduce = reduce and data["kernel"] == "coverage_oa5"
+    if reduce:
+        data["reduce"] = REDUCE_OA45
+        if rows:
+            from .spec import lookup_kernel
+
+            data["outputs"] = list(lookup_kernel(data["kernel"]).output_names)
     spec = parse_spec(data, source=source)
-    if points_per_axis is None and dtype is None:
+    if points_per_axis is None and dtype is None and not reduce:
         # keep the verbatim TOML in the manifest when the spec is the shipped file
         spec = Spec(spec.kernel, spec.dtype, spec.chunk_size, spec.fixed, spec.axes, source, text, data)
     return spec
 
 
-def _dataset_name(fname: str, k: int | None, dtype: str | None) -> str:
+def _dataset_name(fname: str, k: int | None, dtype: str | None, reduce: bool = False,
+                  rows: bool = True) -> str:
     name = Path(fname).stem
+    if reduce and fname == "oa5.toml":
+        name += "_reduce" if not rows else "_reduce_rows"
     if k is not None:
         name += f"_k{k}"
     if dtype == "float32":
@@ -89,8 +104,14 @@ def _dataset_name(fname: str, k: int | None, dtype: str | None) -> str:
 
 
 def reproduce(table: str, *, points_per_axis: int | None = None, out: str | None = None,
-              progress: bool | None = None, dtype: str | None = None) -> dict:
+              progress: bool | None = None, dtype: str | None = None, reduce: bool = True,
+              rows: bool = False) -> dict:
     """Run and summarize ``table`` (``oa3``, ``oa4``, ``oa5`` or ``all``).
+
+    Tables OA4/OA5 are computed by on-device reductions (``reduce``, the default):
+    the run keeps the reductions' summaries and, only with ``rows``, the rows too.
+    ``reduce=False`` runs the grid into rows and summarizes them with SQL (the way
+    ``sweep summarize`` reads a dataset of rows).
 
     Returns the JSON document of DESIGN.md for one table, or for ``all``
     ``{"tables": [...], "matches_published": ..., "seconds": ...}``.  Datasets go
@@ -111,14 +132,15 @@ def reproduce(table: str, *, points_per_axis: int | None = None, out: str | None
             fname = SPEC_FILES[t]
             if fname in dirs:
                 continue
-            spec = paper_spec(t, points_per_axis, dtype)
-            d = root / _dataset_name(fname, points_per_axis, dtype)
+            spec = paper_spec(t, points_per_axis, dtype, reduce=reduce, rows=rows)
+            d = root / _dataset_name(fname, points_per_axis, dtype, reduce, rows)
             res = engine.run(spec, d, progress=progress)
             dirs[fname], runs[fname] = d, res.to_dict()
         docs = []
         for t in tables:
             fname = SPEC_FILES[t]
-            doc = summarize(dirs[fname], t)
+            from_red = reduce and t != "oa3"
+            doc = summarize_reductions(dirs[fname], t) if from_red else summarize(dirs[fname], t)
             doc["published"] = PUBLISHED[t]
             if points_per_axis is None:
                 cmp = compare(t, doc["rows"], doc["dtype"])
@@ -174,7 +196,8 @@ def cmd_reproduce(args) -> int:
     """
     progress = False if getattr(args, "no_progress", False) else None
     doc = reproduce(args.table, points_per_axis=args.points_per_axis, out=args.out,
-                    progress=progress, dtype=getattr(args, "dtype", None))
+                    progress=progress, dtype=getattr(args, "dtype", None),
+                    reduce=not getattr(args, "from_rows", False), rows=getattr(args, "rows", False))
     docs = doc["tables"] if args.table == "all" else [doc]
     if args.json:
         json.dump(doc, sys.stdout, default=float)

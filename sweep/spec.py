@@ -67,7 +67,7 @@ MAX_CHUNK_SIZE = 1 << 31
 MAX_AXIS_POINTS = 1 << 22
 #: the manifest lists the values of axes up to this size (besides linspace/logspace parameters)
 MANIFEST_VALUES_MAX = 10_000
-_TOP_KEYS = ("kernel", "dtype", "chunk_size", "fixed", "axes")
+_TOP_KEYS = ("kernel", "dtype", "chunk_size", "fixed", "axes", "outputs", "reduce")
 
 
 def lookup_kernel(name: str):
@@ -233,10 +233,38 @@ class Spec:
                 out[p.name] = float(p.default)
         return {p.name: out[p.name] for p in ks.params if p.name in out}
 
+    # -- outputs kept and reductions (sweep.reduce_spec) -----------------------
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """The outputs written as rows (``outputs = [...]``; default every output)."""
+        return self._selection()[0] or self.kernel_spec.output_names
+
+    @property
+    def writes_rows(self) -> bool:
+        """Rows are written unless the spec has ``[reduce]`` and no ``outputs``."""
+        outputs, reductions = self._selection()
+        return outputs is not None or not reductions
+
+    @property
+    def reductions(self) -> tuple:
+        """The named reductions of ``[reduce]`` (:class:`sweep.reduce_spec.Reduction`)."""
+        return self._selection()[1]
+
+    def _selection(self):
+        from .reduce_spec import parse_selection
+
+        sel = self.__dict__.get("_selection_cache")
+        if sel is None:
+            sel = parse_selection(self.raw or {}, self.kernel_spec, self.axis_names, self.source)
+            object.__setattr__(self, "_selection_cache", sel)
+        return sel
+
     # -- identity ------------------------------------------------------------
     def canonical(self) -> dict:
         """The parsed spec as plain JSON data (what the spec hash is computed from)."""
-        return {
+        from .reduce_spec import canonical_selection
+
+        return {**canonical_selection(self.raw or {}),
             "kernel": self.kernel,
             "dtype": self.dtype,
             "chunk_size": self.chunk_size,
@@ -251,7 +279,10 @@ class Spec:
     def to_dict(self) -> dict:
         """The spec as a TOML-shaped dict (axes as value lists or linspace/logspace tables) that
         :func:`parse_spec` turns back into an equal spec."""
+        from .reduce_spec import canonical_selection
+
         return {
+            **canonical_selection(self.raw or {}),
             "kernel": self.kernel,
             "dtype": self.dtype,
             "chunk_size": self.chunk_size,
@@ -269,11 +300,14 @@ class Spec:
         blob = json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def with_overrides(self, *, chunk_size: int | None = None, dtype: str | None = None) -> "Spec":
-        """The same spec with the chunk size and/or dtype replaced, re-validated."""
-        if chunk_size is None and dtype is None:
+    def with_overrides(self, *, chunk_size: int | None = None, dtype: str | None = None,
+                       outputs=None) -> "Spec":
+        """The same spec with the chunk size, dtype and/or outputs kept replaced, re-validated."""
+        if chunk_size is None and dtype is None and outputs is None:
             return self
         data = dict(self.raw) if self.raw else self.to_dict()
+        if outputs is not None:
+            data["outputs"] = list(outputs)
         if chunk_size is not None:
             data["chunk_size"] = chunk_size
         if dtype is not None:
@@ -377,6 +411,8 @@ class _Parser:
 
         self.check_categorical_targets(ks, fixed_raw, axes_raw)
         self.check_required(ks, fixed_raw, axes_raw)
+        from .reduce_spec import parse_selection  # outputs = [...] and [reduce]
+        parse_selection(d, ks, tuple(axes_raw), self.src)
         # A chunk larger than the grid would only compute padding.
         chunk = min(chunk, n)
         raw = dict(d)

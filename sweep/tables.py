@@ -280,12 +280,71 @@ def _oa5(ds: Dataset) -> tuple[list[dict], dict]:
 _SUMMARIZERS = {"oa3": _oa3, "oa4": _oa4, "oa5": _oa5}
 
 
+# ---------------------------------------------------------------------------
+# the same tables from on-device reductions (no rows)
+
+#: the ``[reduce]`` section that holds every statistic of Tables OA4 and OA5: the
+#: same filters and expressions as the SQL of _oa4/_oa5 above
+REDUCE_OA45: dict = {
+    "oa_admissible": {"where": ["admissible"], "D1_nonempty": ["sum", "share"]},
+    "oa_rho1": {"where": ["admissible", "D1_nonempty"],
+                "rho1": {"stats": ["mean"], "quantiles": [0.1, 0.5, 0.9]}},
+    "oa_by_eta": {"by": ["eta"], "where": ["admissible", "D1_nonempty"],
+                  "define": {"rho1_sum": "rho1_D + rho1_F"},
+                  "rho1_D": ["mean"], "rho1_F": ["mean"],
+                  "rho1_sum": {"stats": ["mean"], "quantiles": [0.5]}},
+}
+
+
+def has_reduction_tables(out_dir) -> bool:
+    from .summary import list_summaries
+
+    return set(REDUCE_OA45) <= set(list_summaries(out_dir))
+
+
+def summarize_reductions(out_dir, table: str) -> dict:
+    """Table ``table`` (``oa4``/``oa5``) from the summaries of :data:`REDUCE_OA45`,
+    with the same keys as :func:`summarize` gives from rows."""
+    from .summary import open_summary
+
+    manifest = read_manifest(out_dir)
+    if TABLES[table]["kernel"] != manifest["kernel"] or table == "oa3":
+        raise OutputError(f"{out_dir}: table {table.upper()} cannot be read from the reductions of a "
+                          f"`{manifest['kernel']}` sweep")
+    adm = open_summary(out_dir, "oa_admissible", pandas=True).iloc[0]
+    n, n_adm, n_ne = int(manifest["n_vectors"]), int(adm["count"]), int(adm["sum_D1_nonempty"])
+    if table == "oa4":
+        r = open_summary(out_dir, "oa_rho1", pandas=True).iloc[0]
+        rows = [dict(nonempty_D1=float(adm["share_D1_nonempty"]) if n_adm else math.nan,
+                     mean_rho1=_num(r["mean_rho1"]), p10_rho1=_num(r["q0.1_rho1"]),
+                     median_rho1=_num(r["q0.5_rho1"]), p90_rho1=_num(r["q0.9_rho1"]))]
+        counts = dict(n_vectors=n, n_admissible=n_adm, n_nonempty=n_ne)
+    else:
+        df = open_summary(out_dir, "oa_by_eta", pandas=True).sort_values("eta")
+        rows = [dict(eta=float(r["eta"]), mean_rho1_D=_num(r["mean_rho1_D"]), mean_rho1_F=_num(r["mean_rho1_F"]),
+                     mean_sum=_num(r["mean_rho1_sum"]), median_sum=_num(r["q0.5_rho1_sum"]), n=int(r["count"]))
+                for _, r in df.iterrows()]
+        counts = dict(n_vectors=n, n_admissible=n_adm)
+    return {"table": table.upper(), "rows": rows, **counts, "kernel": manifest["kernel"],
+            "dtype": manifest["dtype"], "spec_hash": manifest["spec_hash"], "source": "reductions"}
+
+
+def _num(x):
+    """A summary cell as a float (None where the group was empty, as SQL gives)."""
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
 def summarize(out_dir, table: str) -> dict:
     """Table ``table`` computed from the dataset in ``out_dir``.
 
     Returns ``{"table": "OA5", "rows": [...], "n_vectors", "n_admissible", ...}``
     with values as fractions (0.953, not 95.3).
     """
+    if table != "oa3" and not list_parts(out_dir) and has_reduction_tables(out_dir):
+        require_intact(out_dir)  # the reductions' partials pass their checks
+        return {**summarize_reductions(out_dir, table),  # a run that kept reductions, no rows
+                "pooled_over": pooled_axes(read_manifest(out_dir), _GROUPED_BY[table])}
     ds = Dataset(out_dir)
     rows, counts = _SUMMARIZERS[table](ds)
     return {"table": table.upper(), "rows": rows, **counts, "kernel": ds.manifest["kernel"],

@@ -20,6 +20,7 @@ import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from kernels.registry import REGISTRY, KernelSpec, Output, Param, Domain, register
 from sweep import dataset, engine
 from sweep.cli import main
+from sweep.sinks import rows as rows_sink
 from sweep.engine import ChunkRunner, ChunkTask, RunResult, compute_chunk, run
 from sweep.errors import OutputError, RunError
 from sweep.spec import load_spec, parse_spec
@@ -322,7 +323,7 @@ def test_runtime_failure_keeps_completed_parts_and_resumes(tmp_path, monkeypatch
             raise OSError(28, "No space left on device")
         return real(out_dir, k, n_chunks, table, metadata, **kwargs)
 
-    monkeypatch.setattr(engine, "write_part", flaky)
+    monkeypatch.setattr(rows_sink, "write_part", flaky)
     assert main(["run", spec.source, "--out", str(out), "--no-progress"]) == 1
     err = capsys.readouterr().err
     # Parts are written by concurrent writers: the ones already under way when the
@@ -330,7 +331,7 @@ def test_runtime_failure_keeps_completed_parts_and_resumes(tmp_path, monkeypatch
     kept = len(dataset.completed_chunks(out, spec.hash))
     assert 3 <= kept < 6
     assert "No space left on device" in err and f"Kept: {kept} of 6 chunks" in err and "resume" in err
-    monkeypatch.setattr(engine, "write_part", real)
+    monkeypatch.setattr(rows_sink, "write_part", real)
     res = run(spec, out, progress=False)
     assert res.chunks_computed == 6 - kept and res.complete
     assert read_sorted(out)["index"].tolist() == list(range(26))

@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
+import sweep.plan
 from sweep import dataset, engine
 from sweep.engine import ChunkRunner, ChunkTask, factor_plan, run
 from sweep.spec import parse_spec
@@ -146,7 +147,7 @@ def test_factor_plan_decisions(monkeypatch):
     monkeypatch.setenv(engine.FACTOR_ENV, "1")
     assert factor_plan(only_sub).n_sub == 6
     # a sub-grid past the cap is never tabulated
-    monkeypatch.setattr(engine, "FACTOR_MAX_SUB", 11)
+    monkeypatch.setattr(sweep.plan, "FACTOR_MAX_SUB", 11)
     assert factor_plan(spec) is None and factor_plan(spec, True) is None
     # kernels without a factor are never factored
     toy = parse_spec({"kernel": "sweep_test_toy", "chunk_size": 4, "fixed": {"y": 0.5},
@@ -237,7 +238,7 @@ from sweep.engine import ChunkRunner
 spec = parse_spec(json.loads(sys.argv[1]))
 a, b = ChunkRunner(spec, factor=True), ChunkRunner(spec, factor=False)
 assert len(a.devices) == 3 and a.plan is not None and b.plan is None
-assert a._args[-2]["words"].sharding.is_fully_replicated
+assert a._stage_args[0]["words"].sharding.is_fully_replicated
 for k in range(spec.n_chunks):
     ta, tb = a.to_table(a.dispatch(k)), b.to_table(b.dispatch(k))
     for n in ta.column_names:

@@ -1,0 +1,52 @@
+"""Sinks: what a run keeps of each chunk, behind one small interface.
+
+A sink has
+
+* ``device_part``: a hashable callable ``(Lanes) -> {name: array}`` run on the
+  device inside the chunk function (rows: the outputs kept; reductions: partial
+  statistics per group), see :class:`sweep.compiled.Lanes`;
+* ``extra()``: its runtime inputs (a pytree of host arrays, ``{}`` if none);
+* ``prepare(out_dir)``: create what it writes into (before any chunk);
+* ``done(out_dir, chunk_ids)``: the chunks whose result it already holds;
+* ``write(out_dir, chunk, start, length, outputs)``: keep one chunk's result
+  (atomically: temporary name, then rename), from the host copy of its device
+  part's outputs;
+* ``close(out_dir, complete)``: after the chunks of one call (e.g. merge the
+  partials into a summary when every chunk is done).
+
+A run with several sinks computes each chunk once: :class:`Combined` runs every
+sink's device part in the same chunk function.  Adding a sink (Zarr arrays,
+say) is one new module here and one line in :func:`sinks_for`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Combined", "sinks_for"]
+
+
+@dataclass(frozen=True)
+class Combined:
+    """The device parts of several sinks in one chunk function: outputs keyed by
+    the sink's position."""
+
+    parts: tuple
+
+    def __call__(self, lanes):
+        from dataclasses import replace
+
+        return {str(i): part(replace(lanes, extra=lanes.extra[str(i)]))
+                for i, part in enumerate(self.parts)}
+
+
+def sinks_for(spec) -> list:
+    """The sinks of ``spec``: rows (unless a ``[reduce]`` section is the only
+    output asked for) and one reduction sink per named reduction."""
+    from .reduce import ReduceSink
+    from .rows import RowsSink
+
+    sinks = []
+    if spec.writes_rows:
+        sinks.append(RowsSink(spec, spec.output_names))
+    sinks += [ReduceSink(spec, r) for r in spec.reductions]
+    return sinks

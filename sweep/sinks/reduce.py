@@ -1,0 +1,562 @@
+"""The reduction sink: statistics by group computed on the device, inside the chunk
+function, so that a run keeps kilobytes instead of rows.
+
+Layout (``OUT`` is the run's directory)::
+
+    OUT/reduce/<name>/part-NNNNNN.parquet   chunk NNNNNN's partial statistics
+    OUT/summary-<name>.parquet              the merged summary: one row per group
+
+Partials are written with :func:`sweep.dataset.write_parquet_atomic` (temporary name, then
+rename; spec hash and chunk number in the Parquet metadata), so a chunk's partial
+is complete or absent, shards and Dask workers write their own, a chunk is counted
+once, and a run killed at any point resumes from the partials it finds.  The
+summary is written (atomically) by the call that finds every chunk done.
+
+**Device part** (:class:`ReduceDevice`), per device and chunk: a lane takes part
+when it is not padding and every ``where`` output holds (or, negated, does not).
+Its group is the mixed-radix number of its ``by`` digits.  Then, by segment
+reductions: the group's count; per float output the count of NaN values, the
+count, sum and sum of squares of the others (float64, whatever the run's dtype),
+min and max; per boolean output the count of True; per quantile output a
+histogram of order-preserving integer keys (below) with each bin's smallest and
+largest key.
+
+**Sums.**  A device sums its lanes in blocks of :data:`BLOCK` lanes (a segment
+sum over (block, group)), then the blocks' sums: each float64 partial carries at
+most about (BLOCK + lanes/BLOCK)·2⁻⁵³ relative error of the sum of |values|
+(≈ 2.3e-13 for a million-lane chunk).  Devices' partials are added on the host
+with :func:`math.fsum` (exactly rounded), and chunks are merged in chunk order
+with compensated (Neumaier) summation.  So a result does not depend on the
+executor, shards, resume, or kill points at all (the same chunk is computed the
+same way everywhere; CPU scatter is deterministic), and depends on the chunk
+size and device count only through the per-device blocked sums: below 1e-12
+relative to the sum of |values|.  ``std`` is the population standard deviation
+from the sum and the sum of squares, ``sqrt(max(S2/n - (S1/n)², 0))``: its
+relative error is that bound times mean²/variance.
+
+**Exact quantiles** (equal to ``numpy.quantile(values, q, method="linear")`` of
+the filtered non-NaN values; NaN when the group holds a NaN, as numpy gives).
+A float64 value ``x`` maps to a uint64 key that sorts as ``x`` does (sign bit
+set: all bits flipped; else the sign bit set).  The chunk pass keeps, per group,
+a histogram of the top :func:`hist_bits` bits of the keys with each bin's min and
+max key.  After the merge, for each rank that a quantile needs, the bin holding
+it is found; if its min and max keys are equal, the value is known; otherwise a
+narrowing pass over the grid histograms only the keys inside that bin's
+[min, max] (the next bits below their common prefix), and so on: each pass fixes
+at least :func:`hist_bits` more bits, so at most 64/bits passes, with memory
+bounded by :data:`HIST_CELLS` bins per output whatever the grid's size.
+Narrowing passes run in the process that writes the summary and are not kept on
+disk: a run killed during them recomputes them.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..dataset import (META_CHUNK, META_KERNEL, META_SPEC_HASH, _tmp_name, clean_temp_files, completed_files,
+                       list_part_files, part_name, write_parquet_atomic)
+from ..reduce_spec import Reduction, quantile_column, stat_column
+
+__all__ = ["ReduceDevice", "ReduceSink", "summary_path", "partials_dir", "BLOCK", "HIST_CELLS"]
+
+#: lanes summed sequentially before block sums are added (error bound, see above)
+BLOCK = 1024
+#: most histogram bins (per output and device) of one pass
+HIST_CELLS = 1 << 22
+META_REDUCTION = b"sweep.reduction"
+
+_SIGN = np.uint64(1 << 63)
+
+
+def summary_path(out_dir, name: str) -> Path:
+    return Path(out_dir) / f"summary-{name}.parquet"
+
+
+def partials_dir(out_dir, name: str) -> Path:
+    return Path(out_dir) / "reduce" / name
+
+
+def hist_bits(cells: int) -> int:
+    """Bits per histogram pass when ``cells`` (group, rank) slots share
+    :data:`HIST_CELLS` bins: at most 16, at least 1."""
+    return max(1, min(16, int(math.floor(math.log2(max(1, HIST_CELLS // max(1, cells)))))))
+
+
+def _value_of_key(key: int) -> float:
+    """The float64 whose order-preserving key is ``key`` (inverse of the device map)."""
+    k = np.uint64(key)
+    bits = k ^ _SIGN if k & _SIGN else ~k
+    return float(np.array([bits], np.uint64).view(np.float64)[0])
+
+
+# ---------------------------------------------------------------------------
+# device part
+
+
+@dataclass(frozen=True)
+class ReduceDevice:
+    """Device part of one reduction (hashable: it keys the compiled function).
+
+    ``mode`` is ``"chunk"`` (the pass kept per chunk: counts, moments and the first
+    histogram) or ``"narrow"`` (a narrowing pass: histograms inside the key
+    ranges given at run time, ``slots`` of them per group)."""
+
+    by: tuple          # axis positions
+    by_sizes: tuple    # their sizes
+    where: tuple       # (output, negated)
+    define: tuple      # (name, ((sign, output), ...))
+    floats: tuple      # outputs with moments (float/int kinds, or defined)
+    bools: tuple       # boolean outputs counted
+    quant: tuple       # outputs with quantiles
+    mode: str = "chunk"
+    slots: int = 1
+    bits: int = 16
+
+    @property
+    def n_groups(self) -> int:
+        return math.prod(self.by_sizes)
+
+    def __call__(self, lanes):
+        import jax
+        import jax.numpy as jnp
+
+        G = self.n_groups
+        n = lanes.per_device
+        outs = dict(lanes.outputs)
+        for name, terms in self.define:
+            acc = None
+            for sign, o in terms:  # in the run dtype, left to right, like SQL a + b
+                v = outs[o] if sign > 0 else -outs[o]
+                acc = v if acc is None else acc + v
+            outs[name] = acc
+        mask = lanes.valid
+        for name, neg in self.where:
+            mask = mask & (~outs[name] if neg else outs[name])
+        g = jnp.zeros((n,), jnp.int32)
+        for pos, size in zip(self.by, self.by_sizes):
+            g = g * jnp.int32(size) + lanes.digits[pos].astype(jnp.int32)
+        seg = jax.ops.segment_sum
+        res = {}
+
+        def count(m):
+            return seg(m.astype(jnp.int64), g, num_segments=G)
+
+        if self.mode == "chunk":
+            res["count"] = count(mask)
+            nb = -(-n // BLOCK)
+            block = jnp.arange(n, dtype=jnp.int32) // jnp.int32(BLOCK)
+            bseg = block * jnp.int32(G) + g
+
+            def bsum(v):
+                return seg(v, bseg, num_segments=nb * G).reshape(nb, G).sum(axis=0)
+
+            for o in self.floats:
+                x = outs[o].astype(jnp.float64)
+                nan = jnp.isnan(x)
+                m = mask & ~nan
+                xm = jnp.where(m, x, 0.0)
+                res[o + ".nan"] = count(mask & nan)
+                res[o + ".n"] = count(m)
+                res[o + ".sum"] = bsum(xm)
+                res[o + ".sumsq"] = bsum(xm * xm)
+                res[o + ".min"] = jax.ops.segment_min(jnp.where(m, x, jnp.inf), g, num_segments=G)
+                res[o + ".max"] = jax.ops.segment_max(jnp.where(m, x, -jnp.inf), g, num_segments=G)
+            for o in self.bools:
+                res[o + ".true"] = count(mask & outs[o])
+        S, b = self.slots, self.bits
+        for o in self.quant:
+            x = outs[o].astype(jnp.float64) + 0.0  # -0.0 -> +0.0: numpy sees them equal
+            m = mask & ~jnp.isnan(x)
+            u = jax.lax.bitcast_convert_type(x, jnp.uint64)
+            neg = (u >> jnp.uint64(63)) == jnp.uint64(1)
+            key = jnp.where(neg, ~u, u | jnp.uint64(1 << 63))
+            cells = G * S * (1 << b)
+            if self.mode == "chunk":
+                # one slot, the whole key range: the top b bits
+                cell = g.astype(jnp.int64) * (1 << b) + (key >> jnp.uint64(64 - b)).astype(jnp.int64)
+                cell = jnp.where(m, cell, cells)
+                hist = [cell]
+            else:
+                lo, hi, shift = (lanes.extra[o][k] for k in ("lo", "hi", "shift"))
+                hist = []
+                for j in range(S):
+                    lo_j, hi_j, sh_j = lo[g, j], hi[g, j], shift[g, j]
+                    inside = m & (key >= lo_j) & (key <= hi_j)
+                    down = jnp.maximum(sh_j - b, 0).astype(jnp.uint64)
+                    bin_ = ((key >> down) & jnp.uint64((1 << b) - 1)).astype(jnp.int64)
+                    cell = (g.astype(jnp.int64) * S + j) * (1 << b) + bin_
+                    hist.append(jnp.where(inside, cell, cells))
+            cell = jnp.concatenate(hist)
+            keys = jnp.concatenate([key] * len(hist))
+            ones = jnp.ones_like(cell)
+            res[o + ".hcount"] = seg(ones, cell, num_segments=cells + 1)[:cells]
+            res[o + ".hmin"] = jax.ops.segment_min(keys, cell, num_segments=cells + 1)[:cells]
+            res[o + ".hmax"] = jax.ops.segment_max(keys, cell, num_segments=cells + 1)[:cells]
+        return {k: v[None] for k, v in res.items()}  # leading axis: one row per device
+
+
+# ---------------------------------------------------------------------------
+# host side: partial files and their merge
+
+
+def _combine_devices(out: dict) -> dict:
+    """One chunk's device outputs ``[ndev, ...]`` → host arrays combined over devices
+    (counts added, sums exactly rounded by fsum, min/max, histograms sparse)."""
+    res = {}
+    for k, v in out.items():
+        v = np.asarray(v)
+        kind = k.rsplit(".", 1)[-1]
+        if kind in ("sum", "sumsq"):
+            res[k] = v[0].copy() if v.shape[0] == 1 else np.array(
+                [math.fsum(v[:, i]) for i in range(v.shape[1])], np.float64)
+        elif kind in ("min", "hmin"):
+            res[k] = v.min(axis=0)
+        elif kind in ("max", "hmax"):
+            res[k] = v.max(axis=0)
+        else:
+            res[k] = v.sum(axis=0)
+    return res
+
+
+def _to_table(arrays: dict):
+    """Named 1-D arrays → a long Arrow table ``(array, pos, value)``: every value's
+    64 bits as int64 (floats and uint64 keys bit for bit); histograms sparse."""
+    import pyarrow as pa
+
+    names, pos, vals, kinds = [], [], [], []
+    hist_nz = {}
+    for k, v in arrays.items():
+        if k.endswith(".hcount"):
+            hist_nz[k[: -len(".hcount")]] = np.flatnonzero(v)
+    for k, v in arrays.items():
+        base, kind = k.rsplit(".", 1) if "." in k else (k, "")
+        idx = hist_nz[base] if kind in ("hcount", "hmin", "hmax") else np.arange(v.size)
+        vv = np.ascontiguousarray(v[idx])
+        names.append(np.full(idx.size, k, object))
+        pos.append(idx.astype(np.int64))
+        vals.append(vv.view(np.int64) if vv.dtype.itemsize == 8 else vv.astype(np.int64))
+        kinds.append(v.dtype.str)
+    table = pa.table({"array": pa.array(np.concatenate(names) if names else [], pa.string()),
+                      "pos": pa.array(np.concatenate(pos) if pos else [], pa.int64()),
+                      "value": pa.array(np.concatenate(vals) if vals else [], pa.int64())})
+    dtypes = ",".join(f"{k}={d}" for k, d in zip(arrays, kinds))
+    return table, {b"sweep.arrays": dtypes.encode(),
+                   b"sweep.sizes": ",".join(f"{k}={v.size}" for k, v in arrays.items()).encode()}
+
+
+def _from_table(table) -> dict:
+    meta = table.schema.metadata
+    dtypes = dict(x.split("=") for x in meta[b"sweep.arrays"].decode().split(",") if x)
+    sizes = {k: int(v) for k, v in (x.split("=") for x in meta[b"sweep.sizes"].decode().split(",") if x)}
+    name = table.column("array").to_numpy(zero_copy_only=False)
+    pos = table.column("pos").to_numpy()
+    val = table.column("value").to_numpy()
+    out = {}
+    for k, dt in dtypes.items():
+        sel = name == k
+        dt = np.dtype(dt)
+        fill = {"hmin": np.iinfo(np.uint64).max, "hmax": 0}.get(k.rsplit(".", 1)[-1], 0)
+        arr = np.full(sizes[k], fill, dt)
+        arr[pos[sel]] = val[sel].view(dt) if dt.itemsize == 8 else val[sel].astype(dt)
+        out[k] = arr
+    return out
+
+
+class _Merged:
+    """Partials merged in chunk order: counts added exactly, sums compensated
+    (Neumaier: ``s`` plus the running rounding errors ``c``), min/max exact."""
+
+    def __init__(self):
+        self.v: dict = {}
+        self.c: dict = {}
+
+    def add(self, part: dict) -> None:
+        for k, x in part.items():
+            kind = k.rsplit(".", 1)[-1]
+            if k not in self.v:
+                self.v[k] = x.copy()
+                if kind in ("sum", "sumsq"):
+                    self.c[k] = np.zeros_like(x)
+                continue
+            s = self.v[k]
+            if kind in ("sum", "sumsq"):
+                t = s + x
+                big = np.abs(s) >= np.abs(x)
+                with np.errstate(invalid="ignore"):
+                    err = np.where(big, (s - t) + x, (x - t) + s)
+                self.c[k] += np.where(np.isfinite(t), err, 0.0)
+                self.v[k] = t
+            elif kind in ("min", "hmin"):
+                self.v[k] = np.minimum(s, x)
+            elif kind in ("max", "hmax"):
+                self.v[k] = np.maximum(s, x)
+            else:
+                self.v[k] = s + x
+
+    def get(self, k):
+        v = self.v[k]
+        return v + self.c[k] if k in self.c else v
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """numpy's linear interpolation (``numpy.lib._function_base_impl._lerp``):
+    symmetric form, exact at both ends."""
+    d = b - a
+    return a + d * t if t < 0.5 else b - d * (1 - t)
+
+
+class ReduceSink:
+    """One named reduction: per-chunk partials, then the merged summary."""
+
+    kind = "reduce"
+
+    def __init__(self, spec, red: Reduction):
+        self.spec = spec
+        self.red = red
+        self.name = red.name
+        ks = spec.kernel_spec
+        kinds = {o.name: o.kind for o in ks.outputs}
+        kinds.update({d: "float" for d, _ in red.define})
+        pos = {a.name: j for j, a in enumerate(spec.axes)}
+        self.floats = tuple(i.output for i in red.items if kinds[i.output] != "bool"
+                            and set(i.stats) & {"count", "sum", "mean", "min", "max", "std"})
+        self.bools = tuple(i.output for i in red.items if kinds[i.output] == "bool")
+        self.quant = tuple(i.output for i in red.items if i.quantiles)
+        # quantile outputs also need their non-NaN counts (the ranks)
+        self.floats += tuple(o for o in self.quant if o not in self.floats)
+        by_pos = tuple(pos[b] for b in red.by)
+        self.device_part = ReduceDevice(by_pos, tuple(len(spec.axes[j]) for j in by_pos), red.where,
+                                        red.define, self.floats, self.bools, self.quant,
+                                        bits=hist_bits(math.prod(len(spec.axes[j]) for j in by_pos)))
+
+    # -- the sink interface ---------------------------------------------------
+    def extra(self):
+        return {}
+
+    def prepare(self, out_dir) -> None:
+        d = partials_dir(out_dir, self.name)
+        d.mkdir(parents=True, exist_ok=True)
+        clean_temp_files(d)  # partials of killed writers (this host, dead processes)
+        p = summary_path(out_dir, self.name)
+        if p.exists() and _file_hash(p) != self.spec.hash:
+            p.unlink()  # another spec's summary must not outlive its rows
+
+    def done(self, out_dir, chunk_ids=None) -> set[int]:
+        return completed_files(partials_dir(out_dir, self.name), self.spec.hash, chunk_ids)
+
+    def write(self, out_dir, chunk: int, start: int, length: int, outputs: dict) -> None:
+        table, meta = _to_table(_combine_devices(outputs))
+        spec = self.spec
+        meta.update({META_SPEC_HASH: spec.hash.encode(), META_CHUNK: str(chunk).encode(),
+                     META_KERNEL: spec.kernel.encode(), META_REDUCTION: self.name.encode()})
+        write_parquet_atomic(partials_dir(out_dir, self.name) / part_name(chunk, spec.n_chunks), table, meta)
+
+    def close(self, out_dir, complete: bool, factor: bool | None = None) -> bool:
+        """Merge the partials into ``summary-<name>.parquet`` when every chunk is done
+        (and the summary is not already there); True if it was written."""
+        path = summary_path(out_dir, self.name)
+        if not complete or (path.exists() and _file_hash(path) == self.spec.hash):
+            return False
+        self.write_summary(out_dir, factor)
+        return True
+
+    # -- merging ----------------------------------------------------------------
+    def merged(self, out_dir) -> _Merged:
+        import pyarrow.parquet as pq
+
+        d = partials_dir(out_dir, self.name)
+        parts = list_part_files(d)
+        done = completed_files(d, self.spec.hash)
+        acc = _Merged()
+        for k in range(self.spec.n_chunks):  # chunk order: the merge is deterministic
+            if k not in done:
+                raise RuntimeError(f"{d}: partial of chunk {k} is missing")
+            acc.add(_from_table(pq.read_table(parts[k])))
+        return acc
+
+    def write_summary(self, out_dir, factor=None) -> Path:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        acc = self.merged(out_dir)
+        red, spec = self.red, self.spec
+        G = self.device_part.n_groups
+        cols: dict = {}
+        # group coordinates, C order over the by axes (the group number's order)
+        axes = [spec.axes[j] for j in self.device_part.by]
+        grids = np.unravel_index(np.arange(G), tuple(len(a) for a in axes)) if axes else ()
+        for a, digit in zip(axes, grids):
+            vals = list(a.values)
+            cols[a.name] = pa.array([vals[i] for i in digit]) if a.categorical else \
+                pa.array(np.asarray(vals, np.float64)[digit])
+        count = acc.get("count")
+        cols["count"] = pa.array(count)
+        quant = self._quantiles(out_dir, acc, factor) if self.quant else {}
+        for item in red.items:
+            o = item.output
+            if o in self.bools:
+                true = acc.get(o + ".true")
+                for s in item.stats:
+                    if s in ("count",):
+                        cols[stat_column(s, o)] = pa.array(count)
+                    elif s == "sum":
+                        cols[stat_column(s, o)] = pa.array(true)
+                    elif s == "share":
+                        with np.errstate(invalid="ignore", divide="ignore"):
+                            cols[stat_column(s, o)] = pa.array(np.where(count > 0, true / np.maximum(count, 1),
+                                                                        np.nan))
+                continue
+            n, nan = acc.get(o + ".n"), acc.get(o + ".nan")
+            s1, s2 = acc.get(o + ".sum"), acc.get(o + ".sumsq")
+            has_nan = nan > 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
+                var = np.maximum(s2 / np.maximum(n, 1) - mean * mean, 0.0)
+            stats = {"count": n,
+                     "sum": np.where(has_nan, np.nan, s1),
+                     "mean": np.where(has_nan, np.nan, mean),
+                     "min": np.where(has_nan | (n == 0), np.nan, acc.get(o + ".min")),
+                     "max": np.where(has_nan | (n == 0), np.nan, acc.get(o + ".max")),
+                     "std": np.where(has_nan | (n == 0), np.nan, np.sqrt(var))}
+            for s in item.stats:
+                cols[stat_column(s, o)] = pa.array(stats[s])
+            for q in item.quantiles:
+                cols[quantile_column(q, o)] = pa.array(quant[(o, q)])
+        table = pa.table(cols)
+        meta = {META_SPEC_HASH: spec.hash.encode(), META_KERNEL: spec.kernel.encode(),
+                META_REDUCTION: self.name.encode(),
+                b"sweep.by": ",".join(red.by).encode(),
+                b"sweep.where": ",".join(("!" if n else "") + w for w, n in red.where).encode()}
+        table = table.replace_schema_metadata(meta)
+        final = summary_path(out_dir, self.name)
+        tmp = _tmp_name(final)
+        try:
+            pq.write_table(table, tmp, compression="zstd")
+            os.replace(tmp, final)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return final
+
+    # -- exact quantiles --------------------------------------------------------
+    def _quantiles(self, out_dir, acc: _Merged, factor) -> dict:
+        """``{(output, q): values per group}``: see the module docstring."""
+        G = self.device_part.n_groups
+        b0 = self.device_part.bits
+        qs = {i.output: i.quantiles for i in self.red.items if i.quantiles}
+        # Per output and group: the ranks wanted, and for each a state
+        # [lo, hi, below, value or None] narrowed from the chunk pass's histogram.
+        state: dict = {}
+        for o in self.quant:
+            n, nan = acc.get(o + ".n"), acc.get(o + ".nan")
+            hc, hmin, hmax = (acc.get(f"{o}.{k}").reshape(G, 1 << b0) for k in ("hcount", "hmin", "hmax"))
+            for g in range(G):
+                if nan[g] > 0 or n[g] == 0:
+                    continue
+                for r in _ranks(int(n[g]), qs[o]):
+                    state[(o, g, r)] = _narrow(r, 0, hc[g], hmin[g], hmax[g])
+        for _ in range(64):
+            open_ = {k: s for k, s in state.items() if s["value"] is None}
+            if not open_:
+                break
+            self._narrowing_pass(out_dir, open_, G, factor)
+        out = {}
+        for o in self.quant:
+            n, nan = acc.get(o + ".n"), acc.get(o + ".nan")
+            for q in qs[o]:
+                vals = np.full(G, np.nan)
+                for g in range(G):
+                    if nan[g] > 0 or n[g] == 0:
+                        continue
+                    pos = q * (int(n[g]) - 1)
+                    k0 = int(math.floor(pos))
+                    t = pos - k0
+                    a = state[(o, g, k0)]["value"]
+                    b = state[(o, g, min(k0 + 1, int(n[g]) - 1))]["value"] if t > 0 else a
+                    vals[g] = _lerp(a, b, t)
+                out[(o, q)] = vals
+        return out
+
+    def _narrowing_pass(self, out_dir, open_: dict, G: int, factor) -> None:
+        """One pass over the grid histogramming the keys inside each open rank's
+        [lo, hi]; updates ``open_``'s states in place."""
+        from dataclasses import replace
+
+        from ..runner import get_runner
+
+        # Shapes fixed for the whole run (two ranks per quantile, every quantile
+        # output): every narrowing pass reuses one compiled function.
+        slots = max(2 * len(i.quantiles) for i in self.red.items)
+        outs = list(self.quant)
+        bits = hist_bits(G * slots)
+        part = replace(self.device_part, mode="narrow", slots=slots, bits=bits, quant=tuple(outs),
+                       floats=(), bools=())
+        extra, where = {}, {}
+        for o in outs:
+            lo = np.ones((G, slots), np.uint64)   # lo > hi: an empty slot
+            hi = np.zeros((G, slots), np.uint64)
+            shift = np.zeros((G, slots), np.int64)
+            used = np.zeros(G, np.int64)
+            for (o2, g, r), s in open_.items():
+                if o2 != o:
+                    continue
+                j = used[g]
+                used[g] += 1
+                lo[g, j], hi[g, j] = s["lo"], s["hi"]
+                shift[g, j] = int(s["lo"] ^ s["hi"]).bit_length()
+                where[(o, g, r)] = j
+            extra[o] = {"lo": lo, "hi": hi, "shift": shift}
+        runner = get_runner(self.spec, factor)
+        dev_extra = runner.put(extra)
+        acc = _Merged()
+        pending = None
+        for k in range(self.spec.n_chunks):
+            nxt = runner.dispatch(k, part, dev_extra)
+            if pending is not None:
+                acc.add(_combine_devices(pending.outputs))
+            pending = nxt
+        acc.add(_combine_devices(pending.outputs))
+        for (o, g, r), s in open_.items():
+            j = where[(o, g, r)]
+            shape = (G, slots, 1 << bits)
+            hc, hmin, hmax = (acc.get(f"{o}.{k}").reshape(shape)[g, j] for k in ("hcount", "hmin", "hmax"))
+            s.update(_narrow(r, s["below"], hc, hmin, hmax))
+
+
+def _ranks(n: int, qs) -> list[int]:
+    """0-based order statistics that ``numpy.quantile(method="linear")`` reads."""
+    out = set()
+    for q in qs:
+        pos = q * (n - 1)
+        k0 = int(math.floor(pos))
+        out.add(k0)
+        if pos - k0 > 0:  # t == 0: _lerp(a, b, 0) is a (finite values)
+            out.add(min(k0 + 1, n - 1))
+    return sorted(out)
+
+
+def _narrow(r: int, below: int, hc, hmin, hmax) -> dict:
+    """The state of rank ``r`` after a histogram: the bin holding it (bins in key
+    order), its exact [min, max] key range, the count below it, and the value if the
+    bin holds one key only."""
+    csum = np.cumsum(hc)
+    j = int(np.searchsorted(csum, r - below, side="right"))
+    before = int(csum[j - 1]) if j > 0 else 0
+    lo, hi = int(hmin[j]), int(hmax[j])
+    value = _value_of_key(lo) if lo == hi else None
+    return {"lo": np.uint64(lo), "hi": np.uint64(hi), "below": below + before, "value": value}
+
+
+def _file_hash(path) -> str | None:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (OSError, ValueError):
+        return None
+    h = meta.get(META_SPEC_HASH)
+    return None if h is None else h.decode()

@@ -1,0 +1,169 @@
+"""Reductions on the device (``[reduce]``) and output selection (``outputs``).
+
+References are numpy over the toy kernel's closed form (tests/test_sweep_toy.py),
+computed apart from the engine: counts and quantiles must be equal
+(``numpy.quantile(method="linear")``), sums and means within 1e-12 relative.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
+from sweep.cli import main
+from sweep.dataset import list_parts, open_summary, read_dataset
+from sweep.engine import run
+from sweep.spec import parse_spec
+
+MODES = {"lo": (0.25, 1.0), "hi": (0.75, 2.0), "mid": (0.5, 1.5)}
+XS = [float(v) for v in np.round(np.linspace(0.13, 9.7, 23) ** 1.1 % 9.9 + 0.05, 6)]
+YS = [-2.0, -0.5, 0.0, 0.5, 1.0, 3.0]
+QS = [0.0, 0.1, 0.25, 0.5, 0.9, 1.0]
+
+
+def toy_spec(chunk=40, reduce=None, outputs=None):
+    d = {"kernel": "sweep_test_toy", "chunk_size": chunk,
+         "axes": {"x": XS, "mode": ["lo", "hi", "mid"], "y": YS},
+         "reduce": reduce or {
+             "by_mode": {"by": ["mode"], "where": ["!big"],
+                         "prod": {"stats": ["count", "sum", "mean", "min", "max", "std"], "quantiles": QS},
+                         "big": ["share"]},
+             "all": {"where": [], "big": ["share", "sum"], "status": ["mean"],
+                     "prod": {"stats": ["mean"], "quantiles": [0.5]}},
+             "by_y_mode": {"by": ["y", "mode"], "prod": ["max"]}}}
+    if outputs is not None:
+        d["outputs"] = outputs
+    return parse_spec(d, source="toy.toml")
+
+
+def reference():
+    rows = [(x, m, y, x * y * MODES[m][1] + MODES[m][0]) for x in XS for m in MODES for y in YS]
+    return rows
+
+
+def test_reduction_equals_numpy_and_keeps_no_rows(tmp_path):
+    res = run(toy_spec(), tmp_path, progress=False)
+    assert res.complete and sorted(res.summaries) == ["all", "by_mode", "by_y_mode"]
+    assert not list_parts(tmp_path)  # [reduce] without outputs: no rows
+    ds = open_summary(tmp_path, "by_mode")
+    assert list(ds.coords["mode"].values) == ["lo", "hi", "mid"]
+    rows = reference()
+    checked = 0
+    for m in MODES:
+        v = np.array([p for x, mm, y, p in rows if mm == m and not x * y > 1.0])
+        assert v.size > 10
+        cell = ds.sel(mode=m)
+        assert int(cell["count"]) == v.size == int(cell["count_prod"])
+        assert float(cell["sum_prod"]) == pytest.approx(v.sum(), rel=1e-12)
+        assert float(cell["mean_prod"]) == pytest.approx(v.mean(), rel=1e-12)
+        assert float(cell["std_prod"]) == pytest.approx(v.std(), rel=1e-10)
+        assert float(cell["min_prod"]) == v.min() and float(cell["max_prod"]) == v.max()
+        for q in QS:
+            assert float(cell[f"q{q:g}_prod"]) == np.quantile(v, q, method="linear"), (m, q)
+            checked += 1
+        assert float(cell["share_big"]) == 0.0
+    assert checked == 18
+    allr = open_summary(tmp_path, "all", pandas=True).iloc[0]
+    big = np.array([x * y > 1.0 for x, m, y, p in rows])
+    assert int(allr["count"]) == len(rows) and int(allr["sum_big"]) == big.sum() > 0
+    assert allr["share_big"] == big.sum() / len(rows)
+    assert allr["mean_status"] == pytest.approx(np.mean([x > 5 for x, m, y, p in rows]), rel=1e-12)
+    assert allr["q0.5_prod"] == np.quantile([p for *_, p in rows], 0.5)
+    two = open_summary(tmp_path, "by_y_mode")
+    assert two["max_prod"].dims == ("y", "mode") and two["max_prod"].shape == (len(YS), 3)
+    assert float(two["max_prod"].sel(y=3.0, mode="hi")) == max(p for x, m, y, p in rows if y == 3.0 and m == "hi")
+
+
+def test_chunk_size_changes_nothing_beyond_rounding_and_resume_is_bitwise(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    run(toy_spec(chunk=40), a, progress=False)
+    run(toy_spec(chunk=7), b, progress=False)
+    for name in ("by_mode", "all"):
+        x, y = open_summary(a, name, pandas=True), open_summary(b, name, pandas=True)
+        for c in x.columns:
+            if x[c].dtype.kind == "f":
+                np.testing.assert_allclose(x[c], y[c], rtol=1e-12, atol=0)
+                if c.startswith(("q", "min", "max", "share")):
+                    assert np.array_equal(x[c], y[c]), c
+            else:
+                assert (x[c] == y[c]).all(), c
+    # a run that lost some partials (as after a kill) resumes to the same bytes
+    before = (a / "summary-by_mode.parquet").read_bytes()
+    for p in sorted((a / "reduce" / "by_mode").iterdir())[::3]:
+        p.unlink()
+    (a / "summary-by_mode.parquet").unlink()
+    res = run(toy_spec(chunk=40), a, progress=False)
+    assert 0 < res.chunks_computed < res.n_chunks
+    assert (a / "summary-by_mode.parquet").read_bytes() == before
+
+
+def test_shards_give_the_same_summary_bit_for_bit(tmp_path):
+    one, sh = tmp_path / "one", tmp_path / "sh"
+    run(toy_spec(chunk=9), one, progress=False)
+    for i in (1, 2, 3):
+        r = run(toy_spec(chunk=9), sh, progress=False, shard=f"{i}/3")
+        assert (r.summaries is not None) == (i == 3)  # the call that completes the grid merges
+    for name in ("by_mode", "all", "by_y_mode"):
+        x = pq.read_table(one / f"summary-{name}.parquet")
+        y = pq.read_table(sh / f"summary-{name}.parquet")
+        assert x.equals(y) and x.schema.metadata == y.schema.metadata
+
+
+def test_outputs_selection_keeps_only_those_columns(tmp_path):
+    spec = toy_spec(outputs=["prod"])
+    run(spec, tmp_path, progress=False)
+    df = read_dataset(tmp_path)
+    assert list(df.columns) == ["index", "x", "mode", "y", "prod"] and len(df) == len(reference())
+    assert (tmp_path / "summary-by_mode.parquet").exists()
+    # and from the command line, without [reduce]
+    out = tmp_path / "cli"
+    spec_file = tmp_path / "s.toml"
+    spec_file.write_text('kernel = "sweep_test_toy"\nchunk_size = 50\n[axes]\nx = [1.0, 2.0]\ny = [0.5, 1.0]\n')
+    assert main(["run", str(spec_file), "--out", str(out), "--no-progress", "--outputs", "big,status"]) == 0
+    assert list(read_dataset(out).columns) == ["index", "x", "y", "big", "status"]
+    assert main(["run", str(spec_file), "--out", str(tmp_path / "bad"), "--no-progress", "--outputs", "nope"]) == 2
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize("reduce, key", [
+    ({"r": {"nope": ["mean"]}}, "reduce.r.nope"),
+    ({"r": {"where": ["prod"], "prod": ["mean"]}}, "reduce.r.where[0]"),
+    ({"r": {"where": ["!nope"], "prod": ["mean"]}}, "reduce.r.where[0]"),
+    ({"r": {"prod": {"quantiles": [1.5]}}}, "reduce.r.prod.quantiles[0]"),
+    ({"r": {"prod": {"quantiles": [-0.1]}}}, "reduce.r.prod.quantiles[0]"),
+    ({"r": {"by": ["c1"], "prod": ["mean"]}}, "reduce.r.by[0]"),
+    ({"r": {"by": ["x"]}}, "reduce.r"),
+    ({"r": {"prod": []}}, "reduce.r.prod"),
+    ({"r": {"prod": ["median"]}}, "reduce.r.prod[0]"),
+    ({"r": {"prod": ["share"]}}, "reduce.r.prod[0]"),
+])
+def test_bad_reduce_exits_2_naming_the_key(tmp_path, capsys, reduce, key):
+    spec_file = tmp_path / "bad.toml"
+    spec_file.write_text(_toml(reduce))
+    out = tmp_path / "out"
+    assert main(["run", str(spec_file), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"bad.toml: {key}:" in err, err
+    assert not out.exists()
+
+
+def _toml(reduce: dict) -> str:
+    lines = ['kernel = "sweep_test_toy"', "[axes]", "x = [1.0, 2.0]", 'mode = ["lo", "hi"]']
+    for name, body in reduce.items():
+        lines.append(f"[reduce.{name}]")
+        for k, v in body.items():
+            lines.append(f"{k} = {_tv(v)}")
+    return "\n".join(lines) + "\n"
+
+
+def _tv(v):
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_tv(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, list):
+        return "[" + ", ".join(_tv(x) for x in v) + "]"
+    if isinstance(v, str):
+        return f'"{v}"'
+    return repr(v)
