@@ -197,8 +197,6 @@ def completed_chunks(out_dir, spec_hash: str, chunk_ids: Iterable[int] | None = 
     ``chunk_ids`` restricts the check (e.g. to one shard's chunks).  ``problems``,
     when given, receives ``{chunk: [what is wrong]}`` for every part that fails.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     grid = grid or _grid_of(out_dir, spec_hash)
     return completed_files(data_dir(out_dir), spec_hash, chunk_ids, deep=deep, problems=problems, grid=grid)
 
@@ -208,6 +206,8 @@ def completed_files(parts_dir, spec_hash: str, chunk_ids: Iterable[int] | None =
     """:func:`completed_chunks` for the ``part-NNNNNN.parquet`` files directly in
     ``parts_dir`` (a reduction's partials use this; ``grid`` None: row counts are
     checked against the files' own footers only)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from .integrity import part_problems
 
     parts = list_part_files(parts_dir)
