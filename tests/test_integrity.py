@@ -429,3 +429,24 @@ def test_lease_is_exclusive_between_live_holders(tmp_path):
     finally:
         a.close()
         b.close()
+
+
+# ---------------------------------------------------------------------------
+# reduction partials (DIR/reduce/<name>/) are checked by the same function
+
+
+def test_verify_checks_reduction_partials(tmp_path, capsys):
+    from sweep.spec import parse_spec
+
+    spec = parse_spec({"kernel": "sweep_test_toy", "chunk_size": 10,
+                       "axes": {"x": {"linspace": [0.5, 9.5, 30]}},
+                       "reduce": {"all": {"prod": ["mean"]}}}, source="r.toml")
+    out = tmp_path / "out"
+    run(spec, out, progress=False)
+    partials = dataset.list_part_files(out / "reduce" / "all")
+    assert sorted(partials) == [0, 1, 2]
+    report = verify_dataset(out)
+    assert report["ok"] and report["partials_checked"] == 3 and report["strays"] == []
+    shutil.copy(partials[0], partials[2])  # chunk 0's partial under chunk 2's name
+    code, text = verify_cli(out, capsys)
+    assert code == 1 and "reduce/all/part-000002.parquet: holds chunk 0 but is named as chunk 2" in text
