@@ -32,12 +32,15 @@ parts cannot be verified, so migrating them would carry unverifiable rows over.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import uuid
 from pathlib import Path
 from typing import Iterable
+
+from .errors import OutputError
 
 from .summary import open_summary  # noqa: F401,E402  (summaries of [reduce]: sweep.summary)
 
@@ -65,9 +68,16 @@ __all__ = [
     "read_dataset",
     "read_arrow",
     "status",
+    "FORMAT",
+    "read_manifest",
+    "verify_dataset",
+    "require_intact",
+    "describe_problems",
 ]
 
 MANIFEST_NAME = "_sweep.json"
+#: /2: parts under data/ with chunk number, row count and content checksum (sweep.integrity)
+FORMAT = "skillsweep-dataset/2"
 DATA_DIR = "data"
 QUARANTINE_DIR = "_quarantine"  # "_": skipped by pyarrow/pandas directory discovery
 META_SPEC_HASH = b"sweep.spec_hash"
@@ -173,10 +183,25 @@ def part_spec_hash(path) -> str | None:
     return meta[META_SPEC_HASH].decode()
 
 
+# Reading the manifest lives here, with the rest of the directory layout, so that
+# sweep.manifest (which writes it) imports this module and not the other way round.
+def read_manifest(out_dir) -> dict:
+    """The manifest of ``out_dir`` (OutputError if absent or unreadable)."""
+    path = Path(out_dir) / MANIFEST_NAME
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise OutputError(f"{out_dir}: no {MANIFEST_NAME}; not a sweep output directory") from None
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{path}: unreadable manifest: {exc}") from None
+    if not isinstance(data, dict) or "spec_hash" not in data:
+        raise OutputError(f"{path}: not a sweep manifest (no spec_hash)")
+    return data
+
+
 def _grid_of(out_dir, spec_hash: str):
     """``(n_chunks, chunk_size, n_vectors)`` from the manifest when it is ``spec_hash``'s, else None."""
-    from .manifest import read_manifest
-
     try:
         m = read_manifest(out_dir)
     except Exception:  # noqa: BLE001 - no manifest (tests writing parts directly): no row check
@@ -447,9 +472,6 @@ def remove_sweep_files(out_dir) -> None:
 
 def require_current_format(out_dir, manifest: dict) -> None:
     """Refuse (OutputError, exit 2) a dataset of the first layout, with the fix."""
-    from .errors import OutputError
-    from .manifest import FORMAT
-
     fmt = manifest.get("format")
     if fmt != FORMAT:
         src = (manifest.get("spec") or {}).get("source") or "SPEC.toml"
@@ -460,9 +482,6 @@ def require_current_format(out_dir, manifest: dict) -> None:
 
 
 def _valid_part_paths(out_dir) -> list[str]:
-    from .integrity import require_intact
-    from .manifest import read_manifest
-
     report = require_intact(out_dir)  # refuses damaged parts and foreign files, with the fix
     parts = list_parts(out_dir)
     return [str(parts[k]) for k in report["done"]]
@@ -472,8 +491,6 @@ def status(out_dir) -> dict:
     """What a sweep directory holds: its manifest's identity, the chunks done
     (valid part files) and the chunks still missing (computed from the part files,
     so it is right even while shards are writing)."""
-    from .manifest import read_manifest
-
     manifest = read_manifest(out_dir)
     require_current_format(out_dir, manifest)
     n_chunks = int(manifest["n_chunks"])
@@ -513,3 +530,91 @@ def read_dataset(out_dir, columns=None):
     """The dataset as a pandas DataFrame, rows in index order (categorical axes as
     pandas categoricals)."""
     return read_arrow(out_dir, columns=columns).to_pandas()
+
+
+# ---------------------------------------------------------------------------
+# checking a whole dataset (sweep verify, read_dataset, summarize)
+
+_REDUCE_DIR = "reduce"
+
+
+def verify_dataset(out_dir, *, deep: bool = True, threads: int | None = None) -> dict:
+    """Check every file of the dataset in ``out_dir``.
+
+    Returns ``{"ok", "complete", "n_chunks", "done", "missing", "bad": [(file, [problems])],
+    "foreign": [files under data/ that are not the sweep's], "strays": [other unknown
+    files beside the manifest], "partials_checked"}``.  ``ok`` is False when a part or
+    a reduction partial fails, or ``data/`` holds a file that is not the sweep's
+    (pandas/DuckDB would read it).  Missing chunks (an unfinished run) are reported,
+    not failures; ``complete`` says whether there are any.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .integrity import part_problems
+
+    out = Path(out_dir)
+    manifest = read_manifest(out)
+    require_current_format(out, manifest)
+    spec_hash = manifest["spec_hash"]
+    n_chunks, chunk_size, n = int(manifest["n_chunks"]), int(manifest["chunk_size"]), int(manifest["n_vectors"])
+    parts, foreign = scan_data_dir(out, n_chunks)
+
+    def rows_of(k):
+        return min(chunk_size, n - k * chunk_size)
+
+    def check(item):
+        k, p = item
+        return k, p, part_problems(p, spec_hash=spec_hash, chunk=k, rows=rows_of(k), deep=deep)
+
+    jobs = list(parts.items())
+    partials = []
+    red = out / _REDUCE_DIR
+    if red.is_dir():  # reductions: DIR/reduce/<name>/ holds one partial per chunk, written like parts
+        for sub in sorted(red.iterdir()):
+            if sub.is_dir():
+                partials += list(list_part_files(sub).items())
+    threads = threads or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(threads) as pool:  # pyarrow and hashlib release the GIL
+        results = list(pool.map(check, jobs))
+        pres = list(pool.map(lambda it: (it[0], it[1], part_problems(
+            it[1], spec_hash=spec_hash, chunk=it[0], rows=None, deep=deep)), partials))
+    bad = [(str(p.relative_to(out)), probs) for _, p, probs in results + pres if probs]
+    done = sorted(k for k, _, probs in results if not probs)
+    done_set = set(done)
+    missing = [k for k in range(n_chunks) if k not in done_set] if n_chunks <= 10_000_000 else None
+    known = {MANIFEST_NAME, DATA_DIR, _REDUCE_DIR, QUARANTINE_DIR}
+    strays = sorted(e.name for e in os.scandir(out) if e.name not in known and not e.name.startswith(".")
+                    and not (e.name.startswith("summary-") and e.name.endswith(".parquet")))  # reductions
+    return {
+        "out_dir": str(out), "spec_hash": spec_hash, "n_chunks": n_chunks, "chunks_done": len(done),
+        "done": done,
+        "missing": missing, "complete": len(done) == n_chunks, "bad": bad,
+        "foreign": [str(p.relative_to(out)) for p in foreign], "strays": strays,
+        "partials_checked": len(partials), "ok": not bad and not foreign,
+    }
+
+
+def describe_problems(report: dict, limit: int = 20) -> str:
+    """Lines naming every bad file (up to ``limit``) and every foreign file."""
+    lines = []
+    for f, probs in report["bad"][:limit]:
+        lines.append(f"  {f}: " + "; ".join(probs))
+    if len(report["bad"]) > limit:
+        lines.append(f"  ... and {len(report['bad']) - limit} more damaged files")
+    for f in report["foreign"][:limit]:
+        lines.append(f"  {f}: not a part of this sweep (pandas/DuckDB would read it)")
+    return "\n".join(lines)
+
+
+def require_intact(out_dir, *, deep: bool = True) -> dict:
+    """:func:`verify_dataset`, raising :class:`~sweep.integrity.DatasetDamaged` (with the fix) if it fails."""
+    from .integrity import DatasetDamaged
+
+    report = verify_dataset(out_dir, deep=deep)
+    if not report["ok"]:
+        src = (read_manifest(out_dir).get("spec") or {}).get("source") or "SPEC.toml"
+        raise DatasetDamaged(
+            f"{out_dir}: the dataset fails its integrity checks:\n{describe_problems(report)}\n"
+            f"Fix: re-run `sweep run {src} --out {out_dir}`; it recomputes damaged parts and moves "
+            f"files that are not the sweep's out of data/ (`sweep verify {out_dir}` re-checks)")
+    return report

@@ -11,15 +11,14 @@ partial under ``DIR/reduce/<name>/``) carries in its Parquet key-value metadata:
 
 and its data pages carry CRC32 checksums (Parquet's ``crc`` field), verified when
 the file is read.  :func:`part_problems` checks all of these for one file;
-:func:`verify_dataset` for a whole directory.  A page CRC catches a damaged page
+:func:`sweep.dataset.verify_dataset` for a whole directory.  This module knows
+nothing of directories: it imports no other module of the package but errors.  A page CRC catches a damaged page
 before it is decompressed; the content hash catches whatever the CRCs do not cover
 (page headers, a file whose pages are intact but swapped in from elsewhere).
 """
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 
 import numpy as np
 
@@ -31,9 +30,7 @@ __all__ = [
     "content_digest",
     "integrity_metadata",
     "part_problems",
-    "verify_dataset",
     "DatasetDamaged",
-    "require_intact",
 ]
 
 META_ROWS = b"sweep.rows"
@@ -147,96 +144,3 @@ def part_problems(path, *, spec_hash: str, chunk: int, rows: int | None = None,
     if digest != want:
         return ["content checksum mismatch (the values are not the ones written)"]
     return []
-
-
-# ---------------------------------------------------------------------------
-# a whole dataset
-
-_REDUCE_DIR = "reduce"
-
-
-def verify_dataset(out_dir, *, deep: bool = True, threads: int | None = None) -> dict:
-    """Check every file of the dataset in ``out_dir``.
-
-    Returns ``{"ok", "complete", "n_chunks", "done", "missing", "bad": [(file, [problems])],
-    "foreign": [files under data/ that are not the sweep's], "strays": [other unknown
-    files beside the manifest], "partials_checked"}``.  ``ok`` is False when a part or
-    a reduction partial fails, or ``data/`` holds a file that is not the sweep's
-    (pandas/DuckDB would read it).  Missing chunks (an unfinished run) are reported,
-    not failures; ``complete`` says whether there are any.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from . import dataset
-    from .manifest import read_manifest
-
-    out = Path(out_dir)
-    manifest = read_manifest(out)
-    dataset.require_current_format(out, manifest)
-    spec_hash = manifest["spec_hash"]
-    n_chunks, chunk_size, n = int(manifest["n_chunks"]), int(manifest["chunk_size"]), int(manifest["n_vectors"])
-    parts, foreign = dataset.scan_data_dir(out, n_chunks)
-
-    def rows_of(k):
-        return min(chunk_size, n - k * chunk_size)
-
-    def check(item):
-        k, p = item
-        return k, p, part_problems(p, spec_hash=spec_hash, chunk=k, rows=rows_of(k), deep=deep)
-
-    jobs = list(parts.items())
-    partials = []
-    red = out / _REDUCE_DIR
-    if red.is_dir():  # reductions: DIR/reduce/<name>/ holds one partial per chunk, written like parts
-        for sub in sorted(red.iterdir()):
-            if sub.is_dir():
-                partials += list(dataset.list_part_files(sub).items())
-    threads = threads or min(4, os.cpu_count() or 1)
-    with ThreadPoolExecutor(threads) as pool:  # pyarrow and hashlib release the GIL
-        results = list(pool.map(check, jobs))
-        pres = list(pool.map(lambda it: (it[0], it[1], part_problems(
-            it[1], spec_hash=spec_hash, chunk=it[0], rows=None, deep=deep)), partials))
-    bad = [(str(p.relative_to(out)), probs) for _, p, probs in results + pres if probs]
-    done = sorted(k for k, _, probs in results if not probs)
-    done_set = set(done)
-    missing = [k for k in range(n_chunks) if k not in done_set] if n_chunks <= 10_000_000 else None
-    known = {dataset.MANIFEST_NAME, dataset.DATA_DIR, _REDUCE_DIR, dataset.QUARANTINE_DIR}
-    strays = sorted(e.name for e in os.scandir(out) if e.name not in known and not e.name.startswith(".")
-                    and not (e.name.startswith("summary-") and e.name.endswith(".parquet")))  # reductions
-    return {
-        "out_dir": str(out), "spec_hash": spec_hash, "n_chunks": n_chunks, "chunks_done": len(done),
-        "done": done,
-        "missing": missing, "complete": len(done) == n_chunks, "bad": bad,
-        "foreign": [str(p.relative_to(out)) for p in foreign], "strays": strays,
-        "partials_checked": len(partials), "ok": not bad and not foreign,
-    }
-
-
-def describe_problems(report: dict, limit: int = 20) -> str:
-    """Lines naming every bad file (up to ``limit``) and every foreign file."""
-    lines = []
-    for f, probs in report["bad"][:limit]:
-        lines.append(f"  {f}: " + "; ".join(probs))
-    if len(report["bad"]) > limit:
-        lines.append(f"  ... and {len(report['bad']) - limit} more damaged files")
-    for f in report["foreign"][:limit]:
-        lines.append(f"  {f}: not a part of this sweep (pandas/DuckDB would read it)")
-    return "\n".join(lines)
-
-
-def require_intact(out_dir, *, deep: bool = True) -> dict:
-    """:func:`verify_dataset`, raising :class:`DatasetDamaged` (with the fix) if it fails."""
-    report = verify_dataset(out_dir, deep=deep)
-    if not report["ok"]:
-        src = ""
-        try:
-            from .manifest import read_manifest
-
-            src = (read_manifest(out_dir).get("spec") or {}).get("source") or "SPEC.toml"
-        except OutputError:
-            src = "SPEC.toml"
-        raise DatasetDamaged(
-            f"{out_dir}: the dataset fails its integrity checks:\n{describe_problems(report)}\n"
-            f"Fix: re-run `sweep run {src} --out {out_dir}`; it recomputes damaged parts and moves "
-            f"files that are not the sweep's out of data/ (`sweep verify {out_dir}` re-checks)")
-    return report

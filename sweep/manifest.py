@@ -18,9 +18,11 @@ import platform
 import tempfile
 from pathlib import Path
 
-from .dataset import (
+from .dataset import (  # noqa: F401  (FORMAT, read_manifest: re-exported, they used to live here)
     DATA_DIR,
+    FORMAT,
     MANIFEST_NAME,
+    read_manifest,
     require_current_format,
     clean_temp_files,
     create_bytes_exclusive,
@@ -32,8 +34,6 @@ from .errors import OutputError
 __all__ = ["FORMAT", "build_manifest", "read_manifest", "prepare_output", "versions", "pooled_axes",
            "axis_values", "spec_differences"]
 
-#: /2: parts under data/ with chunk number, row count and content checksum (sweep.integrity)
-FORMAT = "skillsweep-dataset/2"
 
 
 def versions() -> dict[str, str]:
@@ -86,21 +86,6 @@ def build_manifest(spec, *, columns: list[dict], device: str, factored: dict | N
                  "exists and its key-value metadata holds this spec_hash, its chunk number and row "
                  "count, and a content checksum (sweep.content) that its values match",
     }
-
-
-def read_manifest(out_dir) -> dict:
-    """The manifest of ``out_dir`` (OutputError if absent or unreadable)."""
-    path = Path(out_dir) / MANIFEST_NAME
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise OutputError(f"{out_dir}: no {MANIFEST_NAME}; not a sweep output directory") from None
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{path}: unreadable manifest: {exc}") from None
-    if not isinstance(data, dict) or "spec_hash" not in data:
-        raise OutputError(f"{path}: not a sweep manifest (no spec_hash)")
-    return data
 
 
 def _check_writable(out: Path) -> None:

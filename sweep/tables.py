@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .dataset import list_parts
-from .integrity import require_intact
+from .dataset import require_intact
 from .manifest import axis_values, pooled_axes
 from .errors import OutputError, RunError
 from .manifest import read_manifest

@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
 
 
 def cmd_verify(args) -> int:
-    from .integrity import describe_problems, verify_dataset
+    from .dataset import describe_problems, verify_dataset
 
     t0 = time.perf_counter()
     report = verify_dataset(args.dir, deep=not args.quick)

@@ -8,7 +8,6 @@ with exit status 2 where repair is impossible.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -28,7 +27,8 @@ from sweep import dataset
 from sweep.cli import main
 from sweep.engine import run
 from sweep.errors import OutputError
-from sweep.integrity import DatasetDamaged, content_digest, part_problems, verify_dataset
+from sweep.dataset import verify_dataset
+from sweep.integrity import DatasetDamaged, content_digest, part_problems
 from sweep.leases import LEASE_DIR, Leases, live_runs
 from sweep.spec import load_spec
 from tests.test_sweep_toy import SLOW, subprocess_env, sweep_cmd
