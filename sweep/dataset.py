@@ -587,6 +587,7 @@ def verify_dataset(out_dir, *, deep: bool = True, threads: int | None = None) ->
                     and not (e.name.startswith("summary-") and e.name.endswith(".parquet")))  # reductions
     return {
         "out_dir": str(out), "spec_hash": spec_hash, "n_chunks": n_chunks, "chunks_done": len(done),
+        "spec_source": (manifest.get("spec") or {}).get("source"),
         "done": done,
         "missing": missing, "complete": len(done) == n_chunks, "bad": bad,
         "foreign": [str(p.relative_to(out)) for p in foreign], "strays": strays,

@@ -44,7 +44,8 @@ def cmd_verify(args) -> int:
           f"{report['partials_checked']} reduction partials checked ({report['seconds']:.2f} s)")
     if report["bad"] or report["foreign"]:
         print(describe_problems(report, limit=10**9))
-        print(f"fix: re-run `sweep run SPEC.toml --out {args.dir}` with the dataset's spec: it "
+        print(f"fix: re-run `sweep run {report.get('spec_source') or 'SPEC.toml'} --out {args.dir}` "
+              f"(the dataset's spec): it "
               f"recomputes damaged parts and moves foreign files to _quarantine/")
     for name in report["strays"]:
         print(f"  note: {name} beside the manifest is not the sweep's (readers of data/ do not see it)")
