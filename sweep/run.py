@@ -158,7 +158,8 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
     device = describe_devices()
     plan = factor_plan(spec, factor)
     factored = None if plan is None else plan.to_dict()
-    prepare_output(out, spec, overwrite=overwrite, columns=columns_doc(spec), device=device,
+    prepare_output(out, spec, overwrite=overwrite, columns=columns_doc(spec) if spec.writes_rows else [],
+                   device=device,
                    factored=factored)
     sinks = sinks_for(spec)
     for s in sinks:
