@@ -185,6 +185,8 @@ def test_every_nan_is_explained(batch):
     assert (np.isnan(out["h2_star_next"]) == (n != 1)).all()
     for k in ("asym_high", "asym_low", "payoff_high", "payoff_low"):
         assert (np.isnan(out[k]) == ~out["asym_eq"]).all(), k
+    assert (out["asym_eq"] == (out["n_asym_eq"] > 0)).all()
+    assert (out["terminal_order_matters"] <= out["terminal_alternative"]).all()
     for k in ("h1_sf", "F1_at_0", "F1_at_1"):
         assert np.isfinite(out[k]).all(), k
     assert (out["h1_star_min"][n > 0] <= out["h1_star_max"][n > 0]).all()
@@ -231,11 +233,20 @@ def test_prop6_unique_and_cor4_below_single_firm_for_large_eta(rows):
     assert (out["h2_star_next"][ok] == 0).all()
 
 
+#: an asymmetric pair sits where Φ1 is flat in each firm's own engagement, so its
+#: location is resolved to ~1e-7, not to the last ulp: a last-ulp difference between two
+#: compiled programs can move it that much, and each firm's payoff moves with the
+#: other firm's engagement (first order): ~1e-8
+ASYM_TOL = dict(asym_high=(0.0, 1e-6), asym_low=(0.0, 1e-6), payoff_high=(1e-7, 0.0),
+                payoff_low=(1e-7, 0.0))
+
+
 def test_vmap_matches_batched_kernel(batch):
     p, out = batch
     mapped = run_secondary(p, np.float64, vmapped=True)
     for k in SPEC.output_names:
-        np.testing.assert_allclose(mapped[k], out[k], rtol=1e-12, atol=1e-13, equal_nan=True,
+        rtol, atol = ASYM_TOL.get(k, (1e-12, 1e-13))
+        np.testing.assert_allclose(mapped[k], out[k], rtol=rtol, atol=atol, equal_nan=True,
                                    err_msg=k)
 
 
