@@ -1,0 +1,397 @@
+"""The terminal pay-bonus game (docs/model.md §9, OA.8): candidates, best replies,
+verification and the selected equilibrium, shared by ``terminal_bonus`` and
+``period1_bonus``.
+
+Each firm chooses (h, z) ∈ [0,1] × {0,1}; z = 1 pays a bonus ω per worker.  Against a
+rival playing (h, z) an own deviation (h', z') earns
+
+    Π2(h',z' | h,z) = σ2 · [M(s2,h';A2) − ωz'],
+    σ2 = sigmoid(([ωz' + βB(g(s2,h'))] − [ωz + βB(g(s2,h))]) / η).
+
+The rival enters only through its *sorting value* u = ωz + βB(g(s2,h)), so a best
+reply is a function of one number per lane; every search below is written that way.
+
+At a symmetric profile the own-h derivative has the sign of F2_z(h) − λRδ with
+
+    F2_z(h) = β/(2η)·K2·B'(g(s2,h;A2))·(M(s2,h;A2) − ωz)      (K2 = γ + φℓ(π2)/(1−π2)).
+
+For a below-benchmark worker B'(g(s2,h)) is increasing and concave in h for b ≤ 2 and
+M − ωz is linear in h, so the derivative of F2_z vanishes where a linear function
+does: F2_z is unimodal in h and F2_z = λRδ has at most two roots.  :data:`ROOTS` = 2
+slots per class therefore hold every interior candidate (more crossings on the grid,
+which the floor of g or b > 2 could in principle produce, raise ``roots_overflow``).
+
+Candidates (Prop. 3's three cases, for each z) are verified against every deviation
+(h', z'): the best reply over a grid of h' for both z', refined by golden section
+around the best grid point, may not beat the candidate's payoff by more than a
+relative :data:`RTOL`.  The grid is the one ``terminal`` scans (65 points), and the
+interior roots are refined by the same solver on the same cells with the same
+function at ω = 0, so the ω = 0 candidates are bit-for-bit those of ``terminal``.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from . import domains as dom
+from . import status as st
+from .primitives import B, B_prime, M, W, W_prime, dM_dh, dM_ds, g
+from .roots import Root, solve
+from .terminal import H_GRID, Period2
+
+#: interior-root slots per bonus class (F2_z is unimodal in h: at most two roots)
+ROOTS = 2
+#: golden-section steps refining a best reply inside its two grid cells: the bracket
+#: 2/64 shrinks by 0.618^22 ≈ 2.5e-5, to ~8e-7 (payoff error ~ Π''·1e-13)
+GOLDEN = 22
+#: relative tolerance of the deviation test, by float width (as ``period1``)
+RTOL = {64: 1e-9, 32: 1e-4}
+#: best-response iterations on the coarse strategy grid looking for a 2-cycle
+K_BR = 12
+#: stride of the coarse h grid used by the asymmetric search (17 points)
+BR_STRIDE = 4
+
+_INV_GOLDEN = 0.6180339887498949
+
+
+def tolerance(dtype) -> float:
+    return RTOL[jnp.finfo(dtype).bits]
+
+
+def fit(q, ndim):
+    """Append singleton axes to every leaf so it broadcasts against ``ndim`` dims."""
+    return jax.tree_util.tree_map(lambda v: jnp.reshape(v, jnp.shape(v) + (1,) * (ndim - jnp.ndim(v))), q)
+
+
+def gain_z(h, s2, q: Period2, wz):
+    """Bonus-class engagement gain F2_z(h;s2) = β/(2η)·K2·B'(g)·(M − ωz) (docs/model.md §9).
+
+    ``wz`` is ω·z.  At wz = 0 this is :func:`kernels.terminal.engagement_gain`
+    operation for operation (M − 0 = M exactly)."""
+    gg = g(s2, h, q.alpha2, q.pi2, q.gamma, q.L2)
+    return (q.beta / (2.0 * q.eta) * dom.K(q.pi2, q.gamma, q.L2) * B_prime(gg, q.b)
+            * (M(s2, h, q.alpha2, q.pi2, q.delta, q.lam_R, q.b) - wz))
+
+
+def _foc_shifted(u, th):
+    # F2_z(h) − λRδ with h = u − 1 (u ∈ [1,2]: the solver's relative tolerance
+    # becomes an absolute one in h, as in kernels.terminal)
+    s2, q, wz = th
+    return gain_z(u - 1.0, s2, q, wz) - q.lam_R * q.delta
+
+
+class Strategy(NamedTuple):
+    """Per-h quantities of the deviation payoff: U = βB(g(s2,h)) and M(s2,h)."""
+
+    U: jnp.ndarray
+    M: jnp.ndarray
+
+
+def strategy_values(h, s2, q: Period2) -> Strategy:
+    q = fit(q, jnp.ndim(h))
+    s2 = jnp.reshape(s2, jnp.shape(s2) + (1,) * (jnp.ndim(h) - jnp.ndim(s2)))
+    return Strategy(q.beta * B(g(s2, h, q.alpha2, q.pi2, q.gamma, q.L2), q.b),
+                    M(s2, h, q.alpha2, q.pi2, q.delta, q.lam_R, q.b))
+
+
+def deviation_payoff(U, Mh, zprime, u_opp, omega, eta):
+    """Π2 of an own deviation with sorting value U + ωz' and margin M − ωz' against a
+    rival of sorting value ``u_opp`` (docs/model.md §9)."""
+    wz = omega * zprime
+    return jax.nn.sigmoid((U + wz - u_opp) / eta) * (Mh - wz)
+
+
+class Candidates(NamedTuple):
+    """Symmetric KKT candidates of both bonus classes: trailing axis of 2·(2 + ROOTS)
+    slots ordered (z=0: h=1, h=0, roots ascending; z=1: the same)."""
+
+    h: jnp.ndarray
+    z: jnp.ndarray          # float 0/1
+    pre: jnp.ndarray        # the slot is a candidate (KKT condition holds)
+    status: jnp.ndarray     # int8 per slot: AT_UPPER, AT_LOWER, root status
+    overflow: jnp.ndarray   # (...,) more than ROOTS crossings in some class
+    finite: jnp.ndarray     # (...,) F2_z finite on the whole grid
+
+
+def _class_candidates(s2, q, wz, hs):
+    f = gain_z(hs, s2[..., None], fit(q, s2.ndim + 1), wz[..., None]) - (q.lam_R * q.delta)[..., None]
+    finite = jnp.all(jnp.isfinite(f), axis=-1)
+    pos = f > 0.0
+    cross = pos[..., 1:] != pos[..., :-1]
+    rank = jnp.cumsum(cross, axis=-1, dtype=jnp.int32)
+    slots = jnp.arange(1, ROOTS + 1, dtype=jnp.int32)[:, None]
+    sel = cross[..., None, :] & (rank[..., None, :] == slots)        # (..., ROOTS, 64)
+    has = jnp.any(sel, axis=-1)
+    k = jnp.argmax(sel, axis=-1)
+    lo, hi = hs[k], hs[k + 1]
+    nd = lo.ndim
+    r = solve(_foc_shifted, lo + 1.0, hi + 1.0,
+              (s2[..., None], fit(q, nd), wz[..., None]), mask=has)
+    rx = r.x - 1.0
+    below = s2 < q.alpha2
+    above = s2 > q.alpha2
+    corner1 = (below & (f[..., -1] >= 0.0)) | above
+    corner0 = below & (f[..., 0] <= 0.0)
+    interior = below[..., None] & has & jnp.isin(r.status, jnp.array(st.OK, jnp.int8))
+    shp = s2.shape + (1,)
+    h = jnp.concatenate([jnp.ones(shp, s2.dtype), jnp.zeros(shp, s2.dtype), rx], axis=-1)
+    pre = jnp.concatenate([corner1[..., None], corner0[..., None], interior], axis=-1)
+    stat = jnp.concatenate([jnp.full(shp, st.AT_UPPER, jnp.int8), jnp.full(shp, st.AT_LOWER, jnp.int8),
+                            r.status], axis=-1)
+    n_cross = jnp.sum(cross, axis=-1)
+    return h, pre, stat, below & (n_cross > ROOTS), finite | ~below
+
+
+def candidates(s2, q: Period2, omega) -> Candidates:
+    """Symmetric candidates of both classes (Prop. 3's cases with margin M − ωz)."""
+    hs = jnp.linspace(0.0, 1.0, H_GRID, dtype=s2.dtype)
+    parts = [_class_candidates(s2, q, omega * z, hs) for z in (0.0, 1.0)]
+    h = jnp.concatenate([parts[0][0], parts[1][0]], axis=-1)
+    n = parts[0][0].shape[-1]
+    z = jnp.concatenate([jnp.zeros(s2.shape + (n,), s2.dtype), jnp.ones(s2.shape + (n,), s2.dtype)], axis=-1)
+    pre = jnp.concatenate([parts[0][1], parts[1][1]], axis=-1)
+    stat = jnp.concatenate([parts[0][2], parts[1][2]], axis=-1)
+    return Candidates(jnp.where(pre, h, 0.5), z, pre, stat, parts[0][3] | parts[1][3],
+                      parts[0][4] & parts[1][4])
+
+
+class Reply(NamedTuple):
+    h: jnp.ndarray
+    z: jnp.ndarray
+    payoff: jnp.ndarray
+
+
+def best_reply(u_opp, s2, q: Period2, omega, grid: Strategy, hs) -> Reply:
+    """Best deviation (h', z') against a rival of sorting value ``u_opp`` (any trailing
+    axes after the batch shape): the best of the 2 × H_GRID grid strategies, then a
+    golden-section search of the best class on the two cells around the best point.
+
+    A maximum of another class or cell whose grid value is lower but whose true value
+    is higher by less than the grid's curvature error (~Π''·(1/64)²) is missed; the
+    search is exact wherever the best grid point lies in the basin of the maximum.
+    """
+    extra = jnp.ndim(u_opp) - jnp.ndim(s2)
+    qf = fit(q, jnp.ndim(u_opp) + 1)
+    om = jnp.reshape(omega, jnp.shape(omega) + (1,) * (jnp.ndim(u_opp) + 1 - jnp.ndim(omega)))
+    Ug = jnp.reshape(grid.U, grid.U.shape[:-1] + (1,) * extra + grid.U.shape[-1:])
+    Mg = jnp.reshape(grid.M, grid.M.shape[:-1] + (1,) * extra + grid.M.shape[-1:])
+    u = u_opp[..., None]
+    p0 = deviation_payoff(Ug, Mg, 0.0, u, om, qf.eta)
+    p1 = deviation_payoff(Ug, Mg, 1.0, u, om, qf.eta)
+    i0, i1 = jnp.argmax(p0, axis=-1), jnp.argmax(p1, axis=-1)
+    b0, b1 = jnp.max(p0, axis=-1), jnp.max(p1, axis=-1)
+    zb = (b1 > b0).astype(s2.dtype)
+    i = jnp.where(b1 > b0, i1, i0)
+    f_grid = jnp.maximum(b0, b1)
+    x_grid = hs[i]
+    n = hs.shape[0]
+    a = hs[jnp.maximum(i - 1, 0)]
+    b = hs[jnp.minimum(i + 1, n - 1)]
+    r = _INV_GOLDEN
+    s2e = jnp.reshape(s2, s2.shape + (1,) * extra)
+    q_e = fit(q, jnp.ndim(u_opp))
+    om_e = jnp.reshape(omega, jnp.shape(omega) + (1,) * (jnp.ndim(u_opp) - jnp.ndim(omega)))
+
+    def f(x):
+        sv = strategy_values(x, s2e, q_e)
+        return deviation_payoff(sv.U, sv.M, zb, u_opp, om_e, q_e.eta)
+
+    c, d = b - r * (b - a), a + r * (b - a)
+    fc, fd = f(c), f(d)
+
+    def step(_, s):
+        a, b, c, d, fc, fd = s
+        left = fc >= fd                      # the maximum lies in [a, d]
+        a2, b2 = jnp.where(left, a, c), jnp.where(left, d, b)
+        c2 = jnp.where(left, b2 - r * (b2 - a2), d)
+        d2 = jnp.where(left, c, a2 + r * (b2 - a2))
+        x = jnp.where(left, c2, d2)
+        fx = f(x)
+        return a2, b2, c2, d2, jnp.where(left, fx, fc), jnp.where(left, fd, fx)
+
+    a, b, c, d, fc, fd = lax.fori_loop(0, GOLDEN, step, (a, b, c, d, fc, fd))
+    xg, fg = jnp.where(fc >= fd, c, d), jnp.maximum(fc, fd)
+    better = fg > f_grid
+    return Reply(jnp.where(better, xg, x_grid), zb, jnp.where(better, fg, f_grid))
+
+
+class TerminalSelection(NamedTuple):
+    """The selected symmetric terminal equilibrium and what the kernels report of it."""
+
+    h: jnp.ndarray          # h2* (NaN with status when none)
+    z: jnp.ndarray          # z2* as 0/1 float (NaN when none)
+    status: jnp.ndarray     # int8: slot status of the selected equilibrium, SKIPPED, NONFINITE
+    n_sym: jnp.ndarray      # int32 verified symmetric equilibria (both classes); −1 at s2 = α2
+    pay_eq: jnp.ndarray
+    nopay_eq: jnp.ndarray
+    sel_differs: jnp.ndarray   # bonus-first or no-bonus-first would select another class
+    h0_first_differs: jnp.ndarray  # within-class order h = 0 first would select another h
+    overflow: jnp.ndarray
+    h_class: jnp.ndarray    # (..., 2) selected h within each class (NaN when none)
+
+
+def _class_pick(ver, h, first_slot_order):
+    """Within one class (slots h=1, h=0, roots ascending): the first verified slot in
+    ``first_slot_order`` (indices), else the lowest verified root.  Returns
+    (found, slot index)."""
+    i0, i1 = first_slot_order
+    roots = ver[..., 2:]
+    k_root = 2 + jnp.argmax(roots, axis=-1)
+    any_root = jnp.any(roots, axis=-1)
+    idx = jnp.where(ver[..., i0], i0, jnp.where(ver[..., i1], i1, k_root))
+    found = ver[..., i0] | ver[..., i1] | any_root
+    return found, idx
+
+
+def select_terminal(s2, q: Period2, omega) -> TerminalSelection:
+    """Verified symmetric terminal equilibria and the selection of docs/model.md §9:
+    within each class h = 1, else h = 0, else the lowest interior root; between the
+    classes the larger common profit Π̄2 = (M − ωz)/2, ties to z = 0."""
+    cand = candidates(s2, q, omega)
+    hs = jnp.linspace(0.0, 1.0, H_GRID, dtype=s2.dtype)
+    grid = strategy_values(jnp.broadcast_to(hs, s2.shape + (H_GRID,)), s2, q)
+    own = strategy_values(cand.h, s2, q)
+    om = omega[..., None]
+    u_c = own.U + om * cand.z
+    own_pay = 0.5 * (own.M - om * cand.z)
+    rep = best_reply(u_c, s2, q, omega, grid, hs)
+    tol = tolerance(s2.dtype)
+    ver = cand.pre & (rep.payoff - own_pay <= tol * (1.0 + jnp.abs(own_pay)))
+    ns = 2 + ROOTS
+    picks, picks_h0 = [], []
+    for c in range(2):
+        v = ver[..., c * ns:(c + 1) * ns]
+        hc = cand.h[..., c * ns:(c + 1) * ns]
+        sc = cand.status[..., c * ns:(c + 1) * ns]
+        found, idx = _class_pick(v, hc, (0, 1))
+        found0, idx0 = _class_pick(v, hc, (1, 0))
+        take = lambda a, i: jnp.take_along_axis(a, i[..., None], axis=-1)[..., 0]  # noqa: E731
+        picks.append((found, take(hc, idx), take(sc, idx)))
+        picks_h0.append((found0, take(hc, idx0)))
+    (f0, h0, s0), (f1, h1, s1) = picks
+    m0 = M(s2, h0, q.alpha2, q.pi2, q.delta, q.lam_R, q.b)
+    m1 = M(s2, h1, q.alpha2, q.pi2, q.delta, q.lam_R, q.b) - omega
+    pay = f1 & (~f0 | (m1 > m0))
+    any_eq = f0 | f1
+    at_alpha = s2 == q.alpha2
+    ok = any_eq & cand.finite & ~at_alpha
+    h = jnp.where(ok, jnp.where(pay, h1, h0), jnp.nan)
+    z = jnp.where(ok, pay.astype(s2.dtype), jnp.nan)
+    status = jnp.where(pay, s1, s0)
+    status = jnp.where(ok, status, jnp.where(cand.finite, st.SKIPPED, st.NONFINITE)).astype(jnp.int8)
+    n = jnp.sum(ver, axis=-1, dtype=jnp.int32)
+    n = jnp.where(at_alpha, -1, n)
+    # alternatives: bonus first (z = 1 whenever that class has an equilibrium), no-bonus
+    # first (z = 0 whenever it has one), and h = 0 before h = 1 within a class
+    # with both classes present, bonus-first picks z = 1 and no-bonus-first z = 0, so
+    # one of them always disagrees with the profit comparison; with one class all agree
+    differs = ok & f0 & f1
+    h_alt = jnp.where(pay, picks_h0[1][1], picks_h0[0][1])
+    return TerminalSelection(
+        h=h, z=z, status=status, n_sym=n,
+        pay_eq=f1 & ok, nopay_eq=f0 & ok,
+        sel_differs=differs,
+        h0_first_differs=ok & (h_alt != h),
+        overflow=cand.overflow,
+        h_class=jnp.stack([jnp.where(f0 & ok, h0, jnp.nan), jnp.where(f1 & ok, h1, jnp.nan)], axis=-1),
+    )
+
+
+def continuation(s2, q: Period2, omega, sel: TerminalSelection | None = None):
+    """Continuation values at the selected (h2*, z2*)(s2) (docs/model.md §9):
+    Π̄2 = (M(s2,h2*;A2) − ωz2*)/2 and V̄2 = W(s2) + ωz2* + βB(g(s2,h2*;A2)) + η log 2."""
+    if sel is None:
+        sel = select_terminal(s2, q, omega)
+    wz = omega * sel.z
+    pi_bar = 0.5 * (M(s2, sel.h, q.alpha2, q.pi2, q.delta, q.lam_R, q.b) - wz)
+    v_bar = (W(s2, q.b) + wz + q.beta * B(g(s2, sel.h, q.alpha2, q.pi2, q.gamma, q.L2), q.b)
+             + q.eta * jnp.log(2.0).astype(s2.dtype))
+    return pi_bar, v_bar, sel
+
+
+def continuation_slopes(s2, sel: TerminalSelection, q: Period2, omega):
+    """Π̄2'(s2) and V̄2'(s2) on the selected branch: the derivative of the branch that is
+    selected at s2, never across a switch of the selection (where the values jump).
+
+    dh2*/ds2 = −(∂F2_z/∂s2)/(∂F2_z/∂h) where h2* is an interior root (status CONVERGED),
+    0 at corners."""
+    h = jnp.where(jnp.isfinite(sel.h), sel.h, 0.5)
+    wz = omega * jnp.where(jnp.isfinite(sel.z), sel.z, 0.0)
+    _, f_h = jax.jvp(lambda x: gain_z(x, s2, q, wz), (h,), (jnp.ones_like(h),))
+    _, f_s = jax.jvp(lambda s: gain_z(h, s, q, wz), (s2,), (jnp.ones_like(s2),))
+    interior = sel.status == st.CONVERGED
+    dh = jnp.where(interior, -f_s / jnp.where(interior, f_h, 1.0), 0.0)
+    dpi = 0.5 * (dM_ds(s2, h, q.pi2, q.delta, q.lam_R, q.b)
+                 + dM_dh(s2, q.alpha2, q.pi2, q.delta, q.lam_R) * dh)
+
+    def gval(s, x):
+        return g(s, x, q.alpha2, q.pi2, q.gamma, q.L2)
+
+    gg, dg_total = jax.jvp(lambda s: gval(s, h + dh * (s - s2)), (s2,), (jnp.ones_like(s2),))
+    dv = (W_prime(s2, q.b) + q.beta * B_prime(gg, q.b) * dg_total)
+    return dpi, dv
+
+
+def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
+    """A verified asymmetric terminal equilibrium ((x,zx) ≠ (y,zy)), by best responses
+    on the coarse strategy grid (every BR_STRIDE-th h, both z) from the rival at
+    (0,0) and at (1,1), a 2-cycle refined by one round of continuous best replies,
+    then both firms' deviation tests.  Lemma 1 (symmetry) is proved for ω = 0 only.
+    Returns (found, mixed bonus)."""
+    hc = hs[::BR_STRIDE]
+    nc = hc.shape[0]
+    Uc = jnp.concatenate([grid.U[..., ::BR_STRIDE], grid.U[..., ::BR_STRIDE]], axis=-1)
+    Mc = jnp.concatenate([grid.M[..., ::BR_STRIDE], grid.M[..., ::BR_STRIDE]], axis=-1)
+    zc = jnp.concatenate([jnp.zeros(nc, s2.dtype), jnp.ones(nc, s2.dtype)])
+    hcc = jnp.concatenate([hc, hc])
+    # omega and eta have the batch shape (the kernels broadcast every parameter)
+    om, eta = omega[..., None, None], q.eta[..., None, None]
+
+    def br(j):              # (..., starts) strategy index -> index of the best reply
+        u = jnp.take_along_axis(Uc, j, axis=-1) + omega[..., None] * zc[j]
+        pay = deviation_payoff(Uc[..., None, :], Mc[..., None, :], zc, u[..., None], om, eta)
+        return jnp.argmax(pay, axis=-1).astype(jnp.int32)
+
+    j0 = jnp.broadcast_to(jnp.array([0, 2 * nc - 1], jnp.int32), s2.shape + (2,))
+
+    def body(_, c):
+        jx, jy = c
+        jx = br(jy)
+        return jx, br(jx)
+
+    jx, jy = lax.fori_loop(0, K_BR, body, (j0, j0))
+    distinct = (zc[jx] != zc[jy]) | (jnp.abs(jx - jy) >= 2)
+    cyc = (br(jy) == jx) & (br(jx) == jy) & distinct
+    first = cyc[..., 0]
+    found = jnp.any(cyc, axis=-1)
+    jx = jnp.where(first, jx[..., 0], jx[..., 1])
+    jy = jnp.where(first, jy[..., 0], jy[..., 1])
+
+    def refine(_):
+        x, zx = hcc[jx], zc[jx]
+        sv_x = strategy_values(x, s2, q)
+        ry = best_reply(sv_x.U + omega * zx, s2, q, omega, grid, hs)
+        sv_y = strategy_values(ry.h, s2, q)
+        uy = sv_y.U + omega * ry.z
+        rx = best_reply(uy, s2, q, omega, grid, hs)
+        sv_x = strategy_values(rx.h, s2, q)
+        ux = sv_x.U + omega * rx.z
+        ry2 = best_reply(ux, s2, q, omega, grid, hs)
+        pay_y = deviation_payoff(sv_y.U, sv_y.M, ry.z, ux, omega, q.eta)
+        pay_x = deviation_payoff(sv_x.U, sv_x.M, rx.z, uy, omega, q.eta)
+        tol = tolerance(s2.dtype)
+        ok_y = ry2.payoff - pay_y <= tol * (1.0 + jnp.abs(pay_y))
+        # x = BR(y) by construction; y must still be a best reply to the refined x
+        ok = ok_y & ((jnp.abs(rx.h - ry.h) > 1e-3) | (rx.z != ry.z))
+        return ok, rx.z != ry.z
+
+    def skip(_):
+        f = jnp.zeros(s2.shape, bool)
+        return f, f
+
+    ok, mixed = lax.cond(jnp.any(found), refine, skip, None)
+    ok = found & ok
+    return ok, ok & mixed
