@@ -96,14 +96,19 @@ def F2(h, s2, q):
 
 
 def h2_star(s2, q):
-    """Prop. 3: corners, else the root of F2(h;s2) = λRδ (brentq)."""
+    """Prop. 3 with the selection of docs/model.md §5 ("Off D2"): h = 1 if
+    F2(1) ≥ λRδ, else h = 0 if F2(0) ≤ λRδ, else the root of F2(h;s2) = λRδ (brentq);
+    ``q["terminal_order"] = 1`` tests h = 0 first."""
     if s2 >= q["alpha2"]:
         return 1.0
     t = q["lam_R"] * q["delta"]
-    if F2(0.0, s2, q) <= t:
+    c0, c1 = F2(0.0, s2, q) <= t, F2(1.0, s2, q) >= t
+    if q.get("terminal_order", 0.0) > 0.5 and c0:
         return 0.0
-    if F2(1.0, s2, q) >= t:
+    if c1:
         return 1.0
+    if c0:
+        return 0.0
     return brentq(lambda h: F2(h, s2, q) - t, 0.0, 1.0, xtol=XTOL, rtol=RTOL)
 
 
