@@ -135,3 +135,27 @@ def test_terminal_nan_is_explained():
     # a verified equilibrium exists exactly when n_sym_eq > 0 (s2 < α2 here)
     assert ((out["n_sym_eq"] > 0) == ~nan).all()
     assert ((out["pay_eq"] | out["nopay_eq"]) == ~nan).all()
+
+
+#: an off-D2 skill (s2 far below s̿2) where both corners and one interior root are
+#: Prop. 3 candidates; found by the random search of the ω = 0 test (seed 14, row 52)
+OFF_D2 = dict(alpha2=0.4992977698475884, pi2=0.23577689131150203, phi=1.0139728157746044,
+              gamma=0.2625601716760213, delta=0.39494352478462114, lam_R=13.512268121723853,
+              beta=0.9290810290919332, b=1.3037654884218959, eta=0.0765994216680721,
+              s2=0.0178002690535296)
+
+
+def test_terminal_omega0_where_base_selection_is_not_an_equilibrium():
+    """The documented difference at ω = 0: ``terminal`` selects h2* = 1 (Prop. 3's first
+    case), but a firm gains by deviating from it; ``terminal_bonus`` returns the
+    verified equilibrium h2* = 0.  The scalar reference confirms both facts."""
+    t, tb = run_t(OFF_D2), run_tb({**OFF_D2, "omega": 0.0})
+    assert t["h2_star"][0] == 1.0 and t["n_candidates"][0] == 3 and not t["in_D2"][0]
+    assert tb["h2_star"][0] == 0.0 and not tb["z2_star"][0] and tb["n_sym_eq"][0] == 2
+    assert tb["h0_first_differs"][0] == 0      # h = 1 is not an equilibrium: no choice
+    q = rb.period2({**OFF_D2, "omega": 0.0})
+    cands = rb.class_candidates(OFF_D2["s2"], q, 0)
+    assert len(cands) == 3
+    verdict = {h: rb.is_equilibrium2(h, 0, OFF_D2["s2"], q) for h in cands}
+    assert verdict[1.0] is False and verdict[0.0] is True
+    assert sum(verdict.values()) == 1
