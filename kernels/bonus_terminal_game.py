@@ -30,6 +30,7 @@ function at ω = 0, so the ω = 0 candidates are bit-for-bit those of ``terminal
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import jax
@@ -51,8 +52,8 @@ GOLDEN = 22
 RTOL = {64: 1e-9, 32: 1e-4}
 #: best-response iterations on the coarse strategy grid looking for a 2-cycle
 K_BR = 12
-#: stride of the coarse h grid used by the asymmetric search (17 points)
-BR_STRIDE = 4
+#: stride of the coarse h grid used by the asymmetric search (9 points)
+BR_STRIDE = 8
 
 _INV_GOLDEN = 0.6180339887498949
 
@@ -116,9 +117,8 @@ class Candidates(NamedTuple):
     finite: jnp.ndarray     # (...,) F2_z finite on the whole grid
 
 
-def _class_candidates(s2, q, wz, hs):
-    f = gain_z(hs, s2[..., None], fit(q, s2.ndim + 1), wz[..., None]) - (q.lam_R * q.delta)[..., None]
-    finite = jnp.all(jnp.isfinite(f), axis=-1)
+def _crossing_cells(f, hs):
+    """The first :data:`ROOTS` sign-changing cells of f − λRδ on the grid (last axis)."""
     pos = f > 0.0
     cross = pos[..., 1:] != pos[..., :-1]
     rank = jnp.cumsum(cross, axis=-1, dtype=jnp.int32)
@@ -126,36 +126,74 @@ def _class_candidates(s2, q, wz, hs):
     sel = cross[..., None, :] & (rank[..., None, :] == slots)        # (..., ROOTS, 64)
     has = jnp.any(sel, axis=-1)
     k = jnp.argmax(sel, axis=-1)
-    lo, hi = hs[k], hs[k + 1]
+    return has, hs[k], hs[k + 1], jnp.sum(cross, axis=-1)
+
+
+def candidates(s2, q: Period2, omega) -> Candidates:
+    """Symmetric candidates of both classes (Prop. 3's cases with margin M − ωz).
+
+    The grid factor β/(2η)·K2·B'(g) and M are computed once for both classes (the
+    product is taken in the order of :func:`gain_z`, so the z = 0 values are those of
+    ``terminal``), and the interior roots of both classes are refined in one
+    compacted solve: most slots have no crossing, so only the few that do iterate.
+    """
+    hs = jnp.linspace(0.0, 1.0, H_GRID, dtype=s2.dtype)
+    qg = fit(q, s2.ndim + 1)
+    s2g = s2[..., None]
+    gg = g(s2g, hs, qg.alpha2, qg.pi2, qg.gamma, qg.L2)
+    c = qg.beta / (2.0 * qg.eta) * dom.K(qg.pi2, qg.gamma, qg.L2) * B_prime(gg, qg.b)
+    m = M(s2g, hs, qg.alpha2, qg.pi2, qg.delta, qg.lam_R, qg.b)
+    t = (q.lam_R * q.delta)[..., None]
+    wz = jnp.stack([jnp.zeros_like(omega), omega], axis=-1)           # (..., 2) classes
+    f = c[..., None, :] * (m[..., None, :] - wz[..., None]) - t[..., None]   # (..., 2, G)
+    has, lo, hi, n_cross = _crossing_cells(f, hs)                       # (..., 2, ROOTS)
     nd = lo.ndim
-    r = solve(_foc_shifted, lo + 1.0, hi + 1.0,
-              (s2[..., None], fit(q, nd), wz[..., None]), mask=has)
+    th = (jnp.broadcast_to(s2[..., None, None], lo.shape), fit(q, nd),
+          jnp.broadcast_to(wz[..., None], lo.shape))
+    r = solve(_foc_shifted, lo + 1.0, hi + 1.0, th, mask=has, compact=0.25)
     rx = r.x - 1.0
-    below = s2 < q.alpha2
-    above = s2 > q.alpha2
+    below = (s2 < q.alpha2)[..., None]
+    above = (s2 > q.alpha2)[..., None]
     corner1 = (below & (f[..., -1] >= 0.0)) | above
     corner0 = below & (f[..., 0] <= 0.0)
     interior = below[..., None] & has & jnp.isin(r.status, jnp.array(st.OK, jnp.int8))
-    shp = s2.shape + (1,)
+    shp = s2.shape + (2, 1)
     h = jnp.concatenate([jnp.ones(shp, s2.dtype), jnp.zeros(shp, s2.dtype), rx], axis=-1)
     pre = jnp.concatenate([corner1[..., None], corner0[..., None], interior], axis=-1)
     stat = jnp.concatenate([jnp.full(shp, st.AT_UPPER, jnp.int8), jnp.full(shp, st.AT_LOWER, jnp.int8),
                             r.status], axis=-1)
-    n_cross = jnp.sum(cross, axis=-1)
-    return h, pre, stat, below & (n_cross > ROOTS), finite | ~below
+    ns = 2 + ROOTS
+    z = jnp.broadcast_to(jnp.array([0.0, 1.0], s2.dtype)[:, None], s2.shape + (2, ns))
+    finite = jnp.all(jnp.isfinite(f), axis=(-2, -1)) | ~below[..., 0]
+    flat = lambda v: v.reshape(s2.shape + (2 * ns,))  # noqa: E731  (class-major slots)
+    return Candidates(jnp.where(flat(pre), flat(h), 0.5), flat(z), flat(pre), flat(stat),
+                      jnp.any(below & (n_cross > ROOTS), axis=-1), finite)
 
 
-def candidates(s2, q: Period2, omega) -> Candidates:
-    """Symmetric candidates of both classes (Prop. 3's cases with margin M − ωz)."""
-    hs = jnp.linspace(0.0, 1.0, H_GRID, dtype=s2.dtype)
-    parts = [_class_candidates(s2, q, omega * z, hs) for z in (0.0, 1.0)]
-    h = jnp.concatenate([parts[0][0], parts[1][0]], axis=-1)
-    n = parts[0][0].shape[-1]
-    z = jnp.concatenate([jnp.zeros(s2.shape + (n,), s2.dtype), jnp.ones(s2.shape + (n,), s2.dtype)], axis=-1)
-    pre = jnp.concatenate([parts[0][1], parts[1][1]], axis=-1)
-    stat = jnp.concatenate([parts[0][2], parts[1][2]], axis=-1)
-    return Candidates(jnp.where(pre, h, 0.5), z, pre, stat, parts[0][3] | parts[1][3],
-                      parts[0][4] & parts[1][4])
+def compact_rows(fn, mask, fraction, full):
+    """``fn(idx)`` on only the rows where ``mask`` (flat, length n) holds, gathered into
+    a buffer of ceil(fraction·n) rows; ``full()`` when more rows need it (so results
+    never depend on ``fraction``: each row sees the arithmetic it would see at full
+    width).  ``fn(idx)`` gets the row indices (clipped) and returns a pytree of arrays
+    with that leading length; the result has leading length n, zeros where not
+    computed."""
+    n = mask.shape[0]
+    cap = max(1, math.ceil(n * fraction))
+    if n < 256:
+        return full()
+
+    def compact(_):
+        idx = jnp.nonzero(mask, size=cap, fill_value=n)[0]
+        out = fn(jnp.minimum(idx, n - 1))
+        return jax.tree_util.tree_map(
+            lambda o: jnp.zeros((n,) + o.shape[1:], o.dtype).at[idx].set(o, mode="drop"), out)
+
+    return lax.cond(jnp.sum(mask) > cap, lambda _: full(), compact, None)
+
+
+def _lane_rows(v, shape, lanes):
+    """Rows ``lanes`` of v broadcast to the batch ``shape`` and flattened."""
+    return jnp.broadcast_to(v, shape).reshape(-1)[lanes]
 
 
 class Reply(NamedTuple):
@@ -218,6 +256,31 @@ def best_reply(u_opp, s2, q: Period2, omega, grid: Strategy, hs) -> Reply:
     return Reply(jnp.where(better, xg, x_grid), zb, jnp.where(better, fg, f_grid))
 
 
+#: share of candidate slots verified in the compacted buffer (a lane has 2 of its 8
+#: slots on average in the paper's ranges, never more than 3 per class)
+VERIFY_FRACTION = 0.375
+
+
+def verify_payoffs(u_c, pre, s2, q: Period2, omega, grid: Strategy, hs):
+    """Best-deviation payoff against each candidate's sorting value ``u_c`` (trailing
+    slot axis), computed only for the slots that are candidates (``pre``)."""
+    shape = s2.shape
+    ns = u_c.shape[-1]
+    n = math.prod(shape)
+
+    def full():
+        return best_reply(u_c, s2, q, omega, grid, hs).payoff.reshape(-1)
+
+    def part(idx):
+        lane = idx // ns
+        qs = jax.tree_util.tree_map(lambda v: _lane_rows(v, shape, lane), q)
+        gs = Strategy(grid.U.reshape(n, -1)[lane], grid.M.reshape(n, -1)[lane])
+        return best_reply(u_c.reshape(-1)[idx], _lane_rows(s2, shape, lane), qs,
+                          _lane_rows(omega, shape, lane), gs, hs).payoff
+
+    return compact_rows(part, pre.reshape(-1), VERIFY_FRACTION, full).reshape(u_c.shape)
+
+
 class TerminalSelection(NamedTuple):
     """The selected symmetric terminal equilibrium and what the kernels report of it."""
 
@@ -257,9 +320,9 @@ def select_terminal(s2, q: Period2, omega) -> TerminalSelection:
     om = omega[..., None]
     u_c = own.U + om * cand.z
     own_pay = 0.5 * (own.M - om * cand.z)
-    rep = best_reply(u_c, s2, q, omega, grid, hs)
+    rep_pay = verify_payoffs(u_c, cand.pre, s2, q, omega, grid, hs)
     tol = tolerance(s2.dtype)
-    ver = cand.pre & (rep.payoff - own_pay <= tol * (1.0 + jnp.abs(own_pay)))
+    ver = cand.pre & (rep_pay - own_pay <= tol * (1.0 + jnp.abs(own_pay)))
     ns = 2 + ROOTS
     picks, picks_h0 = [], []
     for c in range(2):
@@ -335,25 +398,33 @@ def continuation_slopes(s2, sel: TerminalSelection, q: Period2, omega):
     return dpi, dv
 
 
+#: share of lanes whose grid 2-cycle is refined in the compacted buffer
+ASYM_FRACTION = 0.125
+
+
 def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
     """A verified asymmetric terminal equilibrium ((x,zx) ≠ (y,zy)), by best responses
-    on the coarse strategy grid (every BR_STRIDE-th h, both z) from the rival at
-    (0,0) and at (1,1), a 2-cycle refined by one round of continuous best replies,
-    then both firms' deviation tests.  Lemma 1 (symmetry) is proved for ω = 0 only.
-    Returns (found, mixed bonus)."""
+    on the coarse strategy grid (every BR_STRIDE-th h, both z): the table of grid best
+    replies to each grid strategy is built once, then iterated from the rival at
+    (0,0) and at (1,1) (gathers only).  A 2-cycle is refined by continuous best
+    replies x ← BR(y), y ← BR(x) and kept when y passes the deviation test against
+    the refined x (x is a best reply to y by construction).  Lemma 1 (symmetry) is
+    proved for ω = 0 only.  Returns (found, mixed bonus); False is not a proof that
+    none exists."""
     hc = hs[::BR_STRIDE]
     nc = hc.shape[0]
-    Uc = jnp.concatenate([grid.U[..., ::BR_STRIDE], grid.U[..., ::BR_STRIDE]], axis=-1)
-    Mc = jnp.concatenate([grid.M[..., ::BR_STRIDE], grid.M[..., ::BR_STRIDE]], axis=-1)
+    Uc = jnp.concatenate([grid.U[..., ::BR_STRIDE]] * 2, axis=-1)          # (..., 2nc)
+    Mc = jnp.concatenate([grid.M[..., ::BR_STRIDE]] * 2, axis=-1)
     zc = jnp.concatenate([jnp.zeros(nc, s2.dtype), jnp.ones(nc, s2.dtype)])
     hcc = jnp.concatenate([hc, hc])
     # omega and eta have the batch shape (the kernels broadcast every parameter)
-    om, eta = omega[..., None, None], q.eta[..., None, None]
+    u = Uc + omega[..., None] * zc                                           # sorting values
+    pay = deviation_payoff(Uc[..., None, :], Mc[..., None, :], zc, u[..., :, None],
+                           omega[..., None, None], q.eta[..., None, None])   # (..., opp, own)
+    table = jnp.argmax(pay, axis=-1).astype(jnp.int32)                      # (..., 2nc)
 
-    def br(j):              # (..., starts) strategy index -> index of the best reply
-        u = jnp.take_along_axis(Uc, j, axis=-1) + omega[..., None] * zc[j]
-        pay = deviation_payoff(Uc[..., None, :], Mc[..., None, :], zc, u[..., None], om, eta)
-        return jnp.argmax(pay, axis=-1).astype(jnp.int32)
+    def br(j):
+        return jnp.take_along_axis(table, j, axis=-1)
 
     j0 = jnp.broadcast_to(jnp.array([0, 2 * nc - 1], jnp.int32), s2.shape + (2,))
 
@@ -369,29 +440,35 @@ def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
     found = jnp.any(cyc, axis=-1)
     jx = jnp.where(first, jx[..., 0], jx[..., 1])
     jy = jnp.where(first, jy[..., 0], jy[..., 1])
+    shape = s2.shape
+    n = math.prod(shape)
+    tol = tolerance(s2.dtype)
 
-    def refine(_):
-        x, zx = hcc[jx], zc[jx]
-        sv_x = strategy_values(x, s2, q)
-        ry = best_reply(sv_x.U + omega * zx, s2, q, omega, grid, hs)
-        sv_y = strategy_values(ry.h, s2, q)
-        uy = sv_y.U + omega * ry.z
-        rx = best_reply(uy, s2, q, omega, grid, hs)
-        sv_x = strategy_values(rx.h, s2, q)
-        ux = sv_x.U + omega * rx.z
-        ry2 = best_reply(ux, s2, q, omega, grid, hs)
-        pay_y = deviation_payoff(sv_y.U, sv_y.M, ry.z, ux, omega, q.eta)
-        pay_x = deviation_payoff(sv_x.U, sv_x.M, rx.z, uy, omega, q.eta)
-        tol = tolerance(s2.dtype)
-        ok_y = ry2.payoff - pay_y <= tol * (1.0 + jnp.abs(pay_y))
-        # x = BR(y) by construction; y must still be a best reply to the refined x
-        ok = ok_y & ((jnp.abs(rx.h - ry.h) > 1e-3) | (rx.z != ry.z))
-        return ok, rx.z != ry.z
+    def refine(lane, x, zx, s2l, ql, oml, gl):
+        svx = strategy_values(x, s2l, ql)
+        ry = best_reply(svx.U + oml * zx, s2l, ql, oml, gl, hs)
+        svy = strategy_values(ry.h, s2l, ql)
+        uy = svy.U + oml * ry.z
+        rx = best_reply(uy, s2l, ql, oml, gl, hs)
+        svx = strategy_values(rx.h, s2l, ql)
+        ux = svx.U + oml * rx.z
+        ry2 = best_reply(ux, s2l, ql, oml, gl, hs)
+        pay_y = deviation_payoff(svy.U, svy.M, ry.z, ux, oml, ql.eta)
+        ok = ((ry2.payoff - pay_y <= tol * (1.0 + jnp.abs(pay_y)))
+              & ((jnp.abs(rx.h - ry.h) > 1e-3) | (rx.z != ry.z)) & jnp.isfinite(pay_y))
+        return ok, ok & (rx.z != ry.z)
 
-    def skip(_):
-        f = jnp.zeros(s2.shape, bool)
-        return f, f
+    def full():
+        ok, mixed = refine(None, hcc[jx], zc[jx], s2, q, omega, grid, )
+        return ok.reshape(-1), mixed.reshape(-1)
 
-    ok, mixed = lax.cond(jnp.any(found), refine, skip, None)
-    ok = found & ok
-    return ok, ok & mixed
+    def part(lane):
+        qs = jax.tree_util.tree_map(lambda v: _lane_rows(v, shape, lane), q)
+        gs = Strategy(grid.U.reshape(n, -1)[lane], grid.M.reshape(n, -1)[lane])
+        jl = jx.reshape(-1)[lane]
+        return refine(lane, hcc[jl], zc[jl], _lane_rows(s2, shape, lane), qs,
+                      _lane_rows(omega, shape, lane), gs)
+
+    ok, mixed = compact_rows(part, found.reshape(-1), ASYM_FRACTION, full)
+    ok = found & ok.reshape(shape)
+    return ok, ok & mixed.reshape(shape)
