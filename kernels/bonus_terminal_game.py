@@ -170,25 +170,33 @@ def candidates(s2, q: Period2, omega) -> Candidates:
                       jnp.any(below & (n_cross > ROOTS), axis=-1), finite)
 
 
-def compact_rows(fn, mask, fraction, full):
-    """``fn(idx)`` on only the rows where ``mask`` (flat, length n) holds, gathered into
-    a buffer of ceil(fraction·n) rows; ``full()`` when more rows need it (so results
-    never depend on ``fraction``: each row sees the arithmetic it would see at full
-    width).  ``fn(idx)`` gets the row indices (clipped) and returns a pytree of arrays
-    with that leading length; the result has leading length n, zeros where not
-    computed."""
+def compact_rows(fn, mask, fraction):
+    """``fn(idx)`` on only the rows where ``mask`` (flat, length n) holds, in blocks of
+    ceil(fraction·n) rows: the masked rows' indices are gathered first and a while loop
+    runs one block per iteration until all are done (one block in the usual case, as
+    many as needed otherwise), so the work follows the number of masked rows and ``fn``
+    is traced once.  Every row sees the arithmetic it would see at full width, so
+    results never depend on ``fraction``.  ``fn(idx)`` gets row indices and returns a
+    pytree of arrays with that leading length; the result has leading length n,
+    zeros where not computed."""
     n = mask.shape[0]
     cap = max(1, math.ceil(n * fraction))
-    if n < 256:
-        return full()
+    nb = -(-n // cap)
+    idx = jnp.nonzero(mask, size=nb * cap, fill_value=n)[0]
+    count = jnp.sum(mask, dtype=jnp.int32)
+    shapes = jax.eval_shape(fn, idx[:cap])
+    init = jax.tree_util.tree_map(lambda o: jnp.zeros((n,) + o.shape[1:], o.dtype), shapes)
 
-    def compact(_):
-        idx = jnp.nonzero(mask, size=cap, fill_value=n)[0]
-        out = fn(jnp.minimum(idx, n - 1))
-        return jax.tree_util.tree_map(
-            lambda o: jnp.zeros((n,) + o.shape[1:], o.dtype).at[idx].set(o, mode="drop"), out)
+    def cond(c):
+        return c[0] * cap < count
 
-    return lax.cond(jnp.sum(mask) > cap, lambda _: full(), compact, None)
+    def body(c):
+        k, acc = c
+        blk = lax.dynamic_slice(idx, (k * cap,), (cap,))
+        out = fn(jnp.minimum(blk, n - 1))
+        return k + 1, jax.tree_util.tree_map(lambda a, o: a.at[blk].set(o, mode="drop"), acc, out)
+
+    return lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), init))[1]
 
 
 def _lane_rows(v, shape, lanes):
@@ -268,9 +276,6 @@ def verify_payoffs(u_c, pre, s2, q: Period2, omega, grid: Strategy, hs):
     ns = u_c.shape[-1]
     n = math.prod(shape)
 
-    def full():
-        return best_reply(u_c, s2, q, omega, grid, hs).payoff.reshape(-1)
-
     def part(idx):
         lane = idx // ns
         qs = jax.tree_util.tree_map(lambda v: _lane_rows(v, shape, lane), q)
@@ -278,7 +283,7 @@ def verify_payoffs(u_c, pre, s2, q: Period2, omega, grid: Strategy, hs):
         return best_reply(u_c.reshape(-1)[idx], _lane_rows(s2, shape, lane), qs,
                           _lane_rows(omega, shape, lane), gs, hs).payoff
 
-    return compact_rows(part, pre.reshape(-1), VERIFY_FRACTION, full).reshape(u_c.shape)
+    return compact_rows(part, pre.reshape(-1), VERIFY_FRACTION).reshape(u_c.shape)
 
 
 class TerminalSelection(NamedTuple):
@@ -458,10 +463,6 @@ def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
               & ((jnp.abs(rx.h - ry.h) > 1e-3) | (rx.z != ry.z)) & jnp.isfinite(pay_y))
         return ok, ok & (rx.z != ry.z)
 
-    def full():
-        ok, mixed = refine(None, hcc[jx], zc[jx], s2, q, omega, grid, )
-        return ok.reshape(-1), mixed.reshape(-1)
-
     def part(lane):
         qs = jax.tree_util.tree_map(lambda v: _lane_rows(v, shape, lane), q)
         gs = Strategy(grid.U.reshape(n, -1)[lane], grid.M.reshape(n, -1)[lane])
@@ -469,6 +470,6 @@ def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
         return refine(lane, hcc[jl], zc[jl], _lane_rows(s2, shape, lane), qs,
                       _lane_rows(omega, shape, lane), gs)
 
-    ok, mixed = compact_rows(part, found.reshape(-1), ASYM_FRACTION, full)
+    ok, mixed = compact_rows(part, found.reshape(-1), ASYM_FRACTION)
     ok = found & ok.reshape(shape)
     return ok, ok & mixed.reshape(shape)
