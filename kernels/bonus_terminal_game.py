@@ -129,7 +129,7 @@ def _crossing_cells(f, hs):
     return has, hs[k], hs[k + 1], jnp.sum(cross, axis=-1)
 
 
-def candidates(s2, q: Period2, omega) -> Candidates:
+def candidates(s2, q: Period2, omega, compact=True) -> Candidates:
     """Symmetric candidates of both classes (Prop. 3's cases with margin M − ωz).
 
     The grid factor β/(2η)·K2·B'(g) and M are computed once for both classes (the
@@ -150,7 +150,7 @@ def candidates(s2, q: Period2, omega) -> Candidates:
     nd = lo.ndim
     th = (jnp.broadcast_to(s2[..., None, None], lo.shape), fit(q, nd),
           jnp.broadcast_to(wz[..., None], lo.shape))
-    r = solve(_foc_shifted, lo + 1.0, hi + 1.0, th, mask=has, compact=0.25)
+    r = solve(_foc_shifted, lo + 1.0, hi + 1.0, th, mask=has, compact=0.25 if compact else None)
     rx = r.x - 1.0
     below = (s2 < q.alpha2)[..., None]
     above = (s2 > q.alpha2)[..., None]
@@ -314,11 +314,15 @@ def _class_pick(ver, h, first_slot_order):
     return found, idx
 
 
-def select_terminal(s2, q: Period2, omega) -> TerminalSelection:
+def select_terminal(s2, q: Period2, omega, nested=False) -> TerminalSelection:
     """Verified symmetric terminal equilibria and the selection of docs/model.md §9:
     within each class h = 1, else h = 0, else the lowest interior root; between the
-    classes the larger common profit Π̄2 = (M − ωz)/2, ties to z = 0."""
-    cand = candidates(s2, q, omega)
+    classes the larger common profit Π̄2 = (M − ωz)/2, ties to z = 0.
+
+    ``nested``: called inside the period-1 searches, whose rows are already
+    compacted; the root solve then skips its own compaction (one traced copy of the
+    solver instead of two: shorter compiles, same values)."""
+    cand = candidates(s2, q, omega, compact=not nested)
     hs = jnp.linspace(0.0, 1.0, H_GRID, dtype=s2.dtype)
     grid = strategy_values(jnp.broadcast_to(hs, s2.shape + (H_GRID,)), s2, q)
     own = strategy_values(cand.h, s2, q)

@@ -48,25 +48,25 @@ def payoff2(hd, zd, h, z, s2, q):
     return sigmoid(-u / q["eta"]) * (base.margin(s2, hd, q["alpha2"], q["pi2"], q) - q["omega"] * zd)
 
 
-def best_deviation2(h, z, s2, q):
+def best_deviation2(h, z, s2, q, n_scan=N_SCAN):
     best = -math.inf
-    xs = np.linspace(0.0, 1.0, N_SCAN)
+    xs = np.linspace(0.0, 1.0, n_scan)
     for zd in (0, 1):
         vals = [payoff2(float(x), zd, h, z, s2, q) for x in xs]
         i = int(np.argmax(vals))
-        lo, hi = xs[max(i - 1, 0)], xs[min(i + 1, N_SCAN - 1)]
+        lo, hi = xs[max(i - 1, 0)], xs[min(i + 1, n_scan - 1)]
         res = minimize_scalar(lambda x: -payoff2(float(x), zd, h, z, s2, q), bounds=(lo, hi),
                               method="bounded", options={"xatol": 1e-12})
         best = max(best, vals[i], -res.fun)
     return best
 
 
-def is_equilibrium2(h, z, s2, q, rtol=RTOL_DEV):
+def is_equilibrium2(h, z, s2, q, rtol=RTOL_DEV, n_scan=N_SCAN):
     own = payoff2(h, z, h, z, s2, q)
-    return best_deviation2(h, z, s2, q) - own <= rtol * (1 + abs(own))
+    return best_deviation2(h, z, s2, q, n_scan) - own <= rtol * (1 + abs(own))
 
 
-def class_candidates(s2, q, z):
+def class_candidates(s2, q, z, n_scan=N_SCAN):
     """Symmetric KKT candidates of class z: h = 1, h = 0, then roots ascending."""
     if s2 > q["alpha2"]:
         return [1.0]
@@ -76,9 +76,9 @@ def class_candidates(s2, q, z):
         out.append(1.0)
     if F2z(0.0, s2, q, wz) <= t:
         out.append(0.0)
-    hs = np.linspace(0.0, 1.0, N_SCAN)
+    hs = np.linspace(0.0, 1.0, n_scan)
     f = [F2z(float(h), s2, q, wz) - t for h in hs]
-    for i in range(N_SCAN - 1):
+    for i in range(n_scan - 1):
         if (f[i] > 0) != (f[i + 1] > 0):
             r = brentq(lambda h: F2z(h, s2, q, wz) - t, float(hs[i]), float(hs[i + 1]),
                        xtol=base.XTOL, rtol=base.RTOL)
@@ -87,12 +87,13 @@ def class_candidates(s2, q, z):
     return out
 
 
-def terminal(s2, q):
+def terminal(s2, q, n_scan=N_SCAN):
     """Verified symmetric equilibria per class and the §9 selection.
 
     Returns dict(eq={0: [...], 1: [...]}, h, z, Pi_bar, V_bar) with h = z = NaN when
     no symmetric equilibrium is verified."""
-    eq = {z: [h for h in class_candidates(s2, q, z) if is_equilibrium2(h, z, s2, q)] for z in (0, 1)}
+    eq = {z: [h for h in class_candidates(s2, q, z, n_scan) if is_equilibrium2(h, z, s2, q, n_scan=n_scan)]
+          for z in (0, 1)}
     pick = {}
     for z in (0, 1):
         hs = eq[z]
@@ -127,8 +128,9 @@ def period2(p):
 class Period1Bonus:
     """Φ1(x,zx | y,zy) of docs/model.md §9 at one parameter vector."""
 
-    def __init__(self, p):
+    def __init__(self, p, n_scan=201):
         self.p = p
+        self.n_scan = n_scan
         self.q = period2(p)
         self.L1 = base.L(p["pi1"], p)
         self._cache = {}
@@ -137,7 +139,7 @@ class Period1Bonus:
         if x not in self._cache:
             p = self.p
             s2 = base.trans(p["s1"], x, p["alpha1"], p["pi1"], p["gamma"], self.L1)
-            r = terminal(s2, self.q)
+            r = terminal(s2, self.q, self.n_scan)
             self._cache[x] = (r["Pi_bar"], r["V_bar"])
         return self._cache[x]
 
@@ -149,7 +151,7 @@ class Period1Bonus:
         m1 = base.margin(p["s1"], x, p["alpha1"], p["pi1"], p) - w * zx
         return sig * (m1 + p["beta"] * Pix) + (1 - sig) * p["beta"] * Piy
 
-    def best_deviation(self, y, zy, n=401):
+    def best_deviation(self, y, zy, n=201):
         xs = np.linspace(0.0, 1.0, n)
         best = -math.inf
         for zx in (0, 1):

@@ -159,3 +159,131 @@ def test_terminal_omega0_where_base_selection_is_not_an_equilibrium():
     verdict = {h: rb.is_equilibrium2(h, 0, OFF_D2["s2"], q) for h in cands}
     assert verdict[1.0] is False and verdict[0.0] is True
     assert sum(verdict.values()) == 1
+
+
+# --- period1_bonus -------------------------------------------------------------------
+
+P1B = get_kernel("period1_bonus")
+P1 = get_kernel("period1")
+K1 = 16
+P1_KEYS = ("alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta", "s1")
+#: the calibration of the policies notebook's figure 4 (h1* against η at s1 = 0.3)
+BASE = dict(b=1.05, alpha1=0.7, alpha2=0.9, pi1=0.5, pi2=0.5, phi=1.0, gamma=0.2, delta=0.2,
+            lam_R=5.0, beta=0.95, s1=0.3)
+#: the free-riding calibration of the policies notebook's figure 5 (s1 = 0.22, η near 10)
+FREE_RIDE = dict(b=1.12, alpha1=0.72, alpha2=0.91, pi1=0.47, pi2=0.41, phi=1.3, gamma=0.125,
+                 delta=0.14, lam_R=10.0, beta=0.95, s1=0.22)
+_COMPILED = {}
+
+
+def _compiled(spec, args):
+    """Each period-1 program compiled once per module, at XLA's lowest backend
+    optimization level (as tests/test_period1.py does: same HLO, less LLVM work)."""
+    if spec.name not in _COMPILED:
+        _COMPILED[spec.name] = jax.jit(spec.fn).lower(args).compile({"xla_backend_optimization_level": 0})
+    return _COMPILED[spec.name]
+
+
+def run_p1(spec, p):
+    args = _args(p, K1)
+    return {k: np.asarray(v) for k, v in _compiled(spec, args)(args).items()}
+
+
+def p1_vectors():
+    """K1 vectors: BASE along η (8 values across the switch of h1* from 1 to 0) and 8
+    random admissible vectors of the paper's ranges with s1 ∈ D1 (every reachable s2
+    in D2, where the base terminal selection is the unique equilibrium)."""
+    etas = np.array([0.5, 1.2, 2.2, 2.7, 2.82, 2.95, 4.0, 12.0])   # h1* falls from 1 to 0 near 2.8
+    p = {k: np.r_[np.full(8, v), np.zeros(8)] for k, v in BASE.items()}
+    p["eta"] = np.r_[etas, np.zeros(8)]
+    rng = np.random.default_rng(17)
+    pool = ref.sample_vectors(rng, 4000)
+    L1 = pool["phi"] * pool["pi1"] * (1 - pool["pi1"])
+    L2 = pool["phi"] * pool["pi2"] * (1 - pool["pi2"])
+    K2 = pool["gamma"] + L2 / (1 - pool["pi2"])
+    e1, e2 = pool["gamma"] * (1 - pool["pi1"]), pool["gamma"] * (1 - pool["pi2"])
+    s2_low = (1 + e1) * pool["s1"] - e1 * pool["alpha1"]
+    b, lr, a2, pi2 = pool["b"], pool["lam_R"], pool["alpha2"], pool["pi2"]
+    m0 = lr * ((1 - pi2) * a2 + pi2 * s2_low) - np.abs(s2_low) ** b
+    psi = (b - 1) * m0 / ((1 + e2) * s2_low - e2 * a2)
+    ok = ((L1 < 1) & (L2 < 1) & (lr > a2 ** (b - 1)) & (s2_low > e2 * a2 / (1 + e2))
+          & (psi < lr * pool["delta"] / K2) & (pool["eta"] < 5.0))
+    idx = np.flatnonzero(ok)[:8]
+    assert len(idx) == 8
+    for k in P1_KEYS:
+        p[k][8:] = pool[k][idx]
+    return p
+
+
+def test_period1_bonus_outputs_match_spec():
+    out = run_p1(P1B, {**p1_vectors(), "omega": 0.05})
+    assert set(out) == set(P1B.output_names)
+    for o in P1B.outputs:
+        want = {"float": np.float64, "bool": np.bool_, "int8": np.int8}[o.kind]
+        assert out[o.name].dtype == want, o.name
+        assert out[o.name].shape == (K1,)
+
+
+def test_period1_omega0_is_the_base_model():
+    """ω = 0: h1_sf is the base one; the two bonus classes mirror each other; wherever
+    s1 ∈ D1 (the continuation values are the base ones) and ``period1`` finds a unique
+    symmetric equilibrium, ``period1_bonus`` finds the same h1* (to the precision of
+    the two root refinements) with z1* = 0."""
+    p = p1_vectors()
+    pb, base = run_p1(P1B, {**p, "omega": 0.0}), run_p1(P1, p)
+    np.testing.assert_array_equal(pb["h1_sf"], base["h1_sf"])
+    assert (pb["n_nopay_eq"] == pb["n_pay_eq"]).all()
+    rows = base["in_D1"] & (base["n_sym_eq"] == 1)
+    assert rows.sum() >= 10, rows
+    assert (pb["n_nopay_eq"][rows] == 1).all()
+    np.testing.assert_allclose(pb["h1_star"][rows], base["h1_star"][rows], rtol=0, atol=1e-9)
+    assert (~pb["z1_star"][rows]).all()
+    # the BASE sweep crosses from full to no engagement (both corners and an interior point)
+    h = pb["h1_star"][:8]
+    assert h[0] == 1.0 and h[-1] == 0.0 and ((h > 0) & (h < 1)).any()
+
+
+def test_period1_bonus_equilibria_pass_the_reference_deviation_test():
+    """The symmetric equilibrium reported at ω > 0 (and the asymmetric one of the
+    free-riding calibration) survive every deviation (x, zx) of the independent scalar
+    Φ1 (tests/reference_bonus.py), and its payoffs are the reference's."""
+    p = p1_vectors()
+    p["omega"] = np.full(K1, 0.05)
+    for k in P1_KEYS:                       # lane 15: the free-riding calibration at η = 9.7
+        p[k] = np.asarray(p[k], float).copy()
+        p[k][15] = FREE_RIDE[k] if k != "eta" else 9.7
+    out = run_p1(P1B, p)
+    checked = 0
+    for i in (1, 4, 6, 9):
+        pi = {k: float(v[i]) for k, v in p.items()}
+        if np.isnan(out["h1_star"][i]):
+            continue
+        game = rb.Period1Bonus(pi)
+        gain, own = game.deviation_gain(float(out["h1_star"][i]), int(out["z1_star"][i]))
+        assert gain <= 1e-8 * (1 + abs(own)), (i, gain)
+        checked += 1
+    assert checked >= 3
+    i = 15
+    assert out["asym_eq"][i]
+    pi = {k: float(v[i]) for k, v in p.items()}
+    game = rb.Period1Bonus(pi)
+    hi, lo = float(out["asym_high"][i]), float(out["asym_low"][i])
+    zh, zl = int(out["asym_z_high"][i]), int(out["asym_z_low"][i])
+    own_h, own_l = game.Phi(hi, zh, lo, zl), game.Phi(lo, zl, hi, zh)
+    assert abs(own_h - out["payoff_high"][i]) <= 1e-9 * (1 + abs(own_h))
+    assert abs(own_l - out["payoff_low"][i]) <= 1e-9 * (1 + abs(own_l))
+    assert game.best_deviation(lo, zl) - own_h <= 1e-8 * (1 + abs(own_h))
+    assert game.best_deviation(hi, zh) - own_l <= 1e-8 * (1 + abs(own_l))
+
+
+def test_period1_bonus_nan_is_explained():
+    p = p1_vectors()
+    out = run_p1(P1B, {**p, "omega": 0.1})
+    nan = np.isnan(out["h1_star"])
+    assert (out["status_h1_star"][nan] == stc.SKIPPED).all()
+    assert np.isin(out["status_h1_star"][~nan], OK).all()
+    many = (out["n_nopay_eq"] > 1) | (out["n_pay_eq"] > 1) | (out["n_sym_eq"] == 0)
+    assert (nan == many).all()
+    for f in ("asym_high", "asym_low", "payoff_high", "payoff_low"):
+        assert (np.isnan(out[f]) == ~out["asym_eq"]).all(), f
+    assert (~out["mixed_bonus_eq"] | out["asym_eq"]).all()
