@@ -1,4 +1,4 @@
-"""Kernel ``period1``: the period-1 engagement game with worker mobility (MODEL.md §6).
+"""Kernel ``period1``: the period-1 engagement game with worker mobility (docs/model.md §6).
 
 A worker who joins firm j in period 1 reaches period 2 with skill g(s1,h1^j;A1),
 re-sorts, and meets the symmetric terminal equilibrium there.  The continuation
@@ -6,7 +6,25 @@ values (eq. 9 and the line below it) use the terminal policy h2*(s2) of Prop. 3
 (:func:`kernels.terminal.h2_prop3`), differentiated through its root, so
 Π2*'(s2) and V̄2'(s2) include dh2*/ds2 = −(∂F2/∂s2)/(∂F2/∂h) where h2* is interior.
 When s1 ∈ D1 every reachable s2 lies in D2 and that policy is the unique terminal
-equilibrium; elsewhere it is the Prop. 3 selection (flag ``in_D1``).
+equilibrium; elsewhere it is the selection of docs/model.md §5 ("Off D2": h2 = 1 if
+F2(1) ≥ λRδ, else 0 if F2(0) ≤ λRδ, else the lowest root; ``terminal_order`` = 1
+tests h2 = 0 first).  ``terminal_alternative`` marks rows where both corners are
+terminal candidates at some reachable s2 = g(s1, h;A1) (checked on 257 values of h);
+on those rows the game is solved a second time with the other order and
+``terminal_order_matters`` says whether any reported equilibrium changed
+(n_sym_eq, h1*_min/max, the asymmetric pair, to 1e-7).  The second solve runs only
+for batches holding such a row.
+
+Knife edges at a jump of h2*: off D2 h2*(s2) can jump (between the corners, or
+from a corner to a root when F2 rises in h) where a corner condition holds with
+equality.  Decision: the weak inequalities of Prop. 3 give the value at the jump
+point itself (F2(0) = λRδ means h2* = 0 there), and an equilibrium located exactly
+at the h1 whose skill g(s1,h1;A1) is the jump point is reported when it passes the
+deviation test with that value.  An F1 root at a jump lands within rounding of it,
+on either side, so the deviation check of symmetric candidates takes a corner
+condition as met when |F2 − λRδ| ≤ :data:`JUMP_RTOL`·λRδ (1e-10 in float64)
+instead of 64 ulp.  Such an equilibrium exists only on the jump: it is an isolated
+point of Φ1's closure, and it disappears where the jump point is not reachable.
 
 Algorithm (fixed-size, lane by lane; :mod:`kernels.period1_search` holds the
 search routines):
@@ -20,29 +38,33 @@ search routines):
    Φ1^j(h*, h*) by at most ``tol·(1 + |Φ1^j(h*,h*)|)`` with tol = :data:`RTOL`
    (1e-9 in float64, 1e-4 in float32, where the nested terminal root is only
    resolved to the float32 noise of F2).
-4. Asymmetric equilibria: iterate best responses on the grid from y = 0 and from
-   y = 1 to a 2-cycle (x ≠ y), refine it by alternating continuous best responses,
-   and keep it only if it passes the same deviation test for both firms and
-   |x − y| > :data:`ASYM_SEP`.  With strategic substitutes (decreasing best
-   responses) the two starts reach the extreme fixed points of BR∘BR; a False
-   ``asym_eq`` means that this search found none, not a proof that none exists.
+4. Asymmetric equilibria (:func:`kernels.period1_search.asymmetric_search`):
+   2-cycles of the best-reply map BR(BR(y)) = y located on a fine scan (best
+   replies to every grid point, refined below the grid by parabolic interpolation)
+   and refined by secant steps with continuous best replies, plus the pairs
+   through the corner starts y = 0 and y = 1; each kept only if both firms' best
+   deviations, computed on a separate verification grid, pass the deviation test
+   and |x − y| > :data:`ASYM_SEP`.  A False ``asym_eq`` means that this search
+   found none, not a proof that none exists (limits in that function's docstring).
 """
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
+from jax import lax
 
 from . import admissibility as adm
 from . import domains as dom
 from . import status as st
 from .params import broadcast_outputs, make_params, params_for
-from .period1_search import (ASYM_SEP, C, G, RTOL, Period1, asymmetric_search, best_response,
+from .period1_search import (ASYM_SEP, C, G, JUMP_RTOL, RTOL, Period1, asymmetric_search, best_response,
                              continuation_slope, grid_values, payoff, refine_crossings,
                              tolerance)
 from .primitives import dg_dh, g, g0
 from .profiles import PROFILE, profile_scale
 from .registry import KernelSpec, Output, register
 from .single_firm import single_firm_solution
-from .terminal import learning_term, period2_of
+from .terminal import TERMINAL_ORDER, both_corners, learning_term, period2_of
 
 __all__ = ["period1", "P1_PARAMS", "P1_OUTPUTS", "G", "C", "RTOL", "ASYM_SEP"]
 
@@ -65,9 +87,14 @@ def symmetric_equilibria(q1, q2, grid):
                    & (roots.x > 0.0) & (roots.x < 1.0))
     pre = jnp.concatenate([(F1g[..., 0] <= 0.0)[..., None], (F1g[..., -1] >= 0.0)[..., None],
                            interior_ok], axis=-1)
-    y = jnp.where(pre, y, 0.5)                      # placeholder keeps masked lanes finite
-    _, phi_best, yv = best_response(y, q1, q2, grid)
-    phi_yy = payoff(yv, yv, q2)
+    # placeholder keeps masked interior slots finite; the corner slots are always
+    # evaluated, their best replies feed the asymmetric search's corner starts
+    y = jnp.where(pre | (jnp.arange(y.shape[-1]) < 2), y, 0.5)
+    # knife edge at a jump of h2* (module docstring): the check evaluates the
+    # candidate and its deviations with corner conditions met within JUMP_RTOL
+    q2j = q2._replace(snap_rtol=jnp.asarray(JUMP_RTOL[jnp.finfo(y.dtype).bits], y.dtype))
+    x_best, phi_best, yv = best_response(y, q1, q2j, grid)
+    phi_yy = payoff(yv, yv, q2j)
     gain = phi_best - phi_yy
     verified = pre & (gain <= tolerance(y.dtype) * (1.0 + jnp.abs(phi_yy)))
     n = jnp.sum(verified, axis=-1, dtype=jnp.int32)
@@ -90,11 +117,16 @@ def symmetric_equilibria(q1, q2, grid):
         h1_star_min=jnp.min(jnp.where(verified, y, jnp.inf), axis=-1),
         h1_star_max=jnp.max(jnp.where(verified, y, -jnp.inf), axis=-1),
         crossings_overflow=n_cross > C,
+        corner_replies=x_best[..., :2],
     )
 
 
 P1_PARAMS = params_for(("alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R",
-                        "beta", "b", "eta", "s1"))
+                        "beta", "b", "eta", "s1")) + (TERMINAL_ORDER,)
+
+#: values of h1 at which the reachable skills g(s1, h1; A1) are checked for both
+#: terminal corners being candidates (flag ``terminal_alternative``)
+N_REACH = 257
 
 P1_OUTPUTS = (
     Output("h1_sf", "float", "single-firm engagement h1_sf (eq. 3)"),
@@ -110,11 +142,16 @@ P1_OUTPUTS = (
     Output("F1_at_1", "float", "period-1 engagement gain F1(1)"),
     Output("complements", "bool", "eq. 11 holds at h1* (False when h1* is NaN)"),
     Output("asym_eq", "bool", "a verified asymmetric pure equilibrium (x ≠ y) was found"),
+    Output("n_asym_eq", "int8", "distinct verified asymmetric pairs found by the search (the most asymmetric is reported)"),
     Output("asym_high", "float", "higher engagement of the asymmetric equilibrium (NaN unless asym_eq)"),
     Output("asym_low", "float", "lower engagement of the asymmetric equilibrium (NaN unless asym_eq)"),
     Output("payoff_high", "float", "Φ1 of the high-engagement firm (eq. 10)"),
     Output("payoff_low", "float", "Φ1 of the low-engagement firm (eq. 10)"),
     Output("crossings_overflow", "bool", f"F1 changes sign more than {C} times on the grid; later crossings unexamined"),
+    Output("terminal_alternative", "bool",
+           "both terminal corners are candidates at some reachable s2: h2* there is a selection (docs/model.md §5)"),
+    Output("terminal_order_matters", "bool",
+           "the other terminal_order changes n_sym_eq, h1*_min/max or the asymmetric pair"),
     Output("in_D1", "bool", "s1 ∈ D1: every reachable s2 is in D2, so the terminal equilibrium is unique"),
     Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
     Output("A1", "bool", "A1: α2 ≥ α1 and π2 ≤ π1"),
@@ -154,42 +191,92 @@ def period1(p):
              & (dom.Psi(jnp.where(f_A3, low2, 0.5 * a2), a2, pi2, gam, lr, b) < T))
 
     h1_sf = single_firm_solution(s1, a1, pi1, pi2, gam, dl, lr, beta, b, L1)[3]
-    grid = grid_values(q1, q2)
-    sym = symmetric_equilibria(q1, q2, grid)
-    h1 = sym["h1_star"]
+
+    def game(zero_first):
+        q2x = q2._replace(zero_first=zero_first)
+        grid = grid_values(q1, q2x)
+        sym = symmetric_equilibria(q1, q2x, grid)
+        asym = asymmetric_search(q1, q2x, grid, sym.pop("corner_replies"))
+        return dict(sym, F1_at_0=grid.F1[..., 0], F1_at_1=grid.F1[..., -1], **asym)
+
+    # Off D2 both terminal corners can be candidates at a reachable s2; there the
+    # game is solved again with the other selection order (one compiled body: a
+    # while loop that runs a second time only when some lane needs it).
+    order = p["terminal_order"]
+    other = jnp.where(order > 0.5, 0.0, 1.0).astype(order.dtype)
+    hs = jnp.linspace(0.0, 1.0, N_REACH, dtype=s1.dtype)
+    reach = g(s1[..., None], hs, a1[..., None], pi1[..., None], gam[..., None], L1[..., None])
+    alt = jnp.any(both_corners(reach, jax.tree_util.tree_map(lambda v: v[..., None], q2)), axis=-1)
+    alt = alt & (s1 < a1)
+    shapes = jax.eval_shape(game, order)
+    blank = jax.tree_util.tree_map(lambda t: jnp.zeros(t.shape, t.dtype), shapes)
+
+    def body(c):
+        k, first, _ = c
+        out = game(jnp.where(k == 0, order, other))
+        first = jax.tree_util.tree_map(lambda a, b_: jnp.where(k == 0, a, b_), out, first)
+        return k + 1, first, out
+
+    def more(c):
+        return (c[0] == 0) | ((c[0] == 1) & jnp.any(alt))
+
+    k, res, res_other = lax.while_loop(more, body, (jnp.int32(0), blank, blank))
+    order_matters = alt & (k == 2) & _differs(res, res_other)
+
+    h1 = res["h1_star"]
     has_h1 = ~jnp.isnan(h1)
     s2_next = g(s1, h1, a1, pi1, gam, L1)
     # h2*(s2_next) was met by the deviation check; Π2*'(s2_next) for eq. 11 follows
     # from it by the implicit-function formula, without another terminal solve
     s2_safe = jnp.where(has_h1, s2_next, 0.5 * a2)
-    dpi = continuation_slope(s2_safe, sym["h2_next"], sym["h2_next_status"], q2)
+    dpi = continuation_slope(s2_safe, res["h2_next"], res["h2_next_status"],
+                             q2._replace(zero_first=order))
     lhs11 = 2.0 * beta * dpi * dg_dh(s1, a1, pi1, gam, L1)
     comp = has_h1 & (lhs11 < lr * dl * (1.0 - pi1) * (a1 - s1))
-    asym = asymmetric_search(q1, q2, grid)
+    n = res["n_sym_eq"]
     return broadcast_outputs(dict(
         h1_sf=h1_sf,
-        n_sym_eq=sym["n_sym_eq"].astype(jnp.int8),
+        n_sym_eq=n.astype(jnp.int8),
         h1_star=h1,
-        status_h1_star=sym["status_h1_star"],
-        h1_star_min=jnp.where(sym["n_sym_eq"] > 0, sym["h1_star_min"], jnp.nan),
-        h1_star_max=jnp.where(sym["n_sym_eq"] > 0, sym["h1_star_max"], jnp.nan),
+        status_h1_star=res["status_h1_star"],
+        h1_star_min=jnp.where(n > 0, res["h1_star_min"], jnp.nan),
+        h1_star_max=jnp.where(n > 0, res["h1_star_max"], jnp.nan),
         s2_next=s2_next,
-        h2_star_next=jnp.where(has_h1, sym["h2_next"], jnp.nan),
-        status_h2_star_next=jnp.where(has_h1, sym["h2_next_status"], st.SKIPPED).astype(jnp.int8),
-        F1_at_0=grid.F1[..., 0],
-        F1_at_1=grid.F1[..., -1],
+        h2_star_next=jnp.where(has_h1, res["h2_next"], jnp.nan),
+        status_h2_star_next=jnp.where(has_h1, res["h2_next_status"], st.SKIPPED).astype(jnp.int8),
+        F1_at_0=res["F1_at_0"],
+        F1_at_1=res["F1_at_1"],
         complements=comp,
-        asym_eq=asym["asym_eq"],
-        asym_high=asym["asym_high"],
-        asym_low=asym["asym_low"],
-        payoff_high=asym["payoff_high"],
-        payoff_low=asym["payoff_low"],
-        crossings_overflow=sym["crossings_overflow"],
+        asym_eq=res["asym_eq"],
+        n_asym_eq=res["n_asym_eq"].astype(jnp.int8),
+        asym_high=res["asym_high"],
+        asym_low=res["asym_low"],
+        payoff_high=res["payoff_high"],
+        payoff_low=res["payoff_low"],
+        crossings_overflow=res["crossings_overflow"],
+        terminal_alternative=alt,
+        terminal_order_matters=order_matters,
         in_D1=in_D1,
         domain=f_dom, A1=f_A1, A2=f_A2, A3=f_A3, A4=f_A4, OA1=f_OA1,
         monotone=adm.monotone(b, a2, pi2, lr),
         admissible=f_dom & f_A1 & f_A2 & f_A3 & f_A4,
     ), p)
+
+
+def _differs(a, b, tol=1e-7):
+    """Whether two solves of the game report different equilibria: counts, the
+    extreme symmetric equilibria, the asymmetric pair (NaN equal to NaN)."""
+    def far(u, v):
+        return ~((jnp.isnan(u) & jnp.isnan(v)) | (jnp.abs(u - v) <= tol))
+
+    def bounds(r):
+        n = r["n_sym_eq"] > 0
+        return (jnp.where(n, r["h1_star_min"], jnp.nan), jnp.where(n, r["h1_star_max"], jnp.nan))
+
+    (amin, amax), (bmin, bmax) = bounds(a), bounds(b)
+    return ((a["n_sym_eq"] != b["n_sym_eq"]) | (a["asym_eq"] != b["asym_eq"])
+            | (a["n_asym_eq"] != b["n_asym_eq"]) | far(amin, bmin) | far(amax, bmax)
+            | far(a["asym_high"], b["asym_high"]) | far(a["asym_low"], b["asym_low"]))
 
 
 register(KernelSpec(

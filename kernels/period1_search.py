@@ -1,4 +1,4 @@
-"""Building blocks of the ``period1`` kernel (MODEL.md §6): continuation values,
+"""Building blocks of the ``period1`` kernel (docs/model.md §6): continuation values,
 the engagement gain F1, the payoff Φ1 (eq. 10), best responses and the equilibrium
 searches.  Every routine is fixed-size and elementwise over a leading batch shape;
 the grid, candidate slots and search starts are trailing axes.
@@ -22,18 +22,30 @@ G = 129
 #: slots for interior sign changes of F1 (more are flagged ``crossings_overflow``)
 C = 4
 #: golden-section steps refining a best response inside its grid cell pair; the
-#: bracket 2/(G−1) shrinks by 0.618^20 ≈ 7e-5, to ~1e-6 (payoff error ~ Φ''·1e-12)
-GOLDEN = 20
-#: best-response iterations on the coarse grid (every BR_STRIDE-th point of the
-#: grid) from y = 0 and from y = 1, looking for a 2-cycle
-K_BR = 16
-BR_STRIDE = 4
-#: alternating continuous best-response rounds refining a grid 2-cycle
-T_ALT = 2
+#: bracket 2/(G−1) shrinks by 0.618^30 ≈ 5.4e-7, to ~8e-9: below the ~1e-8 at which
+#: a smooth maximum is resolved in float64 (payoff flat to ~Φ''·1e-16 there)
+GOLDEN = 30
+#: asymmetric search slots: the first NA_INT interior 2-cycles of the fine scan, and
+#: the two corner starts y = 0 and y = 1
+NA_INT = 2
+#: secant evaluations of E(y) = BR(BR(y)) − y refining an interior 2-cycle
+N_SECANT = 4
+#: points of the verification grid (not the search grid: 1/(VG−1) vs 1/(G−1)) and
+#: golden steps there: the bracket 2/(VG−1) shrinks to ~1e-6, so the best deviation's
+#: payoff is resolved to ~Φ''·1e-12, far below the deviation tolerance
+VG = 101
+VGOLDEN = 22
 #: relative tolerance of the deviation test, by float width
 RTOL = {64: 1e-9, 32: 1e-4}
+#: band |F2 − λRδ| ≤ JUMP_RTOL·λRδ in which the deviation check of a symmetric
+#: candidate takes a terminal corner condition as met (the weak inequality of
+#: Prop. 3 at a jump of h2*; the F1 root lands within rounding of the jump, on
+#: either side), by float width
+JUMP_RTOL = {64: 1e-10, 32: 1e-5}
 #: minimum |x − y| for a pair to count as asymmetric
 ASYM_SEP = 1e-3
+#: two verified pairs closer than this (both coordinates) are one
+ASYM_SAME = 1e-6
 
 _INV_GOLDEN = 0.6180339887498949   # 1/golden ratio
 _LOG2 = math.log(2.0)
@@ -182,7 +194,15 @@ def refine_crossings(q1: Period1, q2: Period2, grid: Grid):
     # (see kernels.terminal._select)
     root = solve(lambda u, th: engagement_gain1(u - 1.0, *th).F1, lo + 1.0, hi + 1.0,
                  (fit(q1, nd), fit(q2, nd)), mask=has)
-    return Root(root.x - 1.0, root.status), has, jnp.sum(cross, axis=-1, dtype=jnp.int32)
+    # The solver re-evaluates F1 at the cell ends in a separately compiled
+    # expression; where one end is within rounding of 0 it may see no sign change.
+    # That end is then the candidate (never a dropped NaN).
+    f_lo = jnp.take_along_axis(grid.F1, k, axis=-1)
+    f_hi = jnp.take_along_axis(grid.F1, k + 1, axis=-1)
+    nosign = has & (root.status == stc.NO_SIGN_CHANGE)
+    x = jnp.where(nosign, jnp.where(jnp.abs(f_lo) <= jnp.abs(f_hi), lo, hi), root.x - 1.0)
+    status = jnp.where(nosign, stc.CONVERGED, root.status).astype(jnp.int8)
+    return Root(x, status), has, jnp.sum(cross, axis=-1, dtype=jnp.int32)
 
 
 class _BR(NamedTuple):
@@ -195,45 +215,55 @@ class _BR(NamedTuple):
     d: jnp.ndarray
     fc: jnp.ndarray
     fd: jnp.ndarray
+    new_c: jnp.ndarray   # the point evaluated this step is c (else d)
     x_grid: jnp.ndarray  # best grid point and its payoff
     f_grid: jnp.ndarray
 
 
 def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: Grid) -> _BR:
     """Best grid reply to st.yv and the golden bracket (the two cells around it)."""
+    n = grid.xs.shape[0]
     extra = st.yv.A.ndim - q1.s1.ndim                    # candidate / start axes
     gv = jax.tree_util.tree_map(
         lambda v: jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]), grid.values)
     phi = payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], st.yv), q2)
     i = jnp.argmax(phi, axis=-1)
     a = grid.xs[jnp.maximum(i - 1, 0)]
-    b = grid.xs[jnp.minimum(i + 1, G - 1)]
+    b = grid.xs[jnp.minimum(i + 1, n - 1)]
     r = _INV_GOLDEN
     return st._replace(a=a, b=b, c=b - r * (b - a), d=a + r * (b - a),
                        x_grid=grid.xs[i], f_grid=jnp.max(phi, axis=-1))
 
 
-def best_response(y, q1: Period1, q2: Period2, grid: Grid):
-    """Best reply x to an opponent playing y (any trailing axes): the best grid point,
-    refined by golden section on the two cells around it.  Returns (x, Φ1(x, y)) and
-    the opponent's values.
+def best_response(y, q1: Period1, q2: Period2, grid: Grid, steps: int = GOLDEN):
+    """Best reply x to an opponent playing y (any trailing axes): the best point of
+    ``grid``, refined by golden section on the two cells around it.  Returns
+    (x, Φ1(x, y)) and the opponent's values.
 
-    Written as one loop of GOLDEN + 3 steps with a single evaluation of the
+    Written as one loop of ``steps`` + 3 steps with a single evaluation of the
     continuation per step (step 0: the opponent's values, then the grid argmax;
     steps 1, 2: the golden points c, d; then golden steps), so each call site
     compiles one nested terminal solve.  The step index is not batched, so the
-    ``lax.switch`` runs one branch even under vmap.
+    ``lax.switch`` runs one branch even under vmap.  Each golden step keeps the
+    interior point that survives together with its payoff (it moves from c to d
+    or from d to c), so the bracket shrinks onto the continuous maximum, not onto
+    the grid point.
     """
     r = _INV_GOLDEN
     z = jnp.zeros_like(y)
-    st0 = _BR(_no_values(z), z, z, z, z, z, z, z, z)
+    st0 = _BR(_no_values(z), z, z, z, z, z, z, jnp.zeros(y.shape, bool), z, z)
 
     def shrink(st):
         left = st.fc >= st.fd                      # the maximum lies in [a, d]
         a2, b2 = jnp.where(left, st.a, st.c), jnp.where(left, st.d, st.b)
+        # left: old c becomes the new d (payoff fc), c is new; right: old d becomes
+        # the new c (payoff fd), d is new
         c2 = jnp.where(left, b2 - r * (b2 - a2), st.d)
         d2 = jnp.where(left, st.c, a2 + r * (b2 - a2))
-        return st._replace(a=a2, b=b2, c=c2, d=d2), jnp.where(left, c2, d2)
+        fc2 = jnp.where(left, st.fc, st.fd)
+        fd2 = jnp.where(left, st.fc, st.fd)
+        st = st._replace(a=a2, b=b2, c=c2, d=d2, fc=fc2, fd=fd2, new_c=left)
+        return st, jnp.where(left, c2, d2)
 
     def step(k, st):
         phase = jnp.minimum(k, 3)
@@ -251,108 +281,203 @@ def best_response(y, q1: Period1, q2: Period2, grid: Grid):
 
         def golden(s):
             f = payoff(v, s.yv, q2)
-            left = x == s.c
-            return s._replace(fc=jnp.where(left, f, s.fc), fd=jnp.where(left, s.fd, f))
+            return s._replace(fc=jnp.where(s.new_c, f, s.fc), fd=jnp.where(s.new_c, s.fd, f))
 
         return lax.switch(phase, [opponent, at_c, at_d, golden], st)
 
-    st = lax.fori_loop(0, GOLDEN + 3, step, st0)
+    st = lax.fori_loop(0, steps + 3, step, st0)
     xg, fg = jnp.where(st.fc >= st.fd, st.c, st.d), jnp.maximum(st.fc, st.fd)
     better = fg > st.f_grid
     return jnp.where(better, xg, st.x_grid), jnp.where(better, fg, st.f_grid), st.yv
 
 
-def _coarse(grid: Grid) -> Grid:
-    """Every BR_STRIDE-th grid point (both ends included)."""
-    return Grid(grid.xs[::BR_STRIDE], grid.F1[..., ::BR_STRIDE],
-                jax.tree_util.tree_map(lambda v: v[..., ::BR_STRIDE], grid.values))
+def grid_reply_scan(grid: Grid, q2: Period2):
+    """Best replies to every grid point y_j, refined below the grid's resolution.
+
+    For each y_j (a ``lax.scan`` over j, so only one column of Φ1 is live at a
+    time): the best grid reply i_j, then the vertex of the parabola through
+    Φ1(x_{i−1}, y_j), Φ1(x_i, y_j), Φ1(x_{i+1}, y_j) (kept within one cell of x_i,
+    and only where the three points are concave).  Returns r (..., G), the
+    approximate continuous best replies; their error is O(dx²) where Φ1 is smooth.
+    """
+    xs = grid.xs
+    n = xs.shape[0]
+    dx = xs[1] - xs[0]
+    gv = grid.values
+
+    def column(_, j):
+        yv = jax.tree_util.tree_map(lambda v: lax.dynamic_index_in_dim(v, j, -1, keepdims=True), gv)
+        phi = payoff(gv, yv, q2)                                        # (..., G)
+        i = jnp.argmax(phi, axis=-1)
+        ic = jnp.clip(i, 1, n - 2)
+        fm, f0, fp = (jnp.take_along_axis(phi, (ic + o)[..., None], axis=-1)[..., 0] for o in (-1, 0, 1))
+        den = fm - 2.0 * f0 + fp
+        t = jnp.where(den < 0.0, 0.5 * (fm - fp) / jnp.where(den < 0.0, den, -1.0), 0.0)
+        x = xs[ic] + jnp.clip(t, -1.0, 1.0) * dx
+        xi = xs[i]
+        x = jnp.clip(x, jnp.maximum(xi - dx, 0.0), jnp.minimum(xi + dx, 1.0))
+        return None, x
+
+    _, r = lax.scan(column, None, jnp.arange(n))
+    return jnp.moveaxis(r, 0, -1)
 
 
-def _grid_br_index(j, grid: Grid, q2: Period2):
-    """Index of the best grid reply to the grid point j (trailing start axis)."""
-    yv = jax.tree_util.tree_map(lambda v: jnp.take_along_axis(v, j, axis=-1), grid.values)
-    gv = jax.tree_util.tree_map(lambda v: v[..., None, :], grid.values)
-    phi = payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], yv), q2)
-    return jnp.argmax(phi, axis=-1).astype(jnp.int32)
+def _interp(r, y, xs):
+    """Piecewise-linear interpolation of r (..., G) on the grid xs at y (..., K)."""
+    n = xs.shape[0]
+    dx = xs[1] - xs[0]
+    k = jnp.clip(jnp.floor(y / dx).astype(jnp.int32), 0, n - 2)
+    w = y / dx - k.astype(y.dtype)
+    lo = jnp.take_along_axis(r, k, axis=-1)
+    hi = jnp.take_along_axis(r, k + 1, axis=-1)
+    return (1.0 - w) * lo + w * hi
 
 
-def _grid_two_cycle(grid: Grid, q2: Period2, shape):
-    """Iterate best responses on the coarse grid from y = 0 and y = 1; return the
-    pair of the first start that ends on a 2-cycle with x ≠ y (|i − j| ≥ 2 coarse
-    cells, so that a symmetric equilibrium between two grid points is not taken
-    for one)."""
-    cg = _coarse(grid)
-    n = cg.xs.shape[0]
-    jy0 = jnp.broadcast_to(jnp.array([0, n - 1], jnp.int32), shape + (2,))
+def interior_two_cycles(r, xs):
+    """Starting points of interior 2-cycles of the best-reply map.
 
-    def body(_, carry):
-        jx, jy = carry
-        jx = _grid_br_index(jy, cg, q2)
-        return jx, _grid_br_index(jx, cg, q2)
-
-    jx, jy = lax.fori_loop(0, K_BR, body, (jy0, jy0))
-    cyc = ((_grid_br_index(jy, cg, q2) == jx) & (_grid_br_index(jx, cg, q2) == jy)
-           & (jnp.abs(jx - jy) >= 2))
-    first = cyc[..., 0]
-    found = jnp.any(cyc, axis=-1)
-    jx = jnp.where(first, jx[..., 0], jx[..., 1])
-    jy = jnp.where(first, jy[..., 0], jy[..., 1])
-    return found, cg.xs[jx], cg.xs[jy]
-
-
-def _alternate(x0, y0, q1, q2, grid):
-    """Alternating continuous best responses x ← BR(y), y ← BR(x), T_ALT rounds, then
-    one more BR(y) to measure x's deviation gain.  One best-response call site (the
-    carry shifts roles) keeps the compiled program small.  Returns
-    (x, y, Φ1(x,y), Φ1(y,x), gain of x's best deviation)."""
-    def step(_, c):
-        _, a, b, _, _, vb = c
-        new, phi_new, v_opp = best_response(b, q1, q2, grid)
-        return a, b, new, phi_new, vb, v_opp
-
-    z = jnp.zeros_like(x0)
-    init = (x0, x0, y0, z, _no_values(z), _no_values(z))
-    # after the loop: (x, y, BR(y), Φ1(BR(y), y), values of x, values of y)
-    x, y, _, phi_best_x, xv, yv = lax.fori_loop(0, 2 * T_ALT + 1, step, init)
-    phi_xy, phi_yx = payoff(xv, yv, q2), payoff(yv, xv, q2)
-    return x, y, phi_xy, phi_yx, phi_best_x - phi_xy
+    With r the approximate best replies on the grid, E(y) = R(R(y)) − y (R the
+    piecewise-linear interpolant of r) vanishes at both members of every 2-cycle
+    and at every symmetric equilibrium.  A cell [y_j, y_{j+1}] holds the *lower*
+    member y of a pair (x, y), x > y, when E changes sign (or vanishes) on it while
+    R(y) − y > ASYM_SEP at both ends (which excludes the symmetric crossings).
+    Returns (y0, slope, has) for the first NA_INT such cells: the linear root of E
+    in the cell and E's slope there.
+    """
+    dx = xs[1] - xs[0]
+    d = r - xs
+    e = _interp(r, r, xs) - xs
+    sign_change = (e[..., :-1] == 0.0) | ((e[..., :-1] > 0.0) != (e[..., 1:] > 0.0))
+    cell = sign_change & (d[..., :-1] > ASYM_SEP) & (d[..., 1:] > ASYM_SEP)
+    rank = jnp.cumsum(cell, axis=-1, dtype=jnp.int32)
+    slots = jnp.arange(1, NA_INT + 1, dtype=jnp.int32)[:, None]
+    sel = cell[..., None, :] & (rank[..., None, :] == slots)          # (..., NA_INT, G−1)
+    has = jnp.any(sel, axis=-1)
+    k = jnp.argmax(sel, axis=-1)
+    e0 = jnp.take_along_axis(e, k, axis=-1)
+    e1 = jnp.take_along_axis(e, k + 1, axis=-1)
+    slope = (e1 - e0) / dx
+    ok = has & (slope != 0.0)
+    t = jnp.where(ok, -e0 / jnp.where(ok, e1 - e0, 1.0), 0.0)
+    y0 = xs[k] + jnp.clip(t, 0.0, 1.0) * dx
+    return y0, jnp.where(ok, slope, -1.0), has
 
 
-def asymmetric_search(q1: Period1, q2: Period2, grid: Grid):
-    """An asymmetric pure equilibrium (x, y), x ≠ y, with x a best response to y and
-    y to x (MODEL.md §6, after eq. 11); see the module docstring of ``period1``.
+def _two_cycle_refine(y0, slope0, move, q1, q2, grid):
+    """Secant iterations on E(y) = BR(BR(y)) − y with continuous best replies.
 
-    y is a best response to x by construction (the last alternation step); x must
-    pass the deviation test against y.
+    N_SECANT evaluations of E, each two best replies, written as one loop with one
+    best-response call site (even steps x ← BR(y), odd steps z ← BR(x), then the
+    secant update of y where ``move``, except after the last evaluation); the
+    first update uses the scan's slope ``slope0``.  Returns (y, x = BR(y))."""
+    def step(k, c):
+        y, x, yp, ep, sl = c
+        odd = (k % 2) == 1
+        new, _, _ = best_response(jnp.where(odd, x, y), q1, q2, grid)
+        x2 = jnp.where(odd, x, new)
+        e = new - y
+        sl_sec = (e - ep) / jnp.where(y != yp, y - yp, 1.0)
+        sl2 = jnp.where((k > 1) & (y != yp) & (sl_sec != 0.0), sl_sec, sl)
+        upd = odd & (k < 2 * N_SECANT - 1) & move
+        y_new = jnp.clip(y - e / jnp.where(sl2 != 0.0, sl2, 1.0), 0.0, 1.0)
+        return (jnp.where(upd, y_new, y), x2, jnp.where(upd, y, yp), jnp.where(upd, e, ep),
+                jnp.where(odd, sl2, sl))
+
+    z = jnp.zeros_like(y0)
+    y, x, _, _, _ = lax.fori_loop(0, 2 * N_SECANT, step, (y0, z, y0, z, slope0))
+    return y, x
+
+
+def verification_grid(q1: Period1, q2: Period2) -> Grid:
+    """Values on the verification grid of VG points (spacing 1/(VG−1), not the
+    search grid's 1/(G−1)), for best replies that share nothing with the search."""
+    xs = jnp.linspace(0.0, 1.0, VG, dtype=q1.s1.dtype)
+    v = values_at(jnp.broadcast_to(xs, q1.s1.shape + (VG,)), q1, q2)
+    return Grid(xs, None, v)
+
+
+def asymmetric_search(q1: Period1, q2: Period2, grid: Grid, corner_replies):
+    """Asymmetric pure equilibria (x, y), x ≠ y, with x a best response to y and y
+    to x (docs/model.md §6, after eq. 11).
+
+    1. Fine scan: approximate continuous best replies to every grid point
+       (:func:`grid_reply_scan`) and the sign changes of BR(BR(y)) − y away from
+       the diagonal (:func:`interior_two_cycles`): the first NA_INT interior
+       2-cycles; plus the corner starts y = 0 and y = 1 with their continuous
+       best replies ``corner_replies`` (..., 2) (from the symmetric check), which
+       catch pairs with a firm at a corner however close the other firm is.
+    2. Refinement of the interior slots: N_SECANT secant evaluations of
+       BR(BR(y)) − y with continuous best replies, x = BR(y) (skipped when no lane
+       of the batch has an interior 2-cycle).
+    3. Verification that shares nothing with the search grid: both firms' best
+       deviations on the verification grid (VG points) refined by golden section
+       must not beat the pair's payoffs by more than tol·(1 + |Φ1|), and
+       |x − y| > ASYM_SEP.
+
+    Returns the most asymmetric verified pair and ``n_asym_eq``, the number of
+    distinct verified pairs among the slots.
+
+    Limits: a 2-cycle whose lower member's cell also holds a diagonal crossing
+    (|x − y| within about two grid cells of a symmetric equilibrium) is found only
+    through the corner starts; interior 2-cycles beyond the first NA_INT are not
+    examined; a 2-cycle at which BR∘BR is not smooth (kinks of Φ1) may not
+    converge in N_SECANT steps and then fails its verification (not reported).
     """
     shape = q1.s1.shape
-    found, x0, y0 = _grid_two_cycle(grid, q2, shape)
+    xs = grid.xs
+    r = grid_reply_scan(grid, q2)
+    y_int, sl_int, has_int = interior_two_cycles(r, xs)
 
-    def refine(xy):
-        return _alternate(xy[0], xy[1], q1, q2, grid)
+    def refine(_):
+        return _two_cycle_refine(y_int, sl_int, has_int, q1, q2, grid)
 
-    def skip(xy):
-        nan = jnp.full_like(xy[0], jnp.nan)
-        return xy[0], xy[1], nan, nan, jnp.full_like(xy[0], jnp.inf)
+    def skip(_):
+        return y_int, jnp.full_like(y_int, 0.5)
 
-    # Only batches where some lane has a grid 2-cycle pay for the refinement (under
-    # vmap the cond becomes a select and both branches run, with the same result).
-    x, y, phi_xy, phi_yx, gain = lax.cond(jnp.any(found), refine, skip, (x0, y0))
+    y_int, x_int = lax.cond(jnp.any(has_int), refine, skip, None)
+    y = jnp.concatenate([y_int, jnp.zeros(shape + (1,), xs.dtype), jnp.ones(shape + (1,), xs.dtype)],
+                        axis=-1)
+    x = jnp.concatenate([x_int, corner_replies], axis=-1)
+    active = jnp.concatenate([has_int, jnp.ones(shape + (2,), bool)], axis=-1)
+    k = y.shape[-1]
+    vgrid = verification_grid(q1, q2)
+    _, best, v = best_response(jnp.concatenate([y, x], axis=-1), q1, q2, vgrid, steps=VGOLDEN)
+    vy = jax.tree_util.tree_map(lambda a: a[..., :k], v)
+    vx = jax.tree_util.tree_map(lambda a: a[..., k:], v)
+    phi_xy, phi_yx = payoff(vx, vy, q2), payoff(vy, vx, q2)
+    gain_x = best[..., :k] - phi_xy               # best deviation against y
+    gain_y = best[..., k:] - phi_yx               # best deviation against x
     tol = tolerance(x.dtype)
-    ok = (found & (gain <= tol * (1.0 + jnp.abs(phi_xy))) & (jnp.abs(x - y) > ASYM_SEP)
+    ok = (active & (gain_x <= tol * (1.0 + jnp.abs(phi_xy)))
+          & (gain_y <= tol * (1.0 + jnp.abs(phi_yx))) & (jnp.abs(x - y) > ASYM_SEP)
           & jnp.isfinite(phi_xy) & jnp.isfinite(phi_yx))
-    x_high = x > y
-    nan = jnp.nan
+    hi, lo = jnp.maximum(x, y), jnp.minimum(x, y)
+    p_hi = jnp.where(x > y, phi_xy, phi_yx)
+    p_lo = jnp.where(x > y, phi_yx, phi_xy)
+    # distinct verified pairs: a slot counts unless an earlier verified slot is the same pair
+    same = ((jnp.abs(hi[..., :, None] - hi[..., None, :]) <= ASYM_SAME)
+            & (jnp.abs(lo[..., :, None] - lo[..., None, :]) <= ASYM_SAME))
+    earlier = jnp.tril(jnp.ones((k, k), bool), -1)
+    dup = jnp.any(same & earlier & ok[..., None, :], axis=-1)
+    n_asym = jnp.sum(ok & ~dup, axis=-1, dtype=jnp.int32)
+    # report the most asymmetric verified pair
+    j = jnp.argmax(jnp.where(ok, hi - lo, -1.0), axis=-1)[..., None]
+    any_ok = jnp.any(ok, axis=-1)
+
+    def pick(v):
+        return jnp.where(any_ok, jnp.take_along_axis(v, j, axis=-1)[..., 0], jnp.nan)
+
     return dict(
-        asym_eq=ok,
-        asym_high=jnp.where(ok, jnp.maximum(x, y), nan),
-        asym_low=jnp.where(ok, jnp.minimum(x, y), nan),
-        payoff_high=jnp.where(ok, jnp.where(x_high, phi_xy, phi_yx), nan),
-        payoff_low=jnp.where(ok, jnp.where(x_high, phi_yx, phi_xy), nan),
+        asym_eq=any_ok,
+        n_asym_eq=n_asym,
+        asym_high=pick(hi),
+        asym_low=pick(lo),
+        payoff_high=pick(p_hi),
+        payoff_low=pick(p_lo),
     )
 
 
-__all__ = ["G", "C", "GOLDEN", "K_BR", "BR_STRIDE", "T_ALT", "RTOL", "ASYM_SEP", "Period1", "Values",
+__all__ = ["G", "C", "GOLDEN", "NA_INT", "N_SECANT", "VG", "VGOLDEN", "RTOL", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
            "Grid", "Gain", "Root", "tolerance", "continuation", "values_at", "engagement_gain1",
            "payoff", "grid_values", "refine_crossings", "best_response",
-           "asymmetric_search"]
+           "asymmetric_search", "grid_reply_scan", "interior_two_cycles", "verification_grid"]

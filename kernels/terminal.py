@@ -66,6 +66,9 @@ class Period2(NamedTuple):
     L2: jnp.ndarray
     #: ``terminal_order`` (> 0.5: h = 0 first); None means the default, h = 1 first
     zero_first: jnp.ndarray | None = None
+    #: |F2 − λRδ| ≤ snap_rtol·λRδ counts as equality in the corner tests (a 0-d
+    #: array); None: the default band of :func:`snap`
+    snap_rtol: jnp.ndarray | None = None
 
 
 def expand(q, axis=-1):
@@ -141,6 +144,24 @@ def _select(s2, q, corner0, corner1, interior, lo, hi, f0, f1) -> Root:
     return Root(x, stat.astype(jnp.int8))
 
 
+def snap(f, q: Period2):
+    """F2 − λRδ with values within max(64 ulp, 1e-12) of λRδ (relative) set to 0.
+
+    F2 is a product of powers and exponentials; its rounding noise is a few 1e-14
+    relative, and separately compiled evaluations disagree at that level.  Where
+    F2(0) or F2(1) is that close to λRδ, the solve on (0, 1) would chase the noise
+    (off D2, where F2 rises in h, it can return a spurious "root" at h ~ 1e-12
+    instead of the true lowest root) or see no sign change.  Snapping makes the
+    corner tests decide, so the bracketed solve only runs where both ends have
+    signs well above the noise; where the root is continuous in F2 (on D2) this
+    moves h2* by at most 1e-12·λRδ/|∂F2/∂h|.
+    ``q.snap_rtol`` widens the band (the period-1 check of candidates at a jump of
+    h2*, see :mod:`kernels.period1`).
+    """
+    rtol = max(64.0 * float(jnp.finfo(f.dtype).eps), 1e-12) if q.snap_rtol is None else q.snap_rtol
+    return jnp.where(jnp.abs(f) <= rtol * q.lam_R * q.delta, 0.0, f)
+
+
 def h2_prop3(s2, q: Period2) -> Root:
     """Terminal engagement h2*(s2) by the rule of Prop. 3 in the selection order of
     docs/model.md §5 (h = 1 if F2(1) ≥ λRδ, else 0 if F2(0) ≤ λRδ, else the root of
@@ -152,8 +173,8 @@ def h2_prop3(s2, q: Period2) -> Root:
     matching corner, never NaN (see :func:`_select`).  Differentiable in s2 and in q
     through the root (custom JVP).
     """
-    f0 = _foc(jnp.zeros_like(s2), (s2, q))
-    f1 = _foc(jnp.ones_like(s2), (s2, q))
+    f0 = snap(_foc(jnp.zeros_like(s2), (s2, q)), q)
+    f1 = snap(_foc(jnp.ones_like(s2), (s2, q)), q)
     below = s2 < q.alpha2
     corner0, corner1, _ = corner_cases(f0, f1, below, q.zero_first)
     interior = below & ~corner0 & ~corner1
@@ -218,6 +239,7 @@ def terminal_equilibrium(p, in_D2):
     k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
     q = period2_of(p, p["alpha2"], p["pi2"], k)
     n, f0, f1, lo, hi, finite = scan_candidates(s2, q)
+    f0, f1 = snap(f0, q), snap(f1, q)
     below = s2 < q.alpha2
     above = s2 > q.alpha2
     determined = finite & below

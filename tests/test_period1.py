@@ -185,6 +185,8 @@ def test_every_nan_is_explained(batch):
     assert (np.isnan(out["h2_star_next"]) == (n != 1)).all()
     for k in ("asym_high", "asym_low", "payoff_high", "payoff_low"):
         assert (np.isnan(out[k]) == ~out["asym_eq"]).all(), k
+    assert (out["asym_eq"] == (out["n_asym_eq"] > 0)).all()
+    assert (out["terminal_order_matters"] <= out["terminal_alternative"]).all()
     for k in ("h1_sf", "F1_at_0", "F1_at_1"):
         assert np.isfinite(out[k]).all(), k
     assert (out["h1_star_min"][n > 0] <= out["h1_star_max"][n > 0]).all()

@@ -294,3 +294,33 @@ def test_selection_order_off_D2():
     for i in range(N_S2):
         assert abs(first1["h2_star"][i] - ref.h2_star(float(s2[i]), q)) <= 1e-9
         assert abs(first0["h2_star"][i] - ref.h2_star(float(s2[i]), q0)) <= 1e-9
+
+
+def test_corner_within_rounding_is_never_nan_under_jit():
+    """Issue 17, item 4: at skills where F2(0;s2) equals λRδ to rounding, the corner
+    test and the root solve see F2 from separately compiled expressions.  Under jit
+    h2* is finite with an OK status on 201 skills around that point, equals
+    the reference's Prop. 3 value wherever |F2(0) − λRδ| is clearly (> 1e-9·λRδ) away
+    from equality, and is the corner 0 inside the 1e-12 band (the weak inequality)."""
+    import kernels.terminal as term
+
+    p = dict(alpha2=0.82, pi2=0.25, phi=0.5, gamma=0.2, delta=0.1, lam_R=5.0, beta=0.95,
+             b=1.08, eta=0.9261187281287935)
+    q = ref.period2(p)
+    t = p["lam_R"] * p["delta"]
+    from scipy.optimize import brentq
+    s_jump = brentq(lambda s: ref.F2(0.0, s, q) - t, 0.2, 0.35, xtol=1e-16, rtol=1e-15)
+    s2 = s_jump + np.concatenate([np.linspace(-1e-13, 1e-13, 101), np.linspace(-1e-8, 1e-8, 100)])
+    args = {**PROFILE_BASE, **p}
+    k = term.profile_scale(1.0, 1.0, 0.0, 0.0, 1.0)
+    fn = jax.jit(lambda s, a: term.h2_prop3(s, term.period2_of(a, a["alpha2"], a["pi2"], k)))
+    r = fn(jnp.asarray(s2), {n: jnp.asarray(v) for n, v in args.items()})
+    x, status = np.asarray(r.x), np.asarray(r.status)
+    assert np.isfinite(x).all() and np.isin(status, OK).all()
+    f0 = np.array([ref.F2(0.0, float(v), q) - t for v in s2])
+    clear = np.abs(f0) > 1e-9 * t
+    assert clear.sum() > 20 and (x[clear] > 0.0).any() and (x[clear] == 0.0).any()
+    for i in np.flatnonzero(clear):
+        assert abs(x[i] - ref.h2_star(float(s2[i]), q)) <= 1e-9, (i, x[i])
+    band = np.abs(f0) <= 1e-13 * t
+    assert band.any() and (x[band] == 0.0).all()
