@@ -41,7 +41,7 @@ from . import domains as dom
 from . import status as st
 from .primitives import B, B_prime, M, W, W_prime, dM_dh, dM_ds, g
 from .roots import Root, solve
-from .terminal import H_GRID, Period2
+from .terminal import H_GRID, Period2, snap
 
 #: interior-root slots per bonus class (F2_z is unimodal in h: at most two roots)
 ROOTS = 2
@@ -154,8 +154,11 @@ def candidates(s2, q: Period2, omega, compact=True) -> Candidates:
     rx = r.x - 1.0
     below = (s2 < q.alpha2)[..., None]
     above = (s2 > q.alpha2)[..., None]
-    corner1 = (below & (f[..., -1] >= 0.0)) | above
-    corner0 = below & (f[..., 0] <= 0.0)
+    # the corner tests read F2_z − λRδ within rounding of 0 as 0, as ``terminal`` does
+    # (kernels.terminal.snap), so that at ω = 0 both take the same corners
+    qs = fit(q, s2.ndim + 1)
+    corner1 = (below & (snap(f[..., -1], qs) >= 0.0)) | above
+    corner0 = below & (snap(f[..., 0], qs) <= 0.0)
     interior = below[..., None] & has & jnp.isin(r.status, jnp.array(st.OK, jnp.int8))
     shp = s2.shape + (2, 1)
     h = jnp.concatenate([jnp.ones(shp, s2.dtype), jnp.zeros(shp, s2.dtype), rx], axis=-1)

@@ -27,6 +27,15 @@ classes the larger common profit, ties to no bonus).
     md("**Parameters.** `RESOLUTION` sets the points per axis (the period-1 curves use 2×). "
        "`SWEEP_NB_RESOLUTION` overrides it (the tests use 10)."),
     code("RESOLUTION = 20", tags=["parameters"]),
+    code(r'''
+import os
+
+# period1_bonus nests the terminal bonus game (with its own searches) inside every
+# period-1 search: at XLA's lowest backend optimization level (same HLO program, less
+# LLVM work) it compiles in a fraction of the time, which dominates this notebook
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
+'''),
     code(SETUP),
     md(r'''
 ## Calibrations
@@ -51,11 +60,18 @@ HUMP = dict(BASE, delta=0.5)
 S2_HUMP, ETA_HUMP = 0.2, 0.3
 OMEGAS = [0.0, 0.05, 0.10]
 N = RESOLUTION
-P1B_CHUNK = 16       # one chunk size and one axis structure: period1_bonus compiles once
+# Every period1_bonus sweep has the same axes (eta, omega, s1) with the same lengths
+# (M, M, 1) and the same chunk size: the engine's compiled chunk function is then
+# reused, and period1_bonus (whose compile dominates this notebook) compiles once.
+# M is odd, so linspace(0, 0.10, M) holds 0.05.
+M = 2 * max(N // 4, 1) + 1
+P1B_CHUNK = 16
 T_KEYS = ("alpha2", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "profile", "s2")
 
 
 def p1b_spec(par, eta_axis, omega_axis, s1_axis):
+    assert all(len(a) == M if isinstance(a, list) else a["linspace" if "linspace" in a else "logspace"][2] == M
+               for a in (eta_axis, omega_axis)) and len(s1_axis) == 1
     fixed = {k: v for k, v in par.items() if k not in ("eta", "omega", "s1")}
     return dict(kernel="period1_bonus", chunk_size=P1B_CHUNK, fixed=fixed,
                 axes={"eta": eta_axis, "omega": omega_axis, "s1": s1_axis})
@@ -77,14 +93,18 @@ VERDICTS = {}
     md(r'''
 ## Claim 1 — Figure OA1: $h_1^*(\eta)$ is the same for $\omega\in\{0,0.05,0.10\}$ and $\eta^*$ is unchanged
 
-`period1_bonus` over $\eta$ (log scale) × $\omega\in\{0,0.05,0.10\}$ at `BASE`, $s_1=0.3$.
+`period1_bonus` over $\eta$ (log scale) × $\omega\in[0, 0.10]$ (which holds 0, 0.05 and
+0.10) at `BASE`, $s_1=0.3$.
 $\eta^*$ is where $h_1^*$ crosses $h_1^{sf}$ (bracketed between grid points). Filled
 markers: the equilibrium pays the bonus.
 '''),
     code(r'''
 c1, _ = nbtools.sweep_run(f"bonus_h1_eta_{N}", p1b_spec(
-    BASE, {"logspace": [-0.5, 1.3, 2 * N]}, OMEGAS, [S1_ETA]), comment="period1_bonus h1* over eta (claim 1)")
-c1 = c1.sort_values(["omega", "eta"])
+    BASE, {"logspace": [-0.5, 1.3, M]}, {"linspace": [0.0, 0.10, M]}, [S1_ETA]),
+    comment="period1_bonus h1* over eta and omega (claims 1, 4)")
+c1_all = c1.sort_values(["omega", "eta"])
+c1 = c1_all[np.isclose(c1_all.omega.to_numpy()[:, None], OMEGAS).any(axis=1)].copy()
+c1["omega"] = [OMEGAS[int(np.argmin(np.abs(np.array(OMEGAS) - w)))] for w in c1.omega]
 h_sf = float(c1.h1_sf.iloc[0])
 curves, eta_star = {}, {}
 for om, d in c1.groupby("omega"):
@@ -128,17 +148,21 @@ plt.show()
 ## Claim 2 — Figure 5: the free-riding equilibrium survives bonuses "worth about 44% of the relevant per-worker margin", neither firm paying
 
 First the $\eta$ of Figure 5: `period1_bonus` at $\omega=0$ along $\eta\in[8.5, 11.5]$ at
-`FREE_RIDE`, $s_1=0.22$; we take the value closest to 10 with an asymmetric
-equilibrium. Then $\omega$ grows from 0 to the free rider's period-1 margin
-$M(s_1, h_{low};A_1)$. For each $\omega$: is there a verified asymmetric equilibrium, and
-who pays in it? The largest $\omega$ up to which it survives with nobody paying is
+`FREE_RIDE`, $s_1=0.22$ (and $\omega\in[0,0.1]$); we take the value closest to 10 with an
+asymmetric equilibrium. Then $\omega$ grows from 0 to the free rider's period-1 margin
+$M(s_1, h_{low};A_1)$ at that $\eta$ (the middle of a narrow $\eta$ window, the sweep's
+other axis). For each $\omega$: is there a verified asymmetric equilibrium, and who
+pays in it? The largest $\omega$ up to which it survives with nobody paying is
 compared with the candidate margins.
 '''),
     code(r'''
 fr, _ = nbtools.sweep_run(f"bonus_free_ride_eta_{N}", p1b_spec(
-    FREE_RIDE, {"linspace": [8.5, 11.5, 2 * N]}, [0.0], [S1_BR]), comment="free riding along eta (claim 2)")
+    FREE_RIDE, {"linspace": [8.5, 11.5, M]}, {"linspace": [0.0, 0.10, M]}, [S1_BR]),
+    comment="free riding along eta (claim 2)")
 fr = fr.sort_values("eta")
-cand = fr[fr.asym_eq]
+fr0 = fr[fr.omega == 0.0]
+print("asymmetric equilibria along eta, per omega in [0, 0.1]:", fr.groupby("omega").asym_eq.sum().to_dict())
+cand = fr0[fr0.asym_eq]
 assert len(cand), "no asymmetric equilibrium along eta at omega = 0"
 at = cand.iloc[np.argmin(np.abs(cand.eta.to_numpy() - 10.0))]
 ETA_FR = float(at.eta)
@@ -146,10 +170,12 @@ m_low = margin(S1_BR, at.asym_low, FREE_RIDE["alpha1"], FREE_RIDE["pi1"], FREE_R
 m_high = margin(S1_BR, at.asym_high, FREE_RIDE["alpha1"], FREE_RIDE["pi1"], FREE_RIDE)
 print(f"eta = {ETA_FR:.4f}: trainer h = {at.asym_high:.3f}, free rider h = {at.asym_low:.3f}; "
       f"period-1 margins M(s1,h) {m_high:.3f} (trainer), {m_low:.3f} (free rider)")
-frw, _ = nbtools.sweep_run(f"bonus_free_ride_omega_{N}", p1b_spec(
-    FREE_RIDE, [ETA_FR], {"linspace": [0.0, float(m_low), 2 * N]}, [S1_BR]),
+frw_all, _ = nbtools.sweep_run(f"bonus_free_ride_omega_{N}", p1b_spec(
+    FREE_RIDE, {"linspace": [0.99 * ETA_FR, 1.01 * ETA_FR, M]}, {"linspace": [0.0, float(m_low), M]}, [S1_BR]),
     comment="free riding as omega grows (claim 2)")
-frw = frw.sort_values("omega")
+mid = frw_all.eta.unique()[np.argmin(np.abs(frw_all.eta.unique() - ETA_FR))]
+frw = frw_all[frw_all.eta == mid].sort_values("omega")
+print("asymmetric equilibria in the eta window, per omega:", frw_all.groupby("omega").asym_eq.sum().to_dict())
 nopay = frw.asym_eq & ~frw.asym_z_high & ~frw.asym_z_low
 first_fail = frw[~nopay].omega.min() if (~nopay).any() else np.nan
 last_ok = frw[nopay & (frw.omega < first_fail if np.isfinite(first_fail) else True)].omega.max()
@@ -243,7 +269,7 @@ tmap, _ = nbtools.sweep_run(f"bonus_map_terminal_{N}", tb_spec(
     BASE, 0.6, [BASE["pi2"]], {"logspace": [-1.0, 1.3, 2 * N]}, {"linspace": [0.0, W_MAP, 2 * N]}),
     comment="who pays in the terminal period over (eta, omega) (claim 4)")
 pmap, _ = nbtools.sweep_run(f"bonus_map_period1_{N}", p1b_spec(
-    BASE, {"logspace": [-1.0, 1.3, N]}, {"linspace": [0.0, W_MAP, N]}, [S1_ETA]),
+    BASE, {"logspace": [-1.0, 1.3, M]}, {"linspace": [0.0, W_MAP, M]}, [S1_ETA]),
     comment="who pays in period 1 over (eta, omega) (claim 4)")
 
 
@@ -290,7 +316,7 @@ those in which the firms' bonus choices differ (`mixed_bonus_eq`); in the termin
 period, verified asymmetric equilibria (`asym_eq`, Lemma 1 is proved for $\omega=0$ only).
 '''),
     code(r'''
-p1_all = pd.concat([c1, fr, frw, pmap], ignore_index=True)
+p1_all = pd.concat([c1_all, fr, frw_all, pmap], ignore_index=True)
 t_all = pd.concat([hump, tmap], ignore_index=True)
 n_asym, n_mixed = int(p1_all.asym_eq.sum()), int(p1_all.mixed_bonus_eq.sum())
 n_tasym, n_tmixed = int(t_all.asym_eq.sum()), int(t_all.asym_mixed_bonus.sum())
