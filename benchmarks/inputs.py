@@ -63,9 +63,12 @@ def kernel_inputs(kernel: str, n: int | None = None, seed: int = 0) -> dict[str,
     cols = paper_grid(n)
     m = len(next(iter(cols.values())))
     rng = np.random.default_rng(seed)
-    if kernel == "terminal":
+    if kernel in ("terminal", "terminal_bonus"):
         cols = {k: v for k, v in cols.items() if k not in ("alpha1", "pi1")}
         cols["s2"] = rng.uniform(0.05, 0.95, m) * cols["alpha2"]
-    elif kernel == "period1":
+    elif kernel in ("period1", "period1_bonus"):
         cols["s1"] = rng.uniform(0.05, 0.95, m) * cols["alpha1"]
+    if kernel.endswith("_bonus"):
+        # bonuses up to 0.1 per worker (the paper's OA.8 values are 0.05 and 0.10)
+        cols["omega"] = rng.uniform(0.0, 0.1, m)
     return cols

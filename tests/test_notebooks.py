@@ -31,6 +31,7 @@ EXPECTED = {
     "coverage.ipynb": ["coverage_maps.png"],
     "policies.ipynb": ["single_firm_policy.png", "engagement_reversal.png", "terminal_profiles_pi2.png",
                        "period1_vs_eta.png", "period1_best_responses.png"],
+    "bonus.ipynb": ["bonus_h1_eta.png", "bonus_free_ride.png", "bonus_hump.png", "bonus_who_pays.png"],
 }
 
 

@@ -1,0 +1,289 @@
+"""Kernels ``terminal_bonus`` and ``period1_bonus`` (docs/model.md §9, OA.8): ω = 0 is the
+base model, agreement with the independent scalar reference (tests/reference_bonus.py),
+statuses explain every NaN.
+
+Each kernel is compiled once per module for one batch shape; every test feeds it
+batches of that shape.
+"""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kernels import status as stc
+from kernels.registry import get_kernel
+
+from . import reference_bonus as rb
+from . import reference_equilibria as ref
+
+TB = get_kernel("terminal_bonus")
+T = get_kernel("terminal")
+N = 4096
+PROFILE_BASE = dict(ell_a=1.0, ell_c=1.0, ell_kappa0=0.0, ell_kappa1=0.0, ell_normalize=1.0)
+OK = np.array(stc.OK)
+_TB = jax.jit(TB.fn)
+_T = jax.jit(T.fn)
+
+
+def _args(p, n=N):
+    a = {**PROFILE_BASE, **p}
+    return {k: jnp.asarray(np.broadcast_to(np.asarray(v, np.float64), (n,))) for k, v in a.items()}
+
+
+def run_tb(p):
+    return {k: np.asarray(v) for k, v in _TB(_args(p)).items()}
+
+
+def run_t(p):
+    p = {k: v for k, v in p.items() if k != "omega"}
+    return {k: np.asarray(v) for k, v in _T(_args(p)).items()}
+
+
+def terminal_vectors(rng, n=N):
+    """Random period-2 vectors over the ranges of the paper's grids, s2 uniform on
+    (0, α2) (both on D2 and off it), η log-uniform."""
+    p = ref.sample_vectors(rng, n)
+    out = {k: p[k] for k in ("alpha2", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta")}
+    out["s2"] = rng.uniform(0.0, 1.0, n) * out["alpha2"]
+    return out
+
+
+def test_registered_outputs_match_spec():
+    rng = np.random.default_rng(0)
+    out = run_tb({**terminal_vectors(rng), "omega": 0.05})
+    assert set(out) == set(TB.output_names)
+    for o in TB.outputs:
+        want = {"float": np.float64, "bool": np.bool_, "int8": np.int8}[o.kind]
+        assert out[o.name].dtype == want, o.name
+        assert out[o.name].shape == (N,)
+
+
+def test_terminal_omega0_is_the_base_model():
+    """ω = 0: wherever ``terminal`` returns h2* (status OK), ``terminal_bonus`` returns the
+    same h2* with z2* = 0, the base continuation values Π2* = ½M and V̄2 = W + βB(g) + η log 2,
+    and twice as many verified equilibria as the z = 0 class holds.  Where it does not
+    return the same h2*, the base selection must fail the scalar reference's deviation
+    test (the documented difference)."""
+    rng = np.random.default_rng(14)
+    p = terminal_vectors(rng)
+    tb, t = run_tb({**p, "omega": 0.0}), run_t(p)
+    base_ok = t["admissible"] & np.isin(t["status_h2_star"], OK)
+    assert base_ok.sum() > 2000
+    same = base_ok & (tb["h2_star"] == t["h2_star"])
+    assert (~tb["z2_star"][same]).all()
+    assert (tb["n_sym_eq"][same] % 2 == 0).all() and (tb["n_sym_eq"][same] >= 2).all()
+    assert (tb["status_h2_star"][same] == t["status_h2_star"][same]).all()
+    diff = np.flatnonzero(base_ok & ~same)
+    assert len(diff) <= 0.01 * base_ok.sum(), len(diff)
+    for i in diff[:20]:
+        q = rb.period2({k: float(v[i]) for k, v in p.items()} | {"omega": 0.0})
+        assert not rb.is_equilibrium2(float(t["h2_star"][i]), 0, float(p["s2"][i]), q), i
+    # continuation values at ω = 0: eq. 9 and the line below it
+    i = np.flatnonzero(same)
+    q = {k: v[i] for k, v in p.items()}
+    L2 = q["phi"] * q["pi2"] * (1 - q["pi2"])
+    h, s2 = tb["h2_star"][i], q["s2"]
+    m = q["lam_R"] * ((1 - q["pi2"]) * (q["alpha2"] + q["delta"] * h * (s2 - q["alpha2"]))
+                      + q["pi2"] * s2) - s2 ** q["b"]
+    g2 = np.where(s2 < q["alpha2"],
+                  np.maximum(s2 + (L2 * h - q["gamma"] * (1 - h) * (1 - q["pi2"])) * (q["alpha2"] - s2), 0),
+                  s2)
+    np.testing.assert_allclose(tb["Pi2_bar"][i], 0.5 * m, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(tb["V2_bar"][i],
+                               s2 ** q["b"] + q["beta"] * g2 ** q["b"] + q["eta"] * math.log(2),
+                               rtol=1e-12)
+
+
+def test_terminal_matches_scalar_reference():
+    """A sample of vectors with ω up to about half the margin: the selected (h2*, z2*),
+    Π̄2 and the per-class existence of equilibria agree with the scipy reference."""
+    rng = np.random.default_rng(7)
+    p = terminal_vectors(rng)
+    p["omega"] = rng.uniform(0.0, 1.0, N) * 0.5 * p["lam_R"] * p["alpha2"] * (1 - p["pi2"]) * 0.2
+    out = run_tb(p)
+    idx = np.flatnonzero(out["admissible"])[:60]
+    assert len(idx) == 60
+    checked_pay = checked_nan = 0
+    for i in idx:
+        pi = {k: float(v[i]) for k, v in p.items()}
+        r = rb.terminal(pi["s2"], rb.period2(pi))
+        assert out["nopay_eq"][i] == bool(r["eq"][0]), (i, r["eq"])
+        assert out["pay_eq"][i] == bool(r["eq"][1]), (i, r["eq"])
+        if math.isnan(r["h"]):
+            assert np.isnan(out["h2_star"][i]) and out["status_h2_star"][i] == stc.SKIPPED
+            checked_nan += 1
+            continue
+        assert abs(out["h2_star"][i] - r["h"]) <= 1e-9, (i, out["h2_star"][i], r)
+        assert out["z2_star"][i] == (r["z"] == 1)
+        assert abs(out["Pi2_bar"][i] - r["Pi_bar"]) <= 1e-9 * (1 + abs(r["Pi_bar"]))
+        assert abs(out["V2_bar"][i] - r["V_bar"]) <= 1e-9 * (1 + abs(r["V_bar"]))
+        checked_pay += r["z"] == 1
+    assert checked_pay > 0
+
+
+def test_terminal_nan_is_explained():
+    rng = np.random.default_rng(3)
+    p = terminal_vectors(rng)
+    p["omega"] = rng.uniform(0.0, 0.5, N)
+    out = run_tb(p)
+    nan = np.isnan(out["h2_star"])
+    assert (np.isin(out["status_h2_star"][nan], [stc.SKIPPED, stc.NONFINITE])).all()
+    assert (np.isin(out["status_h2_star"][~nan], OK)).all()
+    assert (np.isnan(out["Pi2_bar"]) == nan).all() and (np.isnan(out["V2_bar"]) == nan).all()
+    assert (~out["z2_star"][nan]).all()
+    # a verified equilibrium exists exactly when n_sym_eq > 0 (s2 < α2 here)
+    assert ((out["n_sym_eq"] > 0) == ~nan).all()
+    assert ((out["pay_eq"] | out["nopay_eq"]) == ~nan).all()
+
+
+#: an off-D2 skill (s2 far below s̿2) where both corners and one interior root are
+#: Prop. 3 candidates; found by the random search of the ω = 0 test (seed 14, row 52)
+OFF_D2 = dict(alpha2=0.4992977698475884, pi2=0.23577689131150203, phi=1.0139728157746044,
+              gamma=0.2625601716760213, delta=0.39494352478462114, lam_R=13.512268121723853,
+              beta=0.9290810290919332, b=1.3037654884218959, eta=0.0765994216680721,
+              s2=0.0178002690535296)
+
+
+def test_terminal_omega0_where_base_selection_is_not_an_equilibrium():
+    """The documented difference at ω = 0: ``terminal`` selects h2* = 1 (Prop. 3's first
+    case), but a firm gains by deviating from it; ``terminal_bonus`` returns the
+    verified equilibrium h2* = 0.  The scalar reference confirms both facts."""
+    t, tb = run_t(OFF_D2), run_tb({**OFF_D2, "omega": 0.0})
+    assert t["h2_star"][0] == 1.0 and t["n_candidates"][0] == 3 and not t["in_D2"][0]
+    assert tb["h2_star"][0] == 0.0 and not tb["z2_star"][0] and tb["n_sym_eq"][0] == 2
+    assert tb["h0_first_differs"][0] == 0      # h = 1 is not an equilibrium: no choice
+    q = rb.period2({**OFF_D2, "omega": 0.0})
+    cands = rb.class_candidates(OFF_D2["s2"], q, 0)
+    assert len(cands) == 3
+    verdict = {h: rb.is_equilibrium2(h, 0, OFF_D2["s2"], q) for h in cands}
+    assert verdict[1.0] is False and verdict[0.0] is True
+    assert sum(verdict.values()) == 1
+
+
+# --- period1_bonus -------------------------------------------------------------------
+
+P1B = get_kernel("period1_bonus")
+P1 = get_kernel("period1")
+K1 = 16
+P1_KEYS = ("alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta", "s1")
+#: the calibration of the policies notebook's figure 4 (h1* against η at s1 = 0.3)
+BASE = dict(b=1.05, alpha1=0.7, alpha2=0.9, pi1=0.5, pi2=0.5, phi=1.0, gamma=0.2, delta=0.2,
+            lam_R=5.0, beta=0.95, s1=0.3)
+#: the free-riding calibration of the policies notebook's figure 5 (s1 = 0.22, η near 10)
+FREE_RIDE = dict(b=1.12, alpha1=0.72, alpha2=0.91, pi1=0.47, pi2=0.41, phi=1.3, gamma=0.125,
+                 delta=0.14, lam_R=10.0, beta=0.95, s1=0.22)
+_COMPILED = {}
+
+
+def _compiled(spec, args):
+    """Each period-1 program compiled once per module, at XLA's lowest backend
+    optimization level (as tests/test_period1.py does: same HLO, less LLVM work)."""
+    if spec.name not in _COMPILED:
+        _COMPILED[spec.name] = jax.jit(spec.fn).lower(args).compile({"xla_backend_optimization_level": 0})
+    return _COMPILED[spec.name]
+
+
+def run_p1(spec, p):
+    args = _args(p, K1)
+    return {k: np.asarray(v) for k, v in _compiled(spec, args)(args).items()}
+
+
+def p1_vectors():
+    """K1 vectors: BASE along η (8 values across the switch of h1* from 1 to 0) and 8
+    random admissible vectors of the paper's ranges with s1 ∈ D1 (every reachable s2
+    in D2, where the base terminal selection is the unique equilibrium)."""
+    etas = np.array([0.5, 1.2, 2.2, 2.7, 2.82, 2.95, 4.0, 12.0])   # h1* falls from 1 to 0 near 2.8
+    p = {k: np.r_[np.full(8, v), np.zeros(8)] for k, v in BASE.items()}
+    p["eta"] = np.r_[etas, np.zeros(8)]
+    rng = np.random.default_rng(17)
+    pool = ref.sample_vectors(rng, 4000)
+    L1 = pool["phi"] * pool["pi1"] * (1 - pool["pi1"])
+    L2 = pool["phi"] * pool["pi2"] * (1 - pool["pi2"])
+    K2 = pool["gamma"] + L2 / (1 - pool["pi2"])
+    e1, e2 = pool["gamma"] * (1 - pool["pi1"]), pool["gamma"] * (1 - pool["pi2"])
+    s2_low = (1 + e1) * pool["s1"] - e1 * pool["alpha1"]
+    b, lr, a2, pi2 = pool["b"], pool["lam_R"], pool["alpha2"], pool["pi2"]
+    m0 = lr * ((1 - pi2) * a2 + pi2 * s2_low) - np.abs(s2_low) ** b
+    psi = (b - 1) * m0 / ((1 + e2) * s2_low - e2 * a2)
+    ok = ((L1 < 1) & (L2 < 1) & (lr > a2 ** (b - 1)) & (s2_low > e2 * a2 / (1 + e2))
+          & (psi < lr * pool["delta"] / K2) & (pool["eta"] < 5.0))
+    idx = np.flatnonzero(ok)[:8]
+    assert len(idx) == 8
+    for k in P1_KEYS:
+        p[k][8:] = pool[k][idx]
+    return p
+
+
+def test_period1_bonus_outputs_match_spec():
+    out = run_p1(P1B, {**p1_vectors(), "omega": 0.05})
+    assert set(out) == set(P1B.output_names)
+    for o in P1B.outputs:
+        want = {"float": np.float64, "bool": np.bool_, "int8": np.int8}[o.kind]
+        assert out[o.name].dtype == want, o.name
+        assert out[o.name].shape == (K1,)
+
+
+def test_period1_omega0_is_the_base_model():
+    """ω = 0: h1_sf is the base one; the two bonus classes mirror each other; wherever
+    s1 ∈ D1 (the continuation values are the base ones) and ``period1`` finds a unique
+    symmetric equilibrium, ``period1_bonus`` finds the same h1* (to the precision of
+    the two root refinements) with z1* = 0."""
+    p = p1_vectors()
+    pb, base = run_p1(P1B, {**p, "omega": 0.0}), run_p1(P1, p)
+    np.testing.assert_array_equal(pb["h1_sf"], base["h1_sf"])
+    assert (pb["n_nopay_eq"] == pb["n_pay_eq"]).all()
+    rows = base["in_D1"] & (base["n_sym_eq"] == 1)
+    assert rows.sum() >= 10, rows
+    assert (pb["n_nopay_eq"][rows] == 1).all()
+    np.testing.assert_allclose(pb["h1_star"][rows], base["h1_star"][rows], rtol=0, atol=1e-9)
+    assert (~pb["z1_star"][rows]).all()
+    # the BASE sweep crosses from full to no engagement (both corners and an interior point)
+    h = pb["h1_star"][:8]
+    assert h[0] == 1.0 and h[-1] == 0.0 and ((h > 0) & (h < 1)).any()
+
+
+def test_period1_bonus_equilibria_pass_the_reference_deviation_test():
+    """The symmetric equilibrium reported at ω > 0 (and the asymmetric one of the
+    free-riding calibration) survive every deviation (x, zx) of the independent scalar
+    Φ1 (tests/reference_bonus.py), and its payoffs are the reference's."""
+    p = p1_vectors()
+    p["omega"] = np.full(K1, 0.05)
+    for k in P1_KEYS:                       # lane 15: the free-riding calibration at η = 9.7
+        p[k] = np.asarray(p[k], float).copy()
+        p[k][15] = FREE_RIDE[k] if k != "eta" else 9.7
+    out = run_p1(P1B, p)
+    checked = 0
+    for i in (1, 4, 6, 9):
+        pi = {k: float(v[i]) for k, v in p.items()}
+        if np.isnan(out["h1_star"][i]):
+            continue
+        game = rb.Period1Bonus(pi)
+        gain, own = game.deviation_gain(float(out["h1_star"][i]), int(out["z1_star"][i]))
+        assert gain <= 1e-8 * (1 + abs(own)), (i, gain)
+        checked += 1
+    assert checked >= 3
+    i = 15
+    assert out["asym_eq"][i]
+    pi = {k: float(v[i]) for k, v in p.items()}
+    game = rb.Period1Bonus(pi)
+    hi, lo = float(out["asym_high"][i]), float(out["asym_low"][i])
+    zh, zl = int(out["asym_z_high"][i]), int(out["asym_z_low"][i])
+    own_h, own_l = game.Phi(hi, zh, lo, zl), game.Phi(lo, zl, hi, zh)
+    assert abs(own_h - out["payoff_high"][i]) <= 1e-9 * (1 + abs(own_h))
+    assert abs(own_l - out["payoff_low"][i]) <= 1e-9 * (1 + abs(own_l))
+    assert game.best_deviation(lo, zl) - own_h <= 1e-8 * (1 + abs(own_h))
+    assert game.best_deviation(hi, zh) - own_l <= 1e-8 * (1 + abs(own_l))
+
+
+def test_period1_bonus_nan_is_explained():
+    p = p1_vectors()
+    out = run_p1(P1B, {**p, "omega": 0.1})
+    nan = np.isnan(out["h1_star"])
+    assert (out["status_h1_star"][nan] == stc.SKIPPED).all()
+    assert np.isin(out["status_h1_star"][~nan], OK).all()
+    many = (out["n_nopay_eq"] > 1) | (out["n_pay_eq"] > 1) | (out["n_sym_eq"] == 0)
+    assert (nan == many).all()
+    for f in ("asym_high", "asym_low", "payoff_high", "payoff_low"):
+        assert (np.isnan(out[f]) == ~out["asym_eq"]).all(), f
+    assert (~out["mixed_bonus_eq"] | out["asym_eq"]).all()
