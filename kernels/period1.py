@@ -39,8 +39,9 @@ from .period1_search import (ASYM_SEP, C, G, RTOL, Period1, asymmetric_search, b
                              continuation_slope, grid_values, payoff, refine_crossings,
                              tolerance)
 from .primitives import dg_dh, g, g0
-from .profiles import PROFILE, profile_scale
-from .registry import KernelSpec, Output, register
+from .profiles import profile_scale
+from .declare import declare
+from .registry import Output
 from .single_firm import single_firm_solution
 from .terminal import learning_term, period2_of
 
@@ -86,7 +87,7 @@ def symmetric_equilibria(q1, q2, grid):
         h2_next_status=pick(yv.h2_status),
         n_sym_eq=n,
         h1_star=jnp.where(unique, h_unique, jnp.nan),
-        status_h1_star=jnp.where(unique, status, st.SKIPPED).astype(jnp.int8),
+        status_h1_star=jnp.where(unique, status, st.NOT_UNIQUE).astype(jnp.int8),
         h1_star_min=jnp.min(jnp.where(verified, y, jnp.inf), axis=-1),
         h1_star_max=jnp.max(jnp.where(verified, y, -jnp.inf), axis=-1),
         crossings_overflow=n_cross > C,
@@ -100,7 +101,7 @@ P1_OUTPUTS = (
     Output("h1_sf", "float", "single-firm engagement h1_sf (eq. 3)"),
     Output("n_sym_eq", "int8", "number of verified symmetric equilibria (candidates of Lemma 2 passing the deviation test)"),
     Output("h1_star", "float", "the symmetric equilibrium h1* when n_sym_eq = 1, NaN otherwise"),
-    Output("status_h1_star", "int8", "0 interior root, 4 corner 0, 5 corner 1, 3 max_iter, 6 n_sym_eq ≠ 1"),
+    Output("status_h1_star", "int8", "0 interior root, 4 corner 0, 5 corner 1, 3 max_iter, 7 not unique (n_sym_eq ≠ 1)"),
     Output("h1_star_min", "float", "smallest verified symmetric equilibrium (NaN when n_sym_eq = 0)"),
     Output("h1_star_max", "float", "largest verified symmetric equilibrium (NaN when n_sym_eq = 0)"),
     Output("s2_next", "float", "g(s1, h1*; A1) (NaN when h1* is)"),
@@ -116,14 +117,6 @@ P1_OUTPUTS = (
     Output("payoff_low", "float", "Φ1 of the low-engagement firm (eq. 10)"),
     Output("crossings_overflow", "bool", f"F1 changes sign more than {C} times on the grid; later crossings unexamined"),
     Output("in_D1", "bool", "s1 ∈ D1: every reachable s2 is in D2, so the terminal equilibrium is unique"),
-    Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
-    Output("A1", "bool", "A1: α2 ≥ α1 and π2 ≤ π1"),
-    Output("A2", "bool", "A2: φℓ(π_t) < 1, t = 1, 2"),
-    Output("A3", "bool", "A3: s1 ∈ (s̲, α1)"),
-    Output("A4", "bool", "A4: b > 1 and λR > max_t α_t^(b−1)"),
-    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
-    Output("monotone", "bool", "Cor. 3: λRπ2 ≥ bα2^(b−1)"),
-    Output("admissible", "bool", "domain & A1 & A2 & A3 & A4"),
 )
 
 
@@ -192,15 +185,13 @@ def period1(p):
     ), p)
 
 
-register(KernelSpec(
-    name="period1",
-    fn=period1,
-    params=P1_PARAMS,
-    outputs=P1_OUTPUTS,
-    description="Period-1 game with mobility: verified symmetric equilibria h1* (Lemma 2, Prop. 6, eq. 10), "
-                "F1, eq. 11, asymmetric equilibria",
-    categoricals=(PROFILE,),
+PERIOD1_KERNEL = declare(
+    "period1", period1, P1_PARAMS, P1_OUTPUTS,
+    "Period-1 game with mobility: verified symmetric equilibria h1* (Lemma 2, Prop. 6, eq. 10), "
+    "F1, eq. 11, asymmetric equilibria",
+    flags=("domain", "A1", "A2", "A3", "A4", "OA1", "monotone"),
+    requires=("domain", "A1", "A2", "A3", "A4"),
     # tens of kB of live state per lane (nested scans and refinements): the engine
     # evaluates chunks in sub-batches of this many lanes so memory stays bounded
     max_batch=8192,
-))
+)

@@ -26,8 +26,9 @@ from . import domains as dom
 from . import status as st
 from .params import broadcast_outputs, make_params, params_for
 from .primitives import B_prime, M, g
-from .profiles import PROFILE, ell, profile_scale
-from .registry import KernelSpec, Output, register
+from .profiles import ell, profile_scale
+from .declare import declare
+from .registry import Output
 from .roots import Root, solve
 
 #: h grid for counting the symmetric candidates off D2 (64 cells).  Two crossings
@@ -176,7 +177,7 @@ def terminal_equilibrium(p, in_D2):
     dh_da, dh_dp = lin(one, zero), lin(zero, one)
     r = Root(x, r_status)
     status = jnp.where(~finite, st.NONFINITE,
-                       jnp.where(determined | above, r.status, st.SKIPPED)).astype(jnp.int8)
+                       jnp.where(determined | above, r.status, st.NOT_UNIQUE)).astype(jnp.int8)
     ok = jnp.isin(status, jnp.array(st.OK, jnp.int8))
     flat = jnp.where(ok & ~interior, 0.0, jnp.nan)      # corners: constant h2*
     n = jnp.where(above, 1, jnp.where(below, n, -1)).astype(jnp.int8)
@@ -209,15 +210,9 @@ TERMINAL_OUTPUTS = (
     Output("dh2_dalpha2", "float", "∂h2*/∂α2 by implicit differentiation (Prop. 5); 0 at corners"),
     Output("dh2_dpi2", "float", "∂h2*/∂π2 by implicit differentiation (Prop. 5); 0 at corners"),
     Output("status_h2_star", "int8",
-           "0 interior root, 4 corner h2* = 0, 5 corner h2* = 1, 6 not unique, 2 non-finite"),
+           "0 interior root, 4 corner h2* = 0, 5 corner h2* = 1, 7 not unique, 2 non-finite"),
     Output("status_sbarbar2", "int8", "root status of s̿2 (6 where OA1/A2/A4/domain fail)"),
     Output("below_benchmark", "bool", "s2 < α2"),
-    Output("domain", "bool", "all parameters in their MODEL.md §1 domain"),
-    Output("A2", "bool", "A2 for period 2: φℓ(π2) < 1"),
-    Output("A4", "bool", "A4 for period 2: b > 1 and λR > α2^(b−1)"),
-    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
-    Output("monotone", "bool", "Cor. 3: λRπ2 ≥ bα2^(b−1) (h2* nondecreasing in s2 on D2)"),
-    Output("admissible", "bool", "domain & A2 & A4 & OA1"),
 )
 
 
@@ -257,11 +252,9 @@ def terminal(p):
     ), p)
 
 
-register(KernelSpec(
-    name="terminal",
-    fn=terminal,
-    params=TERMINAL_PARAMS,
-    outputs=TERMINAL_OUTPUTS,
-    description="Terminal equilibrium h2*(s2) (Prop. 3), D2 membership, η̄ (eq. 7), Δ2 (eq. 8), ∂h2*/∂α2, ∂h2*/∂π2 (Prop. 5)",
-    categoricals=(PROFILE,),
-))
+TERMINAL_KERNEL = declare(
+    "terminal", terminal, TERMINAL_PARAMS, TERMINAL_OUTPUTS,
+    "Terminal equilibrium h2*(s2) (Prop. 3), D2 membership, η̄ (eq. 7), Δ2 (eq. 8), ∂h2*/∂α2, ∂h2*/∂π2 (Prop. 5)",
+    flags=("domain", "A2", "A4", "OA1", "monotone"), requires=("domain", "A2", "A4", "OA1"),
+    periods=(2,),
+)

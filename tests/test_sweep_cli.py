@@ -16,11 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep import dataset
 from sweep.engine import evaluate, run
 from sweep.spec import load_spec
-from tests.test_sweep_toy import REPO, subprocess_env, sweep_cmd
+from tests.toy_kernels import REPO, subprocess_env, sweep_cmd
 
 SLOW_SPEC = """\
 kernel = "sweep_test_slow"

@@ -16,14 +16,12 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
-from kernels.registry import REGISTRY, KernelSpec, Output, Param, Domain, register
 from sweep import dataset, engine
 from sweep.cli import main
 from sweep.engine import ChunkRunner, ChunkTask, RunResult, compute_chunk, run
 from sweep.errors import OutputError, RunError
 from sweep.spec import load_spec, parse_spec
-from tests.test_sweep_toy import MODE, TOY, toy_expected
+from tests.toy_kernels import MODE, TOY, toy_expected
 
 SPEC_TEXT = """\
 # toy sweep used by the engine tests
@@ -336,9 +334,6 @@ def test_runtime_failure_keeps_completed_parts_and_resumes(tmp_path, monkeypatch
 
 
 def test_kernel_failure_is_a_runtime_error(tmp_path):
-    if "sweep_test_broken" not in REGISTRY:
-        register(KernelSpec("sweep_test_broken", lambda p: {"wrong": p["x"]},
-                            (Param("x", Domain(0.0, 1.0)),), (Output("v", "float"),), "broken"))
     spec = parse_spec({"kernel": "sweep_test_broken", "axes": {"x": [0.5]}}, source="broken.toml")
     with pytest.raises(RunError, match=r"KeyError.*Kept: 0 of 1 chunks"):
         run(spec, tmp_path / "out", progress=False)

@@ -14,7 +14,6 @@ import pickle
 import jax
 import numpy as np
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep import dataset, engine
 from sweep.engine import ChunkRunner, ChunkTask, factor_plan, run
 from sweep.spec import parse_spec
@@ -253,7 +252,7 @@ def test_factored_run_on_three_devices_equals_direct():
     import subprocess
     import sys
 
-    from tests.test_sweep_toy import REPO, subprocess_env
+    from tests.toy_kernels import REPO, subprocess_env
 
     axes = dict(INTERLEAVED, eta=[0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
     fixed = {k: v for k, v in OA5_FIXED.items() if k not in axes}
