@@ -22,34 +22,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import math
 import os
 import sys
 
 from .devices import expose_cpu_devices
 from .errors import EXIT_RUNTIME, EXIT_USAGE, SweepError
+from .jsonout import print_json as _print_json
 from .kernel_modules import load_kernel_modules
 
 __all__ = ["main", "build_parser"]
-
-
-def _jsonable(x):
-    """JSON-safe copy: numpy scalars to Python, NaN to null, inf to "inf"."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    return x
-
-
-def _print_json(doc) -> None:
-    sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
-    sys.stdout.flush()
 
 
 def _positive_int(text: str) -> int:

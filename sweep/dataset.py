@@ -19,12 +19,15 @@ DuckDB globs like ``OUT/*.parquet`` never see them.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
 import uuid
 from pathlib import Path
 from typing import Iterable
+
+from .errors import OutputError
 
 __all__ = [
     "MANIFEST_NAME",
@@ -230,9 +233,24 @@ def remove_sweep_files(out_dir) -> None:
     (Path(out_dir) / MANIFEST_NAME).unlink(missing_ok=True)
 
 
-def _valid_part_paths(out_dir) -> list[str]:
-    from .manifest import read_manifest
+# Reading the manifest lives here, with the rest of the directory layout, so that
+# sweep.manifest (which writes it) imports this module and not the other way round.
+def read_manifest(out_dir) -> dict:
+    """The manifest of ``out_dir`` (OutputError if absent or unreadable)."""
+    path = Path(out_dir) / MANIFEST_NAME
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise OutputError(f"{out_dir}: no {MANIFEST_NAME}; not a sweep output directory") from None
+    except (OSError, ValueError) as exc:
+        raise OutputError(f"{path}: unreadable manifest: {exc}") from None
+    if not isinstance(data, dict) or "spec_hash" not in data:
+        raise OutputError(f"{path}: not a sweep manifest (no spec_hash)")
+    return data
 
+
+def _valid_part_paths(out_dir) -> list[str]:
     manifest = read_manifest(out_dir)
     done = completed_chunks(out_dir, manifest["spec_hash"])
     parts = list_parts(out_dir)
@@ -243,8 +261,6 @@ def status(out_dir) -> dict:
     """What a sweep directory holds: its manifest's identity, the chunks done
     (valid part files) and the chunks still missing (computed from the part files,
     so it is right even while shards are writing)."""
-    from .manifest import read_manifest
-
     manifest = read_manifest(out_dir)
     n_chunks = int(manifest["n_chunks"])
     done = completed_chunks(out_dir, manifest["spec_hash"])

@@ -23,6 +23,7 @@ from .dataset import (
     clean_temp_files,
     create_bytes_exclusive,
     foreign_parts,
+    read_manifest,
     remove_sweep_files,
 )
 from .errors import OutputError
@@ -77,21 +78,6 @@ def build_manifest(spec, *, columns: list[dict], device: str, factored: dict | N
         "parts": "part-NNNNNN.parquet, one per chunk; a chunk is done iff its part file "
                  "exists with this spec_hash in its key-value metadata",
     }
-
-
-def read_manifest(out_dir) -> dict:
-    """The manifest of ``out_dir`` (OutputError if absent or unreadable)."""
-    path = Path(out_dir) / MANIFEST_NAME
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except FileNotFoundError:
-        raise OutputError(f"{out_dir}: no {MANIFEST_NAME}; not a sweep output directory") from None
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{path}: unreadable manifest: {exc}") from None
-    if not isinstance(data, dict) or "spec_hash" not in data:
-        raise OutputError(f"{path}: not a sweep manifest (no spec_hash)")
-    return data
 
 
 def _check_writable(out: Path) -> None:
