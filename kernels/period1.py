@@ -11,10 +11,10 @@ equilibrium; elsewhere it is the Prop. 3 selection (flag ``in_D1``).
 Algorithm (fixed-size, lane by lane; :mod:`kernels.period1_search` holds the
 search routines):
 
-1. Evaluate F1 and the continuation values on a fixed grid of :data:`G` engagement
+1. Evaluate F1 and the continuation values on a fixed grid of :data:`SCAN_POINTS` engagement
    levels in [0,1].
 2. Symmetric candidates: h = 0 if F1(0) ≤ 0, h = 1 if F1(1) ≥ 0, and the first
-   :data:`C` sign changes of F1 on the grid, each refined by Chandrupatla on its cell.
+   :data:`MAX_CROSSINGS` sign changes of F1 on the grid, each refined by Chandrupatla on its cell.
 3. A candidate h* is kept only if no deviation pays: the best Φ1^j(x, h*) over the
    grid, refined by golden section around the best grid point, exceeds
    Φ1^j(h*, h*) by at most ``tol·(1 + |Φ1^j(h*,h*)|)`` with tol = :data:`RTOL`
@@ -35,7 +35,7 @@ from . import admissibility as adm
 from . import domains as dom
 from . import status as st
 from .params import broadcast_outputs, make_params, params_for
-from .period1_search import (ASYM_SEP, C, G, RTOL, Period1, asymmetric_search, best_response,
+from .period1_search import (ASYM_SEP, MAX_CROSSINGS, SCAN_POINTS, RTOL, Period1, asymmetric_search, best_response,
                              continuation_slope, grid_values, payoff, refine_crossings,
                              tolerance)
 from .primitives import dg_dh, g, g0
@@ -45,7 +45,7 @@ from .registry import Output
 from .single_firm import single_firm_solution
 from .terminal import learning_term, period2_of
 
-__all__ = ["period1", "P1_PARAMS", "P1_OUTPUTS", "G", "C", "RTOL", "ASYM_SEP"]
+__all__ = ["period1", "P1_PARAMS", "P1_OUTPUTS", "SCAN_POINTS", "MAX_CROSSINGS", "RTOL", "ASYM_SEP"]
 
 
 def _broadcast_all(p):
@@ -90,7 +90,7 @@ def symmetric_equilibria(q1, q2, grid):
         status_h1_star=jnp.where(unique, status, st.NOT_UNIQUE).astype(jnp.int8),
         h1_star_min=jnp.min(jnp.where(verified, y, jnp.inf), axis=-1),
         h1_star_max=jnp.max(jnp.where(verified, y, -jnp.inf), axis=-1),
-        crossings_overflow=n_cross > C,
+        crossings_overflow=n_cross > MAX_CROSSINGS,
     )
 
 
@@ -115,7 +115,7 @@ P1_OUTPUTS = (
     Output("asym_low", "float", "lower engagement of the asymmetric equilibrium (NaN unless asym_eq)"),
     Output("payoff_high", "float", "Φ1 of the high-engagement firm (eq. 10)"),
     Output("payoff_low", "float", "Φ1 of the low-engagement firm (eq. 10)"),
-    Output("crossings_overflow", "bool", f"F1 changes sign more than {C} times on the grid; later crossings unexamined"),
+    Output("crossings_overflow", "bool", f"F1 changes sign more than {MAX_CROSSINGS} times on the grid; later crossings unexamined"),
     Output("in_D1", "bool", "s1 ∈ D1: every reachable s2 is in D2, so the terminal equilibrium is unique"),
 )
 

@@ -18,11 +18,11 @@ from .roots import Root, solve
 from .terminal import Period2, engagement_gain, h2_prop3
 
 #: grid points of [0,1] for the F1 scan, the deviation check and best responses
-G = 129
+SCAN_POINTS = 129
 #: slots for interior sign changes of F1 (more are flagged ``crossings_overflow``)
-C = 4
+MAX_CROSSINGS = 4
 #: golden-section steps refining a best response inside its grid cell pair; the
-#: bracket 2/(G−1) shrinks by 0.618^20 ≈ 7e-5, to ~1e-6 (payoff error ~ Φ''·1e-12)
+#: bracket 2/(SCAN_POINTS−1) shrinks by 0.618^20 ≈ 7e-5, to ~1e-6 (payoff error ~ Φ''·1e-12)
 GOLDEN = 20
 #: best-response iterations on the coarse grid (every BR_STRIDE-th point of the
 #: grid) from y = 0 and from y = 1, looking for a 2-cycle
@@ -75,10 +75,10 @@ class Gain(NamedTuple):
     g_h: jnp.ndarray     # ∂g/∂h1
 
 
-class Grid(NamedTuple):
-    xs: jnp.ndarray      # (G,) engagement levels
-    F1: jnp.ndarray      # (..., G)
-    values: Values       # leaves (..., G)
+class ScanGrid(NamedTuple):
+    xs: jnp.ndarray      # (SCAN_POINTS,) engagement levels
+    F1: jnp.ndarray      # (..., SCAN_POINTS)
+    values: Values       # leaves (..., SCAN_POINTS)
 
 
 def tolerance(dtype) -> float:
@@ -156,24 +156,24 @@ def payoff(xv: Values, yv: Values, q2: Period2):
     return sigma * xv.A + (1.0 - sigma) * yv.P
 
 
-def grid_values(q1: Period1, q2: Period2) -> Grid:
-    """F1 and the values at the :data:`G` grid points of [0,1]."""
+def grid_values(q1: Period1, q2: Period2) -> ScanGrid:
+    """F1 and the values at the :data:`SCAN_POINTS` grid points of [0,1]."""
     dt = q1.s1.dtype
-    xs = jnp.linspace(0.0, 1.0, G, dtype=dt)
-    h = jnp.broadcast_to(xs, q1.s1.shape + (G,))
+    xs = jnp.linspace(0.0, 1.0, SCAN_POINTS, dtype=dt)
+    h = jnp.broadcast_to(xs, q1.s1.shape + (SCAN_POINTS,))
     e = engagement_gain1(h, q1, q2)
-    return Grid(xs, e.F1, e.values)
+    return ScanGrid(xs, e.F1, e.values)
 
 
-def refine_crossings(q1: Period1, q2: Period2, grid: Grid):
-    """Interior symmetric candidates: the first :data:`C` sign changes of F1 on the
-    grid, each refined by Chandrupatla on its cell.  Returns (Root (..., C),
-    has (..., C), number of sign changes)."""
+def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
+    """Interior symmetric candidates: the first :data:`MAX_CROSSINGS` sign changes of F1 on the
+    grid, each refined by Chandrupatla on its cell.  Returns (Root (..., MAX_CROSSINGS),
+    has (..., MAX_CROSSINGS), number of sign changes)."""
     pos = grid.F1 > 0.0
     cross = pos[..., 1:] != pos[..., :-1]
     rank = jnp.cumsum(cross, axis=-1, dtype=jnp.int32)
-    slots = jnp.arange(1, C + 1, dtype=jnp.int32)[:, None]
-    sel = cross[..., None, :] & (rank[..., None, :] == slots)          # (..., C, G−1)
+    slots = jnp.arange(1, MAX_CROSSINGS + 1, dtype=jnp.int32)[:, None]
+    sel = cross[..., None, :] & (rank[..., None, :] == slots)          # (..., MAX_CROSSINGS, SCAN_POINTS−1)
     has = jnp.any(sel, axis=-1)
     k = jnp.argmax(sel, axis=-1)
     lo, hi = grid.xs[k], grid.xs[k + 1]
@@ -199,7 +199,7 @@ class _BR(NamedTuple):
     f_grid: jnp.ndarray
 
 
-def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: Grid) -> _BR:
+def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: ScanGrid) -> _BR:
     """Best grid reply to st.yv and the golden bracket (the two cells around it)."""
     extra = st.yv.A.ndim - q1.s1.ndim                    # candidate / start axes
     gv = jax.tree_util.tree_map(
@@ -207,13 +207,13 @@ def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: Grid) -> _BR:
     phi = payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], st.yv), q2)
     i = jnp.argmax(phi, axis=-1)
     a = grid.xs[jnp.maximum(i - 1, 0)]
-    b = grid.xs[jnp.minimum(i + 1, G - 1)]
+    b = grid.xs[jnp.minimum(i + 1, SCAN_POINTS - 1)]
     r = _INV_GOLDEN
     return st._replace(a=a, b=b, c=b - r * (b - a), d=a + r * (b - a),
                        x_grid=grid.xs[i], f_grid=jnp.max(phi, axis=-1))
 
 
-def best_response(y, q1: Period1, q2: Period2, grid: Grid):
+def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid):
     """Best reply x to an opponent playing y (any trailing axes): the best grid point,
     refined by golden section on the two cells around it.  Returns (x, Φ1(x, y)) and
     the opponent's values.
@@ -262,13 +262,13 @@ def best_response(y, q1: Period1, q2: Period2, grid: Grid):
     return jnp.where(better, xg, st.x_grid), jnp.where(better, fg, st.f_grid), st.yv
 
 
-def _coarse(grid: Grid) -> Grid:
+def _coarse(grid: ScanGrid) -> ScanGrid:
     """Every BR_STRIDE-th grid point (both ends included)."""
-    return Grid(grid.xs[::BR_STRIDE], grid.F1[..., ::BR_STRIDE],
+    return ScanGrid(grid.xs[::BR_STRIDE], grid.F1[..., ::BR_STRIDE],
                 jax.tree_util.tree_map(lambda v: v[..., ::BR_STRIDE], grid.values))
 
 
-def _grid_br_index(j, grid: Grid, q2: Period2):
+def _grid_br_index(j, grid: ScanGrid, q2: Period2):
     """Index of the best grid reply to the grid point j (trailing start axis)."""
     yv = jax.tree_util.tree_map(lambda v: jnp.take_along_axis(v, j, axis=-1), grid.values)
     gv = jax.tree_util.tree_map(lambda v: v[..., None, :], grid.values)
@@ -276,7 +276,7 @@ def _grid_br_index(j, grid: Grid, q2: Period2):
     return jnp.argmax(phi, axis=-1).astype(jnp.int32)
 
 
-def _grid_two_cycle(grid: Grid, q2: Period2, shape):
+def _grid_two_cycle(grid: ScanGrid, q2: Period2, shape):
     """Iterate best responses on the coarse grid from y = 0 and y = 1; return the
     pair of the first start that ends on a 2-cycle with x ≠ y (|i − j| ≥ 2 coarse
     cells, so that a symmetric equilibrium between two grid points is not taken
@@ -318,7 +318,7 @@ def _alternate(x0, y0, q1, q2, grid):
     return x, y, phi_xy, phi_yx, phi_best_x - phi_xy
 
 
-def asymmetric_search(q1: Period1, q2: Period2, grid: Grid):
+def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid):
     """An asymmetric pure equilibrium (x, y), x ≠ y, with x a best response to y and
     y to x (MODEL.md §6, after eq. 11); see the module docstring of ``period1``.
 
@@ -352,7 +352,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: Grid):
     )
 
 
-__all__ = ["G", "C", "GOLDEN", "K_BR", "BR_STRIDE", "T_ALT", "RTOL", "ASYM_SEP", "Period1", "Values",
+__all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "GOLDEN", "K_BR", "BR_STRIDE", "T_ALT", "RTOL", "ASYM_SEP", "Period1", "Values",
            "Grid", "Gain", "Root", "tolerance", "continuation", "values_at", "engagement_gain1",
            "payoff", "grid_values", "refine_crossings", "best_response",
            "asymmetric_search"]
