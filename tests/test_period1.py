@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from kernels import status as stc
 from kernels.period1 import period1
-from kernels.registry import get_kernel
+from kernels.catalog import get_kernel
 
 from . import reference_equilibria as ref
 
@@ -130,14 +130,28 @@ def test_symmetric_equilibria_match_reference(batch):
 def test_learning_profile_enters_through_L1_L2(batch):
     """A non-baseline profile (ℓ ∝ π²(1−π), normalized to max 1/4): the kernel still
     agrees with the reference using the same family member."""
-    p, _ = batch
+    p, base = batch
     prof = dict(ell_a=2.0, ell_c=1.0)
     out = run({**p, **{k: np.full(K, v) for k, v in prof.items()}})
-    for i in np.flatnonzero(out["admissible"])[:10]:
-        eqs = ref.Period1Game({**row(p, i), **prof}).symmetric_equilibria()
+    rows = np.flatnonzero(out["admissible"])[:10]
+    assert rows.size == 10, rows.size
+    for i in rows:
+        game = ref.Period1Game({**row(p, i), **prof})
+        eqs = game.symmetric_equilibria()
         assert out["n_sym_eq"][i] == len(eqs)
         if len(eqs) == 1:
             assert abs(out["h1_star"][i] - eqs[0]) <= RTOL64
+        # F1 at the corners is continuous in L1, L2: where a slip shows first
+        assert math.isclose(out["F1_at_0"][i], game.F1(0.0), rel_tol=1e-9, abs_tol=1e-12)
+        assert math.isclose(out["F1_at_1"][i], game.F1(1.0), rel_tol=1e-9, abs_tol=1e-12)
+    # The profile matters on every compared row (F1 moves far beyond the tolerance
+    # above), and changes the equilibrium set on some: a kernel that ignored
+    # ell_a/ell_c, i.e. computed the baseline, would fail the loop.
+    rel = np.abs(out["F1_at_0"][rows] - base["F1_at_0"][rows]) / np.abs(base["F1_at_0"][rows])
+    assert rel.min() > 1e-6, rel.min()
+    changed = [i for i in rows if out["n_sym_eq"][i] != base["n_sym_eq"][i]
+               or not (out["h1_star"][i] == base["h1_star"][i])]
+    assert changed, "the profile changes no equilibrium on these rows"
 
 
 def test_equilibrium_outputs_consistent_with_reference(batch):
