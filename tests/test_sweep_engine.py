@@ -5,6 +5,7 @@ import json
 import os
 import pickle
 import socket
+import subprocess
 from contextlib import contextmanager
 
 import duckdb
@@ -21,7 +22,7 @@ from sweep.cli import main
 from sweep.engine import ChunkRunner, ChunkTask, RunResult, compute_chunk, run
 from sweep.errors import OutputError, RunError
 from sweep.spec import load_spec, parse_spec
-from tests.toy_kernels import MODE, TOY, toy_expected
+from tests.toy_kernels import MODE, REPO, TOY, subprocess_env, sweep_cmd, toy_expected
 
 SPEC_TEXT = """\
 # toy sweep used by the engine tests
@@ -123,9 +124,14 @@ def test_float32_run_stays_float32(tmp_path):
 
 
 def test_two_runs_give_identical_datasets(tmp_path):
+    """Reproducible across processes: this process and a fresh `sweep run` (its own
+    compilation, device set-up and runner, nothing cached in common) write the same
+    rows, bit for bit."""
     spec = make_spec(tmp_path)
     run(spec, tmp_path / "a", progress=False)
-    run(spec, tmp_path / "b", progress=False)
+    res = subprocess.run(sweep_cmd("run", spec.source, "--out", tmp_path / "b", "--no-progress"),
+                         env=subprocess_env(), cwd=str(REPO), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
     ta, tb = dataset.read_arrow(tmp_path / "a"), dataset.read_arrow(tmp_path / "b")
     assert ta.num_rows == 26 and ta.equals(tb)
 
