@@ -29,7 +29,10 @@ PROFILE_BASE = dict(ell_a=1.0, ell_c=1.0, ell_kappa0=0.0, ell_kappa1=0.0, ell_no
 RTOL64 = 1e-9
 
 #: vectors on which the search finds asymmetric equilibria: two with no symmetric
-#: equilibrium and a (1, 0) pair, one with an interior high engagement
+#: equilibrium and a (1, 0) pair, one with an interior high engagement.  Source: draws
+#: of ref.sample_vectors kept where the kernel reported asym_eq; that they are
+#: equilibria is not taken from the kernel: test_asymmetric_equilibria_are_equilibria
+#: checks every reported pair with the scalar reference's deviation test (both firms)
 ASYM_VECTORS = [
     dict(alpha1=0.6808546715723349, alpha2=0.6977887960169111, pi1=0.6964558563468513,
          pi2=0.6571660568718158, phi=1.9210616610579443, gamma=0.1790678491114545,
