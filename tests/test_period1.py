@@ -194,7 +194,7 @@ def test_every_nan_is_explained(batch):
     p, out = batch
     n = out["n_sym_eq"]
     assert (np.isnan(out["h1_star"]) == (n != 1)).all()
-    assert ((out["status_h1_star"] == stc.SKIPPED) == (n != 1)).all()
+    assert ((out["status_h1_star"] == stc.NOT_UNIQUE) == (n != 1)).all()
     assert np.isin(out["status_h1_star"][n == 1], stc.OK).all()
     assert (np.isnan(out["h1_star_min"]) == (n == 0)).all()
     assert (np.isnan(out["h1_star_max"]) == (n == 0)).all()
