@@ -103,10 +103,11 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="print one JSON document")
     args = ap.parse_args(argv)
 
-    from sweep.cli import _configure_xla, _load_kernel_modules
+    from sweep.devices import expose_cpu_devices
+    from sweep.kernel_modules import load_kernel_modules
 
-    _configure_xla()  # one XLA CPU device per core in this process, as `sweep run` does
-    _load_kernel_modules()
+    expose_cpu_devices()  # one XLA CPU device per core in this process, as `sweep run` does
+    load_kernel_modules()
 
     import distributed
 

@@ -8,8 +8,9 @@ import jax.numpy as jnp
 from . import admissibility as adm
 from . import domains as dom
 from .params import broadcast_outputs, make_params, params_for
-from .profiles import PROFILE, ell, profile_scale
-from .registry import Factor, KernelSpec, Output, register
+from .profiles import ell, profile_scale
+from .declare import declare
+from .registry import Factor, Output
 
 
 def learning_terms(p, *pis):
@@ -29,11 +30,6 @@ OA4_OUTPUTS = (
     Output("share_below_benchmark", "float", "(α2 − s̿2)/α2: share of (0, α2) in D2"),
     Output("share_smooth", "float", "(α2 − s̿2)/(α2 − s̲2): share of (s̲2, α2) in D2"),
     Output("status_sbarbar2", "int8", "root status of s̿2"),
-    Output("domain", "bool", "all parameters in their docs/model.md §1 domain"),
-    Output("A2", "bool", "A2 for period 2: φℓ(π2) < 1"),
-    Output("A4", "bool", "A4 for period 2: b > 1 and λR > α2^(b−1)"),
-    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
-    Output("admissible", "bool", "domain & A2 & A4 & OA1"),
 )
 
 
@@ -59,14 +55,11 @@ def coverage_oa4(p):
     ), p)
 
 
-register(KernelSpec(
-    name="coverage_oa4",
-    fn=coverage_oa4,
-    params=OA4_PARAMS,
-    outputs=OA4_OUTPUTS,
-    description="Terminal single-crossing domain D2 = (s̿2, α2) and its shares (Table OA3, eq. OA2)",
-    categoricals=(PROFILE,),
-))
+COVERAGE_OA4_KERNEL = declare(
+    "coverage_oa4", coverage_oa4, OA4_PARAMS, OA4_OUTPUTS,
+    "Terminal single-crossing domain D2 = (s̿2, α2) and its shares (Table OA3, eq. OA2)",
+    flags=("domain", "A2", "A4", "OA1"), periods=(2,),
+)
 
 
 # --- coverage_oa5: period-1 domains (Tables OA4, OA5) ----------------------------------
@@ -89,14 +82,6 @@ OA5_OUTPUTS = (
     Output("status_sbarbar2", "int8", "root status of s̿2"),
     Output("status_s2_hat_D", "int8", "root status of ŝ2^D"),
     Output("status_s2_bar_D", "int8", "root status of s̄2^D"),
-    Output("domain", "bool", "all parameters in their docs/model.md §1 domain"),
-    Output("A1", "bool", "A1: α2 ≥ α1 and π2 ≤ π1"),
-    Output("A2", "bool", "A2: φℓ(π_t) < 1, t = 1, 2"),
-    Output("A3", "bool", "A3 satisfiable: s̲ < α1"),
-    Output("A4", "bool", "A4: b > 1 and λR > max_t α_t^(b−1)"),
-    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
-    Output("monotone", "bool", "Cor. 3: λRπ2 ≥ bα2^(b−1)"),
-    Output("admissible", "bool", "all of domain, A1, A2, A3, A4, OA1, monotone"),
 )
 
 
@@ -179,12 +164,10 @@ def coverage_oa5(p):
     return coverage_oa5_period1(p, coverage_oa5_terminal(p))
 
 
-register(KernelSpec(
-    name="coverage_oa5",
-    fn=coverage_oa5,
-    params=OA5_PARAMS,
-    outputs=OA5_OUTPUTS,
-    description="Period-1 domains D1, s1^D, s1^F and shares ρ1, ρ1^D, ρ1^F (Tables OA4, OA5)",
-    categoricals=(PROFILE,),
+COVERAGE_OA5_KERNEL = declare(
+    "coverage_oa5", coverage_oa5, OA5_PARAMS, OA5_OUTPUTS,
+    "Period-1 domains D1, s1^D, s1^F and shares ρ1, ρ1^D, ρ1^F (Tables OA4, OA5)",
+    flags=("domain", "A1", "A2", "A3", "A4", "OA1", "monotone"),
+    flag_docs={"A3": "A3 satisfiable: s̲ < α1"},
     factor=Factor(OA5_TERMINAL_PARAMS, coverage_oa5_terminal, coverage_oa5_period1),
-))
+)

@@ -29,10 +29,10 @@ point of Φ1's closure, and it disappears where the jump point is not reachable.
 Algorithm (fixed-size, lane by lane; :mod:`kernels.period1_search` holds the
 search routines):
 
-1. Evaluate F1 and the continuation values on a fixed grid of :data:`G` engagement
+1. Evaluate F1 and the continuation values on a fixed grid of :data:`SCAN_POINTS` engagement
    levels in [0,1].
 2. Symmetric candidates: h = 0 if F1(0) ≤ 0, h = 1 if F1(1) ≥ 0, and the first
-   :data:`C` sign changes of F1 on the grid, each refined by Chandrupatla on its cell.
+   :data:`MAX_CROSSINGS` sign changes of F1 on the grid, each refined by Chandrupatla on its cell.
 3. A candidate h* is kept only if no deviation pays: the best Φ1^j(x, h*) over the
    grid, refined by golden section around the best grid point, exceeds
    Φ1^j(h*, h*) by at most ``tol·(1 + |Φ1^j(h*,h*)|)`` with tol = :data:`RTOL`
@@ -57,16 +57,17 @@ from . import admissibility as adm
 from . import domains as dom
 from . import status as st
 from .params import broadcast_outputs, make_params, params_for
-from .period1_search import (ASYM_SEP, C, G, JUMP_RTOL, RTOL, Period1, asymmetric_search, best_response,
+from .period1_search import (ASYM_SEP, MAX_CROSSINGS, SCAN_POINTS, JUMP_RTOL, RTOL, Period1, asymmetric_search, best_response,
                              continuation_slope, grid_values, payoff, refine_crossings,
                              tolerance)
 from .primitives import dg_dh, g, g0
-from .profiles import PROFILE, profile_scale
-from .registry import KernelSpec, Output, register
+from .profiles import profile_scale
+from .declare import declare
+from .registry import Output
 from .single_firm import single_firm_solution
 from .terminal import TERMINAL_ORDER, both_corners, learning_term, period2_of
 
-__all__ = ["period1", "P1_PARAMS", "P1_OUTPUTS", "G", "C", "RTOL", "ASYM_SEP"]
+__all__ = ["period1", "P1_PARAMS", "P1_OUTPUTS", "SCAN_POINTS", "MAX_CROSSINGS", "RTOL", "ASYM_SEP"]
 
 
 def _broadcast_all(p):
@@ -113,10 +114,10 @@ def symmetric_equilibria(q1, q2, grid):
         h2_next_status=pick(yv.h2_status),
         n_sym_eq=n,
         h1_star=jnp.where(unique, h_unique, jnp.nan),
-        status_h1_star=jnp.where(unique, status, st.SKIPPED).astype(jnp.int8),
+        status_h1_star=jnp.where(unique, status, st.NOT_UNIQUE).astype(jnp.int8),
         h1_star_min=jnp.min(jnp.where(verified, y, jnp.inf), axis=-1),
         h1_star_max=jnp.max(jnp.where(verified, y, -jnp.inf), axis=-1),
-        crossings_overflow=n_cross > C,
+        crossings_overflow=n_cross > MAX_CROSSINGS,
         corner_replies=x_best[..., :2],
     )
 
@@ -132,7 +133,7 @@ P1_OUTPUTS = (
     Output("h1_sf", "float", "single-firm engagement h1_sf (eq. 3)"),
     Output("n_sym_eq", "int8", "number of verified symmetric equilibria (candidates of Lemma 2 passing the deviation test)"),
     Output("h1_star", "float", "the symmetric equilibrium h1* when n_sym_eq = 1, NaN otherwise"),
-    Output("status_h1_star", "int8", "0 interior root, 4 corner 0, 5 corner 1, 3 max_iter, 6 n_sym_eq ≠ 1"),
+    Output("status_h1_star", "int8", "0 interior root, 4 corner 0, 5 corner 1, 3 max_iter, 7 not unique (n_sym_eq ≠ 1)"),
     Output("h1_star_min", "float", "smallest verified symmetric equilibrium (NaN when n_sym_eq = 0)"),
     Output("h1_star_max", "float", "largest verified symmetric equilibrium (NaN when n_sym_eq = 0)"),
     Output("s2_next", "float", "g(s1, h1*; A1) (NaN when h1* is)"),
@@ -147,20 +148,12 @@ P1_OUTPUTS = (
     Output("asym_low", "float", "lower engagement of the asymmetric equilibrium (NaN unless asym_eq)"),
     Output("payoff_high", "float", "Φ1 of the high-engagement firm (eq. 10)"),
     Output("payoff_low", "float", "Φ1 of the low-engagement firm (eq. 10)"),
-    Output("crossings_overflow", "bool", f"F1 changes sign more than {C} times on the grid; later crossings unexamined"),
+    Output("crossings_overflow", "bool", f"F1 changes sign more than {MAX_CROSSINGS} times on the grid; later crossings unexamined"),
     Output("terminal_alternative", "bool",
            "both terminal corners are candidates at some reachable s2: h2* there is a selection (docs/model.md §5)"),
     Output("terminal_order_matters", "bool",
            "the other terminal_order changes n_sym_eq, h1*_min/max or the asymmetric pair"),
     Output("in_D1", "bool", "s1 ∈ D1: every reachable s2 is in D2, so the terminal equilibrium is unique"),
-    Output("domain", "bool", "all parameters in their docs/model.md §1 domain"),
-    Output("A1", "bool", "A1: α2 ≥ α1 and π2 ≤ π1"),
-    Output("A2", "bool", "A2: φℓ(π_t) < 1, t = 1, 2"),
-    Output("A3", "bool", "A3: s1 ∈ (s̲, α1)"),
-    Output("A4", "bool", "A4: b > 1 and λR > max_t α_t^(b−1)"),
-    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
-    Output("monotone", "bool", "Cor. 3: λRπ2 ≥ bα2^(b−1)"),
-    Output("admissible", "bool", "domain & A1 & A2 & A3 & A4"),
 )
 
 
@@ -279,15 +272,13 @@ def _differs(a, b, tol=1e-7):
             | far(a["asym_high"], b["asym_high"]) | far(a["asym_low"], b["asym_low"]))
 
 
-register(KernelSpec(
-    name="period1",
-    fn=period1,
-    params=P1_PARAMS,
-    outputs=P1_OUTPUTS,
-    description="Period-1 game with mobility: verified symmetric equilibria h1* (Lemma 2, Prop. 6, eq. 10), "
-                "F1, eq. 11, asymmetric equilibria",
-    categoricals=(PROFILE,),
+PERIOD1_KERNEL = declare(
+    "period1", period1, P1_PARAMS, P1_OUTPUTS,
+    "Period-1 game with mobility: verified symmetric equilibria h1* (Lemma 2, Prop. 6, eq. 10), "
+    "F1, eq. 11, asymmetric equilibria",
+    flags=("domain", "A1", "A2", "A3", "A4", "OA1", "monotone"),
+    requires=("domain", "A1", "A2", "A3", "A4"),
     # tens of kB of live state per lane (nested scans and refinements): the engine
     # evaluates chunks in sub-batches of this many lanes so memory stays bounded
     max_batch=8192,
-))
+)

@@ -53,8 +53,9 @@ from .bonus_terminal_game import (compact_rows, continuation, continuation_slope
 from .params import broadcast_outputs, make_params, params_for
 from .period1_search import Period1
 from .primitives import M, dM_dh, dg_dh, g
-from .profiles import PROFILE, profile_scale
-from .registry import KernelSpec, Output, register
+from .declare import declare
+from .profiles import profile_scale
+from .registry import Output
 from .single_firm import single_firm_solution
 from .terminal import learning_term, period2_of
 from .terminal_bonus import OMEGA, broadcast_all
@@ -373,13 +374,6 @@ P1B_OUTPUTS = (
                                    "symmetric terminal equilibrium (Φ1 undefined there)"),
     Output("crossings_overflow", "bool", f"F1_z changes sign more than {C} times in a class"),
     Output("in_D1", "bool", "s1 ∈ D1: every reachable s2 is in D2"),
-    Output("domain", "bool", "all parameters in their docs/model.md §1 domain, ω ≥ 0"),
-    Output("A1", "bool", "A1: α2 ≥ α1 and π2 ≤ π1"),
-    Output("A2", "bool", "A2: φℓ(π_t) < 1, t = 1, 2"),
-    Output("A3", "bool", "A3: s1 ∈ (s̲, α1)"),
-    Output("A4", "bool", "A4: b > 1 and λR > max_t α_t^(b−1)"),
-    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
-    Output("admissible", "bool", "domain & A1 & A2 & A3 & A4 (as ``period1``)"),
 )
 
 
@@ -460,15 +454,13 @@ def period1_bonus(p):
     ), p)
 
 
-register(KernelSpec(
-    name="period1_bonus",
-    fn=period1_bonus,
-    params=P1B_PARAMS,
-    outputs=P1B_OUTPUTS,
-    description="Period-1 game with a pay bonus (OA.8): verified symmetric equilibria in (h, z), "
-                "asymmetric equilibria (bonus choices may differ)",
-    categoricals=(PROFILE,),
+PERIOD1_BONUS_KERNEL = declare(
+    "period1_bonus", period1_bonus, P1B_PARAMS, P1B_OUTPUTS,
+    "Period-1 game with a pay bonus (OA.8): verified symmetric equilibria in (h, z), "
+    "asymmetric equilibria (bonus choices may differ)",
+    flags=("domain", "A1", "A2", "A3", "A4", "OA1"), requires=("domain", "A1", "A2", "A3", "A4"),
+    flag_docs={"domain": "all parameters in their docs/model.md §1 domain, ω ≥ 0"},
     # the terminal bonus game is solved at every grid point and golden step of every
     # candidate: the engine evaluates chunks in sub-batches of this many lanes
     max_batch=512,
-))
+)

@@ -18,11 +18,11 @@ from .roots import Root, solve
 from .terminal import Period2, engagement_gain, h2_prop3
 
 #: grid points of [0,1] for the F1 scan, the deviation check and best responses
-G = 129
+SCAN_POINTS = 129
 #: slots for interior sign changes of F1 (more are flagged ``crossings_overflow``)
-C = 4
+MAX_CROSSINGS = 4
 #: golden-section steps refining a best response inside its grid cell pair; the
-#: bracket 2/(G−1) shrinks by 0.618^30 ≈ 5.4e-7, to ~8e-9: below the ~1e-8 at which
+#: bracket 2/(SCAN_POINTS−1) shrinks by 0.618^30 ≈ 5.4e-7, to ~8e-9: below the ~1e-8 at which
 #: a smooth maximum is resolved in float64 (payoff flat to ~Φ''·1e-16 there)
 GOLDEN = 30
 #: asymmetric search slots: the first NA_INT interior 2-cycles of the fine scan, and
@@ -30,7 +30,7 @@ GOLDEN = 30
 NA_INT = 2
 #: secant evaluations of E(y) = BR(BR(y)) − y refining an interior 2-cycle
 N_SECANT = 4
-#: points of the verification grid (not the search grid: 1/(VG−1) vs 1/(G−1)) and
+#: points of the verification grid (not the search grid: 1/(VG−1) vs 1/(SCAN_POINTS−1)) and
 #: golden steps there: the bracket 2/(VG−1) shrinks to ~1e-6, so the best deviation's
 #: payoff is resolved to ~Φ''·1e-12, far below the deviation tolerance
 VG = 101
@@ -87,10 +87,10 @@ class Gain(NamedTuple):
     g_h: jnp.ndarray     # ∂g/∂h1
 
 
-class Grid(NamedTuple):
-    xs: jnp.ndarray      # (G,) engagement levels
-    F1: jnp.ndarray      # (..., G)
-    values: Values       # leaves (..., G)
+class ScanGrid(NamedTuple):
+    xs: jnp.ndarray      # (SCAN_POINTS,) engagement levels
+    F1: jnp.ndarray      # (..., SCAN_POINTS)
+    values: Values       # leaves (..., SCAN_POINTS)
 
 
 def tolerance(dtype) -> float:
@@ -168,24 +168,24 @@ def payoff(xv: Values, yv: Values, q2: Period2):
     return sigma * xv.A + (1.0 - sigma) * yv.P
 
 
-def grid_values(q1: Period1, q2: Period2) -> Grid:
-    """F1 and the values at the :data:`G` grid points of [0,1]."""
+def grid_values(q1: Period1, q2: Period2) -> ScanGrid:
+    """F1 and the values at the :data:`SCAN_POINTS` grid points of [0,1]."""
     dt = q1.s1.dtype
-    xs = jnp.linspace(0.0, 1.0, G, dtype=dt)
-    h = jnp.broadcast_to(xs, q1.s1.shape + (G,))
+    xs = jnp.linspace(0.0, 1.0, SCAN_POINTS, dtype=dt)
+    h = jnp.broadcast_to(xs, q1.s1.shape + (SCAN_POINTS,))
     e = engagement_gain1(h, q1, q2)
-    return Grid(xs, e.F1, e.values)
+    return ScanGrid(xs, e.F1, e.values)
 
 
-def refine_crossings(q1: Period1, q2: Period2, grid: Grid):
-    """Interior symmetric candidates: the first :data:`C` sign changes of F1 on the
-    grid, each refined by Chandrupatla on its cell.  Returns (Root (..., C),
-    has (..., C), number of sign changes)."""
+def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
+    """Interior symmetric candidates: the first :data:`MAX_CROSSINGS` sign changes of F1 on the
+    grid, each refined by Chandrupatla on its cell.  Returns (Root (..., MAX_CROSSINGS),
+    has (..., MAX_CROSSINGS), number of sign changes)."""
     pos = grid.F1 > 0.0
     cross = pos[..., 1:] != pos[..., :-1]
     rank = jnp.cumsum(cross, axis=-1, dtype=jnp.int32)
-    slots = jnp.arange(1, C + 1, dtype=jnp.int32)[:, None]
-    sel = cross[..., None, :] & (rank[..., None, :] == slots)          # (..., C, G−1)
+    slots = jnp.arange(1, MAX_CROSSINGS + 1, dtype=jnp.int32)[:, None]
+    sel = cross[..., None, :] & (rank[..., None, :] == slots)          # (..., MAX_CROSSINGS, SCAN_POINTS−1)
     has = jnp.any(sel, axis=-1)
     k = jnp.argmax(sel, axis=-1)
     lo, hi = grid.xs[k], grid.xs[k + 1]
@@ -220,7 +220,7 @@ class _BR(NamedTuple):
     f_grid: jnp.ndarray
 
 
-def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: Grid) -> _BR:
+def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: ScanGrid) -> _BR:
     """Best grid reply to st.yv and the golden bracket (the two cells around it)."""
     n = grid.xs.shape[0]
     extra = st.yv.A.ndim - q1.s1.ndim                    # candidate / start axes
@@ -235,7 +235,7 @@ def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: Grid) -> _BR:
                        x_grid=grid.xs[i], f_grid=jnp.max(phi, axis=-1))
 
 
-def best_response(y, q1: Period1, q2: Period2, grid: Grid, steps: int = GOLDEN):
+def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLDEN):
     """Best reply x to an opponent playing y (any trailing axes): the best point of
     ``grid``, refined by golden section on the two cells around it.  Returns
     (x, Φ1(x, y)) and the opponent's values.
@@ -291,13 +291,13 @@ def best_response(y, q1: Period1, q2: Period2, grid: Grid, steps: int = GOLDEN):
     return jnp.where(better, xg, st.x_grid), jnp.where(better, fg, st.f_grid), st.yv
 
 
-def grid_reply_scan(grid: Grid, q2: Period2):
+def grid_reply_scan(grid: ScanGrid, q2: Period2):
     """Best replies to every grid point y_j, refined below the grid's resolution.
 
     For each y_j (a ``lax.scan`` over j, so only one column of Φ1 is live at a
     time): the best grid reply i_j, then the vertex of the parabola through
     Φ1(x_{i−1}, y_j), Φ1(x_i, y_j), Φ1(x_{i+1}, y_j) (kept within one cell of x_i,
-    and only where the three points are concave).  Returns r (..., G), the
+    and only where the three points are concave).  Returns r (..., SCAN_POINTS), the
     approximate continuous best replies; their error is O(dx²) where Φ1 is smooth.
     """
     xs = grid.xs
@@ -307,7 +307,7 @@ def grid_reply_scan(grid: Grid, q2: Period2):
 
     def column(_, j):
         yv = jax.tree_util.tree_map(lambda v: lax.dynamic_index_in_dim(v, j, -1, keepdims=True), gv)
-        phi = payoff(gv, yv, q2)                                        # (..., G)
+        phi = payoff(gv, yv, q2)                                        # (..., SCAN_POINTS)
         i = jnp.argmax(phi, axis=-1)
         ic = jnp.clip(i, 1, n - 2)
         fm, f0, fp = (jnp.take_along_axis(phi, (ic + o)[..., None], axis=-1)[..., 0] for o in (-1, 0, 1))
@@ -323,7 +323,7 @@ def grid_reply_scan(grid: Grid, q2: Period2):
 
 
 def _interp(r, y, xs):
-    """Piecewise-linear interpolation of r (..., G) on the grid xs at y (..., K)."""
+    """Piecewise-linear interpolation of r (..., SCAN_POINTS) on the grid xs at y (..., K)."""
     n = xs.shape[0]
     dx = xs[1] - xs[0]
     k = jnp.clip(jnp.floor(y / dx).astype(jnp.int32), 0, n - 2)
@@ -351,7 +351,7 @@ def interior_two_cycles(r, xs):
     cell = sign_change & (d[..., :-1] > ASYM_SEP) & (d[..., 1:] > ASYM_SEP)
     rank = jnp.cumsum(cell, axis=-1, dtype=jnp.int32)
     slots = jnp.arange(1, NA_INT + 1, dtype=jnp.int32)[:, None]
-    sel = cell[..., None, :] & (rank[..., None, :] == slots)          # (..., NA_INT, G−1)
+    sel = cell[..., None, :] & (rank[..., None, :] == slots)          # (..., NA_INT, SCAN_POINTS−1)
     has = jnp.any(sel, axis=-1)
     k = jnp.argmax(sel, axis=-1)
     e0 = jnp.take_along_axis(e, k, axis=-1)
@@ -388,15 +388,15 @@ def _two_cycle_refine(y0, slope0, move, q1, q2, grid):
     return y, x
 
 
-def verification_grid(q1: Period1, q2: Period2) -> Grid:
+def verification_grid(q1: Period1, q2: Period2) -> ScanGrid:
     """Values on the verification grid of VG points (spacing 1/(VG−1), not the
-    search grid's 1/(G−1)), for best replies that share nothing with the search."""
+    search grid's 1/(SCAN_POINTS−1)), for best replies that share nothing with the search."""
     xs = jnp.linspace(0.0, 1.0, VG, dtype=q1.s1.dtype)
     v = values_at(jnp.broadcast_to(xs, q1.s1.shape + (VG,)), q1, q2)
-    return Grid(xs, None, v)
+    return ScanGrid(xs, None, v)
 
 
-def asymmetric_search(q1: Period1, q2: Period2, grid: Grid, corner_replies):
+def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies):
     """Asymmetric pure equilibria (x, y), x ≠ y, with x a best response to y and y
     to x (docs/model.md §6, after eq. 11).
 
@@ -477,7 +477,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: Grid, corner_replies):
     )
 
 
-__all__ = ["G", "C", "GOLDEN", "NA_INT", "N_SECANT", "VG", "VGOLDEN", "RTOL", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
-           "Grid", "Gain", "Root", "tolerance", "continuation", "values_at", "engagement_gain1",
+__all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "GOLDEN", "NA_INT", "N_SECANT", "VG", "VGOLDEN", "RTOL", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
+           "ScanGrid", "Gain", "Root", "tolerance", "continuation", "values_at", "engagement_gain1",
            "payoff", "grid_values", "refine_crossings", "best_response",
            "asymmetric_search", "grid_reply_scan", "interior_two_cycles", "verification_grid"]

@@ -1,4 +1,4 @@
-"""Kernel registry: the contract between the model code and the sweep engine.
+"""Kernel contract: the types that describe a kernel to the sweep engine.
 
 A *kernel* is a pure, elementwise JAX function ``fn(p) -> out`` where ``p`` maps
 parameter code names (docs/model.md §1) to arrays of one common (broadcastable) shape
@@ -7,7 +7,9 @@ bad vector: they return values plus boolean flags and int8 root statuses.
 
 The engine (``sweep``) knows nothing about the economics; everything it needs to
 validate a spec, build parameter values on a device, and lay out a Parquet
-schema comes from the :class:`KernelSpec` registered here.
+schema comes from the kernel's :class:`KernelSpec`.  This module holds only
+these types (no kernel, no lookup): kernel modules import it, and
+:mod:`kernels.catalog` lists the kernels and looks them up by name.
 
 Categorical parameters (the learning ``profile``) are expanded into numeric
 parameters before the kernel sees them: a :class:`Categorical` maps each choice
@@ -29,11 +31,11 @@ __all__ = [
     "Output",
     "KernelSpec",
     "Factor",
-    "register",
-    "get_kernel",
-    "kernel_names",
-    "REGISTRY",
+    "OUTPUT_KINDS",
 ]
+
+#: what an :class:`Output` may hold: the run's float dtype, a flag, or a status code
+OUTPUT_KINDS = ("float", "bool", "int8")
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ class Categorical:
     default: str
     doc: str = ""
 
-    def table(self) -> np.ndarray:
+    def values_matrix(self) -> np.ndarray:
         """float64 array of shape (n_choices, n_targets), rows in choice order."""
         return np.array(
             [[float(self.choices[c][t]) for t in self.targets] for c in self.choices],
@@ -137,6 +139,14 @@ class KernelSpec:
     #: sub-batches of this size.  None: no limit.
     max_batch: int | None = None
 
+    def __post_init__(self):
+        names = [o.name for o in self.outputs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"kernel {self.name!r}: duplicate output names")
+        for o in self.outputs:
+            if o.kind not in OUTPUT_KINDS:
+                raise ValueError(f"kernel {self.name!r}: output {o.name!r} has kind {o.kind!r}")
+
     def param(self, name: str) -> Param:
         for p in self.params:
             if p.name == name:
@@ -163,35 +173,3 @@ class KernelSpec:
     def required(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params if p.default is None)
 
-
-REGISTRY: dict[str, KernelSpec] = {}
-
-
-def register(spec: KernelSpec) -> KernelSpec:
-    if spec.name in REGISTRY:
-        raise ValueError(f"kernel {spec.name!r} registered twice")
-    names = [o.name for o in spec.outputs]
-    if len(set(names)) != len(names):
-        raise ValueError(f"kernel {spec.name!r}: duplicate output names")
-    for o in spec.outputs:
-        if o.kind not in ("float", "bool", "int8"):
-            raise ValueError(f"kernel {spec.name!r}: output {o.name!r} has kind {o.kind!r}")
-    REGISTRY[spec.name] = spec
-    return spec
-
-
-def _load_all() -> None:
-    # Importing the modules that define kernels registers them.
-    from . import catalog  # noqa: F401
-
-
-def get_kernel(name: str) -> KernelSpec:
-    _load_all()
-    if name not in REGISTRY:
-        raise KeyError(name)
-    return REGISTRY[name]
-
-
-def kernel_names() -> tuple[str, ...]:
-    _load_all()
-    return tuple(sorted(REGISTRY))

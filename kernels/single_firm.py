@@ -1,4 +1,4 @@
-"""Kernel ``single_firm``: the benchmark without worker mobility (docs/model.md §4).
+"""Kernel ``single_firm``: the benchmark without worker mobility (MODEL.md §4).
 
 A single firm keeps its worker for both periods.  In the terminal period it never
 engages a below-benchmark worker (h2 = 0); in period 1 it maximizes
@@ -21,8 +21,8 @@ from . import domains as dom
 from .coverage import learning_terms
 from .params import broadcast_outputs, make_params, params_for
 from .primitives import W_prime, dg_dh, g0, g0_inverse, g1_inverse
-from .profiles import PROFILE
-from .registry import KernelSpec, Output, register
+from .declare import declare
+from .registry import Output
 
 #: regime of the FOC target (output ``regime``)
 INTERIOR = 0   # W'(0) < RHS < W'(α1): target s* ∈ (0, α1), policy of eq. 3
@@ -77,7 +77,7 @@ def single_firm_policy(s1, alpha1, pi1, gamma, L1, s_star, regime):
 
 
 def single_firm_solution(s1, alpha1, pi1, pi2, gamma, delta, lam_R, beta, b, L1):
-    """(s*, s_L, s_H, h1_sf, regime) of docs/model.md §4; reused by ``period1``."""
+    """(s*, s_L, s_H, h1_sf, regime) of MODEL.md §4; reused by ``period1``."""
     rhs = target_rhs(pi1, pi2, gamma, delta, lam_R, beta, L1)
     s_star, regime = target_skill(rhs, alpha1, b)
     s_L, s_H = engagement_band(s_star, alpha1, pi1, gamma, L1)
@@ -94,12 +94,6 @@ SF_OUTPUTS = (
     Output("s_H", "float", "no engagement for s1 ≥ s_H (eq. 4)"),
     Output("h1_sf", "float", "single-firm period-1 engagement (eq. 3, Prop. 1)"),
     Output("regime", "int8", "0: interior target; 1: RHS ≤ 0, never engage; 2: RHS ≥ W'(α1), always engage"),
-    Output("domain", "bool", "all parameters in their docs/model.md §1 domain"),
-    Output("A1", "bool", "A1: α2 ≥ α1 and π2 ≤ π1"),
-    Output("A2", "bool", "A2: φℓ(π_t) < 1, t = 1, 2"),
-    Output("A3", "bool", "A3: s1 ∈ (s̲, α1)"),
-    Output("A4", "bool", "A4: b > 1 and λR > max_t α_t^(b−1)"),
-    Output("admissible", "bool", "domain & A1 & A2 & A3 & A4"),
 )
 
 
@@ -122,11 +116,8 @@ def single_firm(p):
     ), p)
 
 
-register(KernelSpec(
-    name="single_firm",
-    fn=single_firm,
-    params=SF_PARAMS,
-    outputs=SF_OUTPUTS,
-    description="Single-firm benchmark: target skill s* (eq. 2), band s_L, s_H (eq. 4), engagement h1_sf (eq. 3)",
-    categoricals=(PROFILE,),
-))
+SINGLE_FIRM_KERNEL = declare(
+    "single_firm", single_firm, SF_PARAMS, SF_OUTPUTS,
+    "Single-firm benchmark: target skill s* (eq. 2), band s_L, s_H (eq. 4), engagement h1_sf (eq. 3)",
+    flags=("domain", "A1", "A2", "A3", "A4"),
+)

@@ -37,8 +37,9 @@ from . import domains as dom
 from . import status as st
 from .params import broadcast_outputs, make_params, params_for
 from .primitives import B_prime, M, g
-from .profiles import PROFILE, ell, profile_scale
-from .registry import Domain, KernelSpec, Output, Param, register
+from .profiles import ell, profile_scale
+from .declare import declare
+from .registry import Domain, Output, Param
 from .roots import Root, solve
 
 #: h grid for counting the symmetric candidates off D2 (64 cells).  Two crossings
@@ -229,7 +230,7 @@ def terminal_equilibrium(p, in_D2):
     scan, refined by Chandrupatla); ``terminal_order`` = 1 tests h = 0 first.  On D2
     it is the unique equilibrium.  ``n_candidates`` counts the candidates (≥ 2: the
     value is a selection, flag ``terminal_alternative``; −1 when s2 = α2, where the
-    payoff does not depend on h and every h is an equilibrium: NaN, status SKIPPED);
+    payoff does not depend on h and every h is an equilibrium: NaN, status NOT_UNIQUE);
     ``terminal_order_matters`` marks skills where both corners are candidates, so the
     other order selects the other corner.  The derivatives are forward-mode autodiff
     through the root (the solver's implicit-function JVP, −(∂F2/∂θ)/(∂F2/∂h)); zero
@@ -262,7 +263,7 @@ def terminal_equilibrium(p, in_D2):
     dh_da, dh_dp = lin(one, zero), lin(zero, one)
     r = Root(x, r_status)
     status = jnp.where(~finite, st.NONFINITE,
-                       jnp.where(determined | above, r.status, st.SKIPPED)).astype(jnp.int8)
+                       jnp.where(determined | above, r.status, st.NOT_UNIQUE)).astype(jnp.int8)
     ok = jnp.isin(status, jnp.array(st.OK, jnp.int8))
     # a root lane that fell back to a corner (rounding, see _select) is a corner too
     root = interior & (r.status == st.CONVERGED)
@@ -304,15 +305,10 @@ TERMINAL_OUTPUTS = (
     Output("dh2_dalpha2", "float", "∂h2*/∂α2 by implicit differentiation (Prop. 5); 0 at corners"),
     Output("dh2_dpi2", "float", "∂h2*/∂π2 by implicit differentiation (Prop. 5); 0 at corners"),
     Output("status_h2_star", "int8",
-           "0 interior root, 4 corner h2* = 0, 5 corner h2* = 1, 6 s2 = α2, 2 non-finite"),
+           "0 interior root, 4 corner h2* = 0, 5 corner h2* = 1, 7 not unique (s2 = α2: every h is "
+           "an equilibrium), 2 non-finite"),
     Output("status_sbarbar2", "int8", "root status of s̿2 (6 where OA1/A2/A4/domain fail)"),
     Output("below_benchmark", "bool", "s2 < α2"),
-    Output("domain", "bool", "all parameters in their docs/model.md §1 domain"),
-    Output("A2", "bool", "A2 for period 2: φℓ(π2) < 1"),
-    Output("A4", "bool", "A4 for period 2: b > 1 and λR > α2^(b−1)"),
-    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
-    Output("monotone", "bool", "Cor. 3: λRπ2 ≥ bα2^(b−1) (h2* nondecreasing in s2 on D2)"),
-    Output("admissible", "bool", "domain & A2 & A4 & OA1"),
 )
 
 
@@ -354,11 +350,9 @@ def terminal(p):
     ), p)
 
 
-register(KernelSpec(
-    name="terminal",
-    fn=terminal,
-    params=TERMINAL_PARAMS,
-    outputs=TERMINAL_OUTPUTS,
-    description="Terminal equilibrium h2*(s2) (Prop. 3), D2 membership, η̄ (eq. 7), Δ2 (eq. 8), ∂h2*/∂α2, ∂h2*/∂π2 (Prop. 5)",
-    categoricals=(PROFILE,),
-))
+TERMINAL_KERNEL = declare(
+    "terminal", terminal, TERMINAL_PARAMS, TERMINAL_OUTPUTS,
+    "Terminal equilibrium h2*(s2) (Prop. 3), D2 membership, η̄ (eq. 7), Δ2 (eq. 8), ∂h2*/∂α2, ∂h2*/∂π2 (Prop. 5)",
+    flags=("domain", "A2", "A4", "OA1", "monotone"), requires=("domain", "A2", "A4", "OA1"),
+    periods=(2,),
+)

@@ -24,8 +24,9 @@ from . import domains as dom
 from . import status as st
 from .bonus_terminal_game import asymmetric_terminal, continuation, select_terminal, strategy_values
 from .params import broadcast_outputs, make_params, params_for
-from .profiles import PROFILE, profile_scale
-from .registry import Domain, KernelSpec, Output, Param, register
+from .declare import declare
+from .profiles import profile_scale
+from .registry import Domain, Output, Param
 from .terminal import H_GRID, learning_term, period2_of
 
 #: the bonus ω ≥ 0 per employed worker and period (docs/model.md §9)
@@ -60,11 +61,6 @@ TB_OUTPUTS = (
     Output("roots_overflow", "bool", "F2_z − λRδ changes sign more than twice on the h grid in a class"),
     Output("in_D2", "bool", "s2 ∈ D2 = (s̿2, α2) of the base game (eq. 6)"),
     Output("below_benchmark", "bool", "s2 < α2"),
-    Output("domain", "bool", "all parameters in their docs/model.md §1 domain, ω ≥ 0"),
-    Output("A2", "bool", "A2 for period 2: φℓ(π2) < 1"),
-    Output("A4", "bool", "A4 for period 2: b > 1 and λR > α2^(b−1)"),
-    Output("OA1", "bool", "eq. OA1: D2 nonempty"),
-    Output("admissible", "bool", "domain & A2 & A4 & OA1 (as ``terminal``)"),
 )
 
 
@@ -119,12 +115,10 @@ def terminal_bonus(p):
     ), p)
 
 
-register(KernelSpec(
-    name="terminal_bonus",
-    fn=terminal_bonus,
-    params=TB_PARAMS,
-    outputs=TB_OUTPUTS,
-    description="Terminal game with a pay bonus (OA.8): verified symmetric equilibria in (h, z), "
-                "the selected one, Π̄2, V̄2, asymmetric equilibria",
-    categoricals=(PROFILE,),
-))
+TERMINAL_BONUS_KERNEL = declare(
+    "terminal_bonus", terminal_bonus, TB_PARAMS, TB_OUTPUTS,
+    "Terminal game with a pay bonus (OA.8): verified symmetric equilibria in (h, z), "
+    "the selected one, Π̄2, V̄2, asymmetric equilibria",
+    flags=("domain", "A2", "A4", "OA1"), periods=(2,),
+    flag_docs={"domain": "all parameters in their docs/model.md §1 domain, ω ≥ 0"},
+)

@@ -24,23 +24,12 @@ import json
 import os
 from pathlib import Path
 
+from sweep.devices import expose_cpu_devices
+
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
 FIGURES = HERE / "figures"
 SPECS = HERE / "specs"
-
-
-def _configure_xla() -> None:
-    """Expose every CPU core as a JAX device (as the ``sweep`` CLI does); must run
-    before JAX is imported.  An explicit setting wins."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" in flags:
-        return
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        n = os.cpu_count() or 1
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
 def setup(default_resolution: int) -> int:
@@ -135,11 +124,10 @@ def savefig(fig, name: str) -> Path:
 
 
 def _register_helper_kernels() -> None:
-    from kernels import kernel_names  # registers the catalog first
-    from kernels.registry import REGISTRY, KernelSpec, Output, Param, Domain, register
+    from kernels.catalog import is_registered, register
+    from kernels.registry import KernelSpec, Output, Param, Domain
 
-    kernel_names()
-    if "nb_single_firm_path" in REGISTRY:
+    if is_registered("nb_single_firm_path"):
         return
 
     import jax.numpy as jnp
@@ -206,5 +194,5 @@ def _register_helper_kernels() -> None:
 # Importing this module registers the helper kernels, so the CLI can run the specs
 # the notebooks write:  SWEEP_KERNEL_MODULES=nbtools PYTHONPATH=notebooks sweep run ...
 if "jax" not in __import__("sys").modules:
-    _configure_xla()
+    expose_cpu_devices()
 _register_helper_kernels()

@@ -2,7 +2,7 @@
 baselines and end-to-end runs, written as a JSON document and a markdown report.
 
     sweep bench [--json] [--kernels K ...] [--dtypes D ...] [--n N] [--quick]
-                [--out FILE] [--repeats R] [--skip SECTION ...]
+                [--out DIR] [--name STEM] [--repeats R] [--skip SECTION ...]
 
 Sections (``--skip`` any of them): ``throughput`` (kernel-only vectors/s, all
 cores), ``scaling`` (1 core vs all cores, fresh subprocesses), ``compile`` (cold vs
@@ -11,17 +11,21 @@ sensitivity), ``cost`` (XLA cost analysis + hand estimate), ``iterations`` (root
 iteration counts), ``factored`` (prototype of factored evaluation), ``compaction``
 (the kernel's compacted threshold solves vs full width), ``baselines``
 (numpy/scipy, coverage_oa5 only), ``roofline`` (FMA and pow references),
-``e2e`` (``sweep.engine.run`` with Parquet output).
+``e2e`` (``sweep.engine.run`` with Parquet output), and the extra sections listed
+in :mod:`sweep.benchmarking.sections`.
 
-Output: ``FILE`` (JSON, default ``benchmarks/results/latest.json`` in the source
-checkout) and the markdown report next to it (same name, ``.md``).  With
-``--json`` the JSON document is also printed on stdout (and nothing else there).
+Output: ``DIR/STEM.json`` and the markdown report ``DIR/STEM.md`` (``--out DIR``,
+default the current directory; ``--name STEM``, default ``bench``).  The
+repository's committed results are made with ``--out benchmarks/results --name
+latest``.  With ``--json`` the JSON document is also printed on stdout (and
+nothing else there).
 
 Exit status: 0 done; 1 a baseline disagrees with the kernel beyond its tolerance
-(the report is still written, with the disagreement); 2 bad arguments.
+(the report is still written, with the disagreement), or a failure at run time;
+2 bad arguments (nothing is written).
 
-The benchmark modules live in ``benchmarks/`` of the source checkout (they are
-not part of the installed package); this module finds them next to ``sweep/``.
+The measuring code is the installed package :mod:`sweep.benchmarking`; the
+repository's ``benchmarks/`` keeps scripts, results and findings.
 """
 from __future__ import annotations
 
@@ -37,17 +41,19 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .devices import expose_cpu_devices
+from .errors import EXIT_RUNTIME, EXIT_USAGE
+from .jsonout import jsonable as _jsonable   # NaN -> null, inf -> "inf", as every CLI command
+
 __all__ = ["cmd_bench", "add_arguments", "run_bench", "SECTIONS", "DEFAULT_KERNELS", "TOLERANCES"]
 
-from .cli import _jsonable  # noqa: E402  (the CLI's JSON policy: NaN -> null, inf -> "inf")
-
-REPO = Path(__file__).resolve().parents[1]
-SECTIONS = ("throughput", "scaling", "compile", "chunks", "cost", "iterations", "factored",
-            "compaction", "baselines", "engine", "reductions", "roofline", "e2e")
+#: the built-in sections; extra ones come from sweep.benchmarking.sections
+BUILTIN_SECTIONS = ("throughput", "scaling", "compile", "chunks", "cost", "iterations", "factored",
+                    "compaction", "baselines", "engine", "roofline", "e2e")
 DEFAULT_KERNELS = ("coverage_oa5", "terminal", "period1")
 #: max |baseline − kernel| allowed on the float64 outputs (over lanes where both are finite)
 TOLERANCES = {"bisection": 1e-8, "find_root": 1e-10, "brentq_loop": 1e-10}
-#: acceptance targets of issue 5 (2-core machine, one run)
+#: the throughput acceptance targets (2-core machine, one run)
 TARGETS = {"kernel_vs_bisection": 20.0, "kernel_vs_find_root": 10.0, "kernel_vs_brentq_loop": 200.0,
            "all_vs_one_core": 1.7, "warm_over_cold_compile_max": 0.20, "e2e_over_kernel_min": 0.5}
 #: chunk sizes at which the engine's compute path is measured (the e2e sizes reuse them)
@@ -55,19 +61,27 @@ ENGINE_CHUNKS = (65536, 1048576)
 
 
 def _import_benchmarks():
-    try:
-        import benchmarks  # noqa: F401
-    except ImportError:
-        if not (REPO / "benchmarks" / "__init__.py").exists():
-            raise SystemExit("sweep bench: benchmarks/ not found (run from a source checkout)")
-        sys.path.insert(0, str(REPO))
-    from benchmarks import baselines, inputs, measure, report
+    from .benchmarking import baselines, inputs, measure, report
 
     return baselines, inputs, measure, report
 
 
+def _sections() -> tuple[str, ...]:
+    from .benchmarking.sections import load_sections
+
+    return BUILTIN_SECTIONS + tuple(m.NAME for m in load_sections())
+
+
+SECTIONS = BUILTIN_SECTIONS
+
+
+class BenchUsage(Exception):
+    """A bad ``sweep bench`` argument (exit status 2, nothing written)."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``sweep bench`` options to ``parser``."""
+    sections = _sections()
     parser.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     parser.add_argument("--kernels", nargs="+", default=list(DEFAULT_KERNELS), metavar="K",
                         help="kernels to measure (absent ones are skipped with a note)")
@@ -77,11 +91,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="vectors for coverage_oa5 and the baselines (default: the paper's 497,664)")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes, fewer repeats (a smoke run, not a measurement)")
-    parser.add_argument("--out", default=None, metavar="FILE",
-                        help="JSON output (markdown next to it); default benchmarks/results/latest.json")
+    parser.add_argument("--out", default=".", metavar="DIR",
+                        help="directory for the report (created if missing; default: the current directory)")
+    parser.add_argument("--name", default="bench", metavar="STEM",
+                        help="file names DIR/STEM.json and DIR/STEM.md (default: bench)")
     parser.add_argument("--repeats", type=int, default=None, metavar="R", help="timed repeats (median)")
-    parser.add_argument("--skip", nargs="+", default=[], choices=SECTIONS, metavar="SECTION",
-                        help=f"sections to skip: {', '.join(SECTIONS)}")
+    parser.add_argument("--skip", nargs="+", default=[], choices=sections, metavar="SECTION",
+                        help=f"sections to skip: {', '.join(sections)}")
     return parser
 
 
@@ -90,14 +106,14 @@ def _config(args) -> dict:
     quick = bool(args.quick)
     n = args.n if args.n is not None else (16384 if quick else from_inputs.PAPER_N)
     if n < 16:
-        raise SystemExit("sweep bench: --n must be at least 16")
+        raise BenchUsage(f"--n {n}: must be at least 16")
+    if args.repeats is not None and args.repeats < 1:
+        raise BenchUsage(f"--repeats {args.repeats}: must be at least 1")
     return dict(
         kernels=list(args.kernels), dtypes=list(args.dtypes), n=int(n), quick=quick,
         # the expensive kernels get fewer vectors (stated in the report)
         n_per_kernel={"coverage_oa5": int(n), "terminal": int(min(n, 131072)),
-                      "terminal_bonus": int(min(n, 131072)),
-                      "period1": int(min(n, 512 if quick else 4096)),
-                      "period1_bonus": int(min(n, 256 if quick else 1024))},
+                      "period1": int(min(n, 512 if quick else 4096))},
         repeats=args.repeats or (2 if quick else 5),
         compile_repeats=1 if quick else 2,
         compile_n=1024,
@@ -113,9 +129,8 @@ def _config(args) -> dict:
 # subprocesses
 
 def _worker(cfg: dict, one_core: bool, cores: int, timeout: float = 900) -> dict:
-    """Run :mod:`benchmarks.worker` in a fresh interpreter with its own XLA flags."""
+    """Run :mod:`sweep.benchmarking.worker` in a fresh interpreter with its own XLA flags."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
     base = " ".join(f for f in env.get("XLA_FLAGS", "").split()
                     if "xla_force_host_platform_device_count" not in f
                     and "multi_thread_eigen" not in f and "intra_op_parallelism" not in f)
@@ -125,7 +140,7 @@ def _worker(cfg: dict, one_core: bool, cores: int, timeout: float = 900) -> dict
     else:
         flags = f"--xla_force_host_platform_device_count={cores}"
     env["XLA_FLAGS"] = f"{base} {flags}".strip()
-    cmd = [sys.executable, "-m", "benchmarks.worker", json.dumps(cfg)]
+    cmd = [sys.executable, "-m", "sweep.benchmarking.worker", json.dumps(cfg)]
     pin = None
     if one_core:
         if shutil.which("taskset"):
@@ -133,7 +148,9 @@ def _worker(cfg: dict, one_core: bool, cores: int, timeout: float = 900) -> dict
         else:  # same effect as taskset, applied in the child before exec
             pin = lambda: os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # noqa: E731
     try:
-        r = subprocess.run(cmd, env=env, cwd=str(REPO), capture_output=True, text=True,
+        # cwd: a neutral directory, so `-m` imports the same installed package as
+        # this process (not a `sweep/` that happens to lie in the caller's directory)
+        r = subprocess.run(cmd, env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True,
                            timeout=timeout, preexec_fn=pin)
     except subprocess.TimeoutExpired:
         return dict(error=f"timed out after {timeout} s")
@@ -157,7 +174,7 @@ def _compile_times(kernel: str, dtype: str, cfg: dict, cores: int, log) -> dict:
     """Cold (empty persistent cache) vs warm (cache filled by the cold process)."""
     cold, warm = [], []
     # period1 compiles for minutes: one cold/warm pair is all we can afford there
-    reps = 1 if kernel in HEAVY_KERNELS else cfg["compile_repeats"]
+    reps = 1 if kernel == "period1" else cfg["compile_repeats"]
     for _ in range(reps):
         with tempfile.TemporaryDirectory(prefix="jax-cache-") as d:
             w = dict(mode="compile", kernel=kernel, dtype=dtype, n=cfg["compile_n"], cache_dir=d)
@@ -245,7 +262,7 @@ def hand_estimate(iterations: dict, chunk: int) -> dict | None:
 # the run
 
 #: kernels whose compile takes minutes: their subprocess sections run in the first dtype only
-HEAVY_KERNELS = ("period1", "period1_bonus")
+HEAVY_KERNELS = ("period1",)
 
 
 def run_bench(cfg: dict, log=lambda s: None, checkpoint=lambda doc: None) -> dict:
@@ -297,14 +314,6 @@ def run_bench(cfg: dict, log=lambda s: None, checkpoint=lambda doc: None) -> dic
             log("engine: " + str({dt: [(r["chunk_size"], r["factored"], round(r["vectors_per_s"]))
                                        for r in rows] for dt, rows in doc["engine"].items()}))
             save()
-        if "reductions" not in skip and measure.engine_available():
-            # the OA4/OA5 reductions on the same grid, as fractions of the kernel-only pass
-            from benchmarks import reduce_throughput
-
-            doc["reductions"] = {dt: reduce_throughput.measure(None, cfg["repeats"], dt) for dt in cfg["dtypes"]}
-            log("reductions: " + str({dt: round(r["reduce_run"]["of_kernel_only"], 3)
-                                      for dt, r in doc["reductions"].items()}))
-            save()
         if "factored" not in skip:
             doc["factored"] = {dt: measure.factored_prototype("coverage_oa5", cfg["n"], dt, cfg["repeats"])
                                for dt in cfg["dtypes"]}
@@ -328,6 +337,13 @@ def run_bench(cfg: dict, log=lambda s: None, checkpoint=lambda doc: None) -> dic
     if "roofline" not in skip:
         doc["roofline"] = {dt: measure.roofline(dt) for dt in cfg["dtypes"]}
         doc["while_loop_cost_probe"] = measure.while_loop_cost_probe()
+    from .benchmarking.sections import load_sections
+
+    for section in load_sections():   # the extra sections, one module each
+        if section.NAME not in skip:
+            doc.setdefault("sections", {})[section.NAME] = section.run(
+                cfg, dict(environment=env, log=log, doc=doc))
+            save()
     doc["complete"] = True
     save()
     return doc
@@ -551,14 +567,21 @@ def cmd_bench(args) -> int:
             return int(exc.code or 0)
     else:
         argv = _reconstruct_argv(args)
-    _expose_cores()
+    expose_cpu_devices()   # one JAX device per core, if JAX has not started yet
     log = (lambda s: print(s, file=sys.stderr, flush=True))
-    cfg = _config(args)
+    try:
+        cfg = _config(args)
+        out, md = _output_paths(args)
+    except BenchUsage as exc:
+        print(f"sweep bench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     cfg["command"] = _command_line(argv)
     _, _, _, report = _import_benchmarks()
-    out = Path(args.out) if args.out else REPO / "benchmarks" / "results" / "latest.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    md = out.with_suffix(".md")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"sweep bench: error: --out {out.parent}: cannot create the directory: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
 
     def write(doc):
         doc["command"] = cfg["command"]
@@ -584,14 +607,15 @@ def cmd_bench(args) -> int:
     return 0
 
 
-def _expose_cores() -> None:
-    """One JAX CPU device per core, as ``sweep.cli`` sets up, when JAX has not started
-    yet (e.g. ``python -m sweep.bench``); a JAX already running keeps its devices."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "jax" in sys.modules or "xla_force_host_platform_device_count" in flags:
-        return
-    n = len(os.sched_getaffinity(0))
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
+def _output_paths(args) -> tuple[Path, Path]:
+    """(DIR/STEM.json, DIR/STEM.md) from ``--out DIR --name STEM`` (BenchUsage if unusable)."""
+    out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BenchUsage(f"--out {out_dir}: exists and is not a directory; expected a directory")
+    name = str(args.name)
+    if not name or name in (".", "..") or os.sep in name or (os.altsep and os.altsep in name):
+        raise BenchUsage(f"--name {name!r}: expected a file-name stem without directories")
+    return out_dir / f"{name}.json", out_dir / f"{name}.md"
 
 
 def _reconstruct_argv(args) -> list:
@@ -600,7 +624,7 @@ def _reconstruct_argv(args) -> list:
         v = getattr(args, k, None)
         if v:
             argv += [f"--{k}", *map(str, v)]
-    for k in ("n", "out", "repeats"):
+    for k in ("n", "out", "name", "repeats"):
         v = getattr(args, k, None)
         if v is not None:
             argv += [f"--{k}", str(v)]

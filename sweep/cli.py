@@ -4,7 +4,7 @@
               [--shard I/N] [--executor local|dask] [--dask-address tcp://HOST:PORT]
               [--dask-workers N] [--overwrite] [--no-progress] [--json]
     sweep eval KERNEL key=value ... [--dtype ...] [--json]
-    sweep kernels [--json]
+    sweep kernels [NAME ...] [--json]
     sweep summarize DIR --table {oa3,oa4,oa5} [--json]
     sweep verify DIR [--quick] [--complete] [--json]
     sweep --version
@@ -17,59 +17,22 @@ and what was kept).  With ``--json`` stdout carries exactly one JSON document
 (non-finite floats: NaN as null, infinities as the strings "inf"/"-inf").
 
 Environment: ``SWEEP_KERNEL_MODULES`` — comma-separated modules imported before
-kernels are looked up, so kernels registered by your own code can be swept.
+kernels are looked up; the kernels each lists in ``KERNELS`` can be swept (see
+:mod:`sweep.kernel_modules`).
 """
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
-import math
 import os
 import sys
 
+from .devices import expose_cpu_devices
 from .errors import EXIT_RUNTIME, EXIT_USAGE, SweepError
+from .jsonout import print_json as _print_json
+from .kernel_modules import load_kernel_modules
 
 __all__ = ["main", "build_parser"]
-
-
-def _configure_xla() -> None:
-    """Expose every CPU core as a JAX device, so a chunk is sharded across cores.
-
-    Must run before JAX is imported; it only affects the CPU platform, so on GPU
-    nodes the same code shards across the GPUs.  An explicit setting wins.
-    """
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" in flags:
-        return
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    os.environ["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={n}".strip()
-
-
-def _load_kernel_modules() -> None:
-    for name in filter(None, (m.strip() for m in os.environ.get("SWEEP_KERNEL_MODULES", "").split(","))):
-        importlib.import_module(name)
-
-
-def _jsonable(x):
-    """JSON-safe copy: numpy scalars to Python, NaN to null, inf to "inf"."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if hasattr(x, "item") and not isinstance(x, (str, bytes)):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    return x
-
-
-def _print_json(doc) -> None:
-    sys.stdout.write(json.dumps(_jsonable(doc), indent=2, allow_nan=False) + "\n")
-    sys.stdout.flush()
 
 
 def _positive_int(text: str) -> int:
@@ -211,13 +174,26 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def kernels_doc() -> list[dict]:
-    """Every registered kernel as plain data (what ``sweep kernels --json`` prints)."""
-    from kernels.registry import get_kernel, kernel_names
+def status_codes_doc() -> list[dict]:
+    """The root-solve status codes (values of every ``status_*`` column)."""
+    from kernels.status import Status
 
+    return [{"code": int(s), "name": s.name, "message": s.message} for s in Status]
+
+
+def kernels_doc(names=None) -> list[dict]:
+    """The kernels ``names`` (default: all) as plain data (what ``sweep kernels
+    --json`` prints).  An unknown name is a usage error."""
+    from kernels.catalog import get_kernel, kernel_names
+
+    known = kernel_names()
+    unknown = [n for n in (names or ()) if n not in known]
+    if unknown:
+        raise SweepUsage(f"kernels: unknown kernel {unknown[0]!r}; one of {', '.join(known)}")
     out = []
-    for name in kernel_names():
+    for name in (names or known):
         ks = get_kernel(name)
+        has_status = any(o.kind == "int8" and o.name.startswith("status_") for o in ks.outputs)
         out.append({
             "name": name,
             "description": ks.description,
@@ -226,12 +202,13 @@ def kernels_doc() -> list[dict]:
             "categoricals": [{"name": c.name, "default": c.default, "targets": list(c.targets),
                               "choices": list(c.choices), "doc": c.doc} for c in ks.categoricals],
             "outputs": [{"name": o.name, "kind": o.kind, "doc": o.doc} for o in ks.outputs],
+            "status_codes": status_codes_doc() if has_status else [],
         })
     return out
 
 
 def cmd_kernels(args) -> int:
-    doc = kernels_doc()
+    doc = kernels_doc(args.names)
     if args.json:
         _print_json(doc)
         return 0
@@ -248,6 +225,10 @@ def cmd_kernels(args) -> int:
         print("  outputs:")
         for o in k["outputs"]:
             print(f"    {o['name']:<22} {o['kind']:<6} {o['doc']}")
+        if k["status_codes"]:
+            print("  status codes (int8 values of the status_* columns):")
+            for c in k["status_codes"]:
+                print(f"    {c['code']}  {c['name']:<15} {c['message']}")
         print()
     return 0
 
@@ -305,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true")
     e.set_defaults(handler=cmd_eval)
 
-    k = sub.add_parser("kernels", help="list kernels, their parameters and outputs")
+    k = sub.add_parser("kernels", help="list kernels: parameters, outputs and status codes")
+    k.add_argument("names", nargs="*", metavar="NAME", help="only these kernels (default: all)")
     k.add_argument("--json", action="store_true")
     k.set_defaults(handler=cmd_kernels)
 
@@ -340,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    _configure_xla()
+    expose_cpu_devices()   # one JAX device per core, before JAX starts
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -354,7 +336,7 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
         return int(exc.code or 0)
     try:
-        _load_kernel_modules()
+        load_kernel_modules()   # SWEEP_KERNEL_MODULES
         return int(args.handler(args))
     except SweepError as exc:
         print(f"sweep: error: {exc}", file=sys.stderr)

@@ -36,15 +36,16 @@ complete (see :mod:`sweep.dataset`); two writers of one chunk write the same byt
 """
 from __future__ import annotations
 
-import importlib
 import math
 import os
-import re
 import sys
 import time
 import uuid
 from itertools import islice
 from typing import Callable, Iterable, Iterator
+
+from .devices import cpu_cores, expose_cpu_devices, with_device_count
+from .kernel_modules import load_kernel_modules
 
 __all__ = ["DaskExecutor", "EXECUTOR", "ChunkFailed", "MIN_VECTORS_PER_TASK", "run_chunk_group"]
 
@@ -68,9 +69,7 @@ def _import_kernel_modules(modules: tuple[str, ...]) -> None:
     # Kernels registered by the user's own modules (SWEEP_KERNEL_MODULES in the
     # submitting process) must be registered in the worker too, before the spec's
     # kernel is looked up.  Imports are cached, so this is free after the first task.
-    for name in modules:
-        if name not in sys.modules:
-            importlib.import_module(name)
+    load_kernel_modules(name for name in modules if name not in sys.modules)
 
 
 _XLA_CONFIGURED = False
@@ -86,16 +85,13 @@ def _configure_worker_xla() -> None:
     if _XLA_CONFIGURED:
         return
     _XLA_CONFIGURED = True
-    flags = os.environ.get("XLA_FLAGS", "")
-    if "xla_force_host_platform_device_count" in flags:
-        return
     try:
         from distributed import get_worker
 
         threads = max(1, int(get_worker().state.nthreads))
     except (ImportError, ValueError, AttributeError):
         return  # not in a Dask worker (e.g. called directly): leave this process alone
-    os.environ["XLA_FLAGS"] = _with_device_count(flags, max(1, _cores() // threads))
+    expose_cpu_devices(max(1, cpu_cores() // threads))
 
 
 def _finished_rows(task, k: int) -> int | None:
@@ -151,13 +147,6 @@ def run_chunk_group(task, chunks: list[int], kernel_modules: tuple[str, ...] = (
 # client side
 
 
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _client_platform() -> str:
     """The JAX platform of this process if JAX is already up (the engine starts it
     before executing), else from JAX_PLATFORMS; "cpu" when unknown."""
@@ -169,11 +158,6 @@ def _client_platform() -> str:
             pass
     plats = os.environ.get("JAX_PLATFORMS", "")
     return plats.split(",")[0].strip() or "cpu"
-
-
-def _with_device_count(flags: str, n: int) -> str:
-    flags = re.sub(r"--xla_force_host_platform_device_count=\S+", "", flags)
-    return f"{flags} --xla_force_host_platform_device_count={n}".strip()
 
 
 def _groups(chunk_ids: Iterable[int], size: int) -> Iterator[list[int]]:
@@ -230,13 +214,13 @@ class DaskExecutor:
     def _local_cluster(self):
         from distributed import LocalCluster
 
-        cores = _cores()
+        cores = cpu_cores()
         accel = _client_platform() not in ("cpu", "")
         n = self.n_workers or (1 if accel else cores)
         env = {}
         if not accel:
             per = self.devices_per_worker or max(1, cores // n)
-            env["XLA_FLAGS"] = _with_device_count(os.environ.get("XLA_FLAGS", ""), per)
+            env["XLA_FLAGS"] = with_device_count(os.environ.get("XLA_FLAGS", ""), per)
         # The workers do the computing; a second process on one GPU must not
         # grab most of its memory up front.
         env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", os.environ.get("XLA_PYTHON_CLIENT_PREALLOCATE", "false"))

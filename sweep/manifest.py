@@ -27,6 +27,7 @@ from .dataset import (  # noqa: F401  (FORMAT, read_manifest: re-exported, they 
     clean_temp_files,
     create_bytes_exclusive,
     foreign_parts,
+    read_manifest,
     remove_sweep_files,
 )
 from .errors import OutputError

@@ -119,8 +119,9 @@ class RunResult:
     complete: bool            # every chunk of the grid is done
     seconds: float
     device: str
-    #: the kernel's Factor as used: ``{"axes": [...], "n_sub": N}``, or None (per-vector ``fn``)
-    factored: dict | None = None
+    #: the sub-grid the kernel's Factor stage ran on: ``{"axes": [...], "n_sub": N}``, or
+    #: None when the kernel's ``fn`` ran per vector (the manifest's ``factored`` entry)
+    factor_subgrid: dict | None = None
     #: names of the reductions whose summary was written by this call
     summaries: list | None = None
     #: chunks whose parts failed their checks and were recomputed: ``{chunk: [problems]}``
@@ -226,7 +227,7 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
         chunks_in_scope=len(scope), chunks_skipped=len(done), chunks_computed=counter["chunks"],
         vectors_computed=counter["vectors"], chunks_done_total=total_done,
         complete=complete, seconds=time.perf_counter() - t0, device=device,
-        factored=factored, summaries=summaries or None,
+        factor_subgrid=factored, summaries=summaries or None,
         repaired={k: damaged[k] for k in sorted(damaged)} or None,
         quarantined=[list(m) for m in moved] or None,
     )

@@ -71,26 +71,21 @@ _TOP_KEYS = ("kernel", "dtype", "chunk_size", "fixed", "axes", "outputs", "reduc
 
 
 def lookup_kernel(name: str):
-    """The registered :class:`~kernels.registry.KernelSpec` called ``name`` (KeyError if none).
+    """The :class:`~kernels.registry.KernelSpec` called ``name`` in
+    :mod:`kernels.catalog` (KeyError if none)."""
+    from kernels.catalog import get_kernel
 
-    A name already registered (e.g. by a module named in ``SWEEP_KERNEL_MODULES``)
-    is returned without importing the model catalog.
-    """
-    from kernels.registry import REGISTRY, get_kernel
-
-    if name in REGISTRY:
-        return REGISTRY[name]
     return get_kernel(name)
 
 
 def _is_registered(name: str) -> bool:
-    from kernels.registry import REGISTRY
+    from kernels.catalog import is_registered
 
-    return name in REGISTRY or name in _kernel_names()
+    return is_registered(name)
 
 
 def _kernel_names() -> tuple[str, ...]:
-    from kernels.registry import kernel_names
+    from kernels.catalog import kernel_names
 
     return kernel_names()
 

@@ -1,6 +1,6 @@
 """Independent scalar reference for the coverage quantities (docs/model.md §3, §5, §7).
 
-Written straight from docs/model.md with plain Python floats and scipy's ``brentq``;
+Written straight from the model's definitions with plain Python floats and scipy's ``brentq``;
 it deliberately imports nothing from ``kernels`` and uses the paper's own forms
 (Ψ as a ratio, F2 and η̄ as defined) rather than the kernels' rearranged ones, so
 agreement is evidence, not tautology.  Baseline learning profile ℓ(π) = π(1−π).
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from scipy.optimize import brentq
 
 XTOL = 1e-15
@@ -37,7 +38,6 @@ def reference(v: dict) -> dict:
     b, eta, beta = v["b"], v["eta"], v["beta"]
     out = {}
     K2 = gam + phi * ell(p2) / (1 - p2)
-    su2 = gam * (1 - p2) * a2 / (1 + gam * (1 - p2))
     su = ((gam * (1 - p2) * a2 + gam * (1 - p1) * a1 * (1 + gam * (1 - p2)))
           / ((1 + gam * (1 - p2)) * (1 + gam * (1 - p1))))
     out["s_under"] = su
@@ -51,13 +51,7 @@ def reference(v: dict) -> dict:
     if not out["admissible"]:
         return out
 
-    T = lr * dl / K2
-
-    def Psi(s):
-        return (b - 1) * (lr * ((1 - p2) * a2 + p2 * s) - s ** b) / ((1 + gam * (1 - p2)) * s - gam * (1 - p2) * a2)
-
-    left = su2 + 1e-13 * (a2 - su2)          # Ψ → +∞ at s̲2: start just inside
-    sbb2 = brentq(lambda s: Psi(s) - T, left, a2, xtol=XTOL, rtol=RTOL, maxiter=500)
+    sbb2 = cutoff_D2(a2, p2, phi, gam, dl, lr, b)
     out["sbarbar2"] = sbb2
 
     def F2(h, s2):
@@ -91,6 +85,41 @@ def reference(v: dict) -> dict:
     else:
         out["rho1"] = 0.0
     return out
+
+
+def floor_2(a2, p2, gam):
+    """Period-2 skill floor s̲2 = γ(1−π2)α2/(1+γ(1−π2))."""
+    return gam * (1 - p2) * a2 / (1 + gam * (1 - p2))
+
+
+def cutoff_D2(a2, p2, phi, gam, dl, lr, b):
+    """s̿2 of eq. OA2: Ψ(s̿2) = λRδ/K2 on (s̲2, α2), Ψ as the paper's ratio (assumes
+    eq. OA1, so that the root exists)."""
+    K2 = gam + phi * ell(p2) / (1 - p2)
+    T = lr * dl / K2
+    su2 = floor_2(a2, p2, gam)
+
+    def Psi(s):
+        return (b - 1) * (lr * ((1 - p2) * a2 + p2 * s) - s ** b) / ((1 + gam * (1 - p2)) * s - gam * (1 - p2) * a2)
+
+    left = su2 + 1e-13 * (a2 - su2)          # Ψ → +∞ at s̲2: start just inside
+    return brentq(lambda s: Psi(s) - T, left, a2, xtol=XTOL, rtol=RTOL, maxiter=500)
+
+
+def admissible_np(v: dict) -> np.ndarray:
+    """The ``admissible`` flag of :func:`reference` for arrays of vectors (numpy,
+    the same formulas, vectorized): to count admissible rows of whole grids."""
+    a1, a2, p1, p2 = (np.asarray(v[k], np.float64) for k in ("alpha1", "alpha2", "pi1", "pi2"))
+    phi, gam, dl, lr, b = (np.asarray(v[k], np.float64) for k in ("phi", "gamma", "delta", "lam_R", "b"))
+    K2 = gam + phi * ell(p2) / (1 - p2)
+    su = ((gam * (1 - p2) * a2 + gam * (1 - p1) * a1 * (1 + gam * (1 - p2)))
+          / ((1 + gam * (1 - p2)) * (1 + gam * (1 - p1))))
+    return ((a2 >= a1) & (p2 <= p1)
+            & (phi * ell(p1) < 1) & (phi * ell(p2) < 1)
+            & (su < a1)
+            & (b > 1) & (lr > np.maximum(a1 ** (b - 1), a2 ** (b - 1)))
+            & ((b - 1) * (lr - a2 ** (b - 1)) < lr * dl / K2)
+            & (lr * p2 >= b * a2 ** (b - 1)))
 
 
 def eta_bar(s2, v):

@@ -1,36 +1,78 @@
-"""Smoke test of ``sweep bench`` (issue 5): tiny sizes, no timing claims.
+"""Smoke test of ``sweep bench`` (the throughput benchmarks): tiny sizes, no timing claims.
 
 Checks that the numpy/scipy baselines compute the same coverage_oa5 outputs as the
-kernel, and that the report has its documented keys.  The benchmark itself is
-not run here (benchmarks are not tests); see benchmarks/README.md.
+kernel, that the report has its documented keys and lands where ``--out``/``--name``
+say, that bad arguments exit 2 writing nothing, and that an extra section is one
+module plus one line.  The benchmark itself is not run here (benchmarks are not
+tests); see benchmarks/README.md.  The installed-package run (``pip install .``,
+then ``sweep bench --quick --out DIR`` from another directory) is in ``.ci/run``.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from pathlib import Path
+import types
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))   # benchmarks/ is a source-checkout directory, not an installed package
+from sweep import bench
+from sweep.benchmarking import baselines, inputs, sections
 
-from benchmarks import baselines, inputs  # noqa: E402
-from sweep import bench  # noqa: E402
+#: a stand-in extra section (what a new sections module defines)
+EXTRA = types.ModuleType("tests_extra_bench_section")
+EXTRA.NAME = "extra_probe"
+EXTRA.run = lambda cfg, ctx: {"n": cfg["n"], "kernel_seen": "coverage_oa5" in ctx["doc"]["kernels"]}
+EXTRA.markdown = lambda r: f"## Extra probe\n\nn = {r['n']}\n"
+
+SKIP_ALL_BUT_BASELINES = ["scaling", "compile", "chunks", "cost", "iterations", "factored", "compaction",
+                          "roofline", "e2e", "engine"]
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench") / "r.json"
+    out = tmp_path_factory.mktemp("bench") / "results"
     args = argparse.Namespace(argv=["--quick", "--kernels", "coverage_oa5", "no_such_kernel",
                                     "--dtypes", "float64", "--n", "600", "--repeats", "1",
-                                    "--out", str(out), "--skip", "scaling", "compile", "chunks",
-                                    "cost", "iterations", "factored", "compaction", "roofline", "e2e",
-                                    "engine"])
-    rc = bench.cmd_bench(args)
-    return rc, json.loads(out.read_text()), out.with_suffix(".md").read_text()
+                                    "--out", str(out), "--name", "r", "--skip", *SKIP_ALL_BUT_BASELINES])
+    with pytest.MonkeyPatch.context() as mp:
+        # one module + one line of SECTION_MODULES is all a new section needs
+        mp.setitem(sys.modules, EXTRA.__name__, EXTRA)
+        mp.setattr(sections, "SECTION_MODULES", (EXTRA.__name__,))
+        rc = bench.cmd_bench(args)
+        md = (out / "r.md").read_text()
+    return rc, json.loads((out / "r.json").read_text()), md
+
+
+def test_extra_section_is_one_module_and_one_line(report):
+    rc, doc, md = report
+    assert doc["sections"]["extra_probe"] == {"n": 600, "kernel_seen": True}
+    assert "## Extra probe" in md and "n = 600" in md
+
+
+def test_default_output_is_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = argparse.Namespace(argv=["--quick", "--kernels", "no_such_kernel", "--dtypes", "float64",
+                                    "--n", "16", "--skip", *SKIP_ALL_BUT_BASELINES, "baselines"])
+    assert bench.cmd_bench(args) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.json", "bench.md"]
+    assert json.loads((tmp_path / "bench.json").read_text())["complete"] is True
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--n", "5"], "--n 5: must be at least 16"),
+    (["--repeats", "0"], "--repeats 0: must be at least 1"),
+    (["--out", "FILE"], "exists and is not a directory"),
+    (["--name", "a/b"], "without directories"),
+    (["--skip", "no_such_section"], "invalid choice"),
+])
+def test_bad_arguments_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "FILE").write_text("x")
+    assert bench.cmd_bench(argparse.Namespace(argv=["--quick", *argv])) == 2
+    assert message in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["FILE"]
 
 
 def test_report_keys_and_agreement(report):
@@ -74,7 +116,7 @@ def test_baselines_agree_with_each_other_on_a_grid_sample():
 def test_end_to_end_section_states_the_cpu_bound(report):
     """The end-to-end table divides by the engine's kernel-only figure and shows the
     bound compute ÷ (compute + host) that shared cores put on that ratio."""
-    from benchmarks.report import markdown
+    from sweep.benchmarking.report import markdown
 
     eng = dict(n=1000, chunk_size=500, n_chunks=2, factored=True, vectors_per_s=10000.0,
                best_vectors_per_s=11000.0, cores_got=2.0)

@@ -206,14 +206,31 @@ def test_batched_kernel_equals_vmap_of_scalar(sample):
                 np.testing.assert_array_equal(a, b, err_msg=k)
 
 
+#: float32 vs float64 on the first 2,000 sample vectors, measured (x86-64 CPU, jax 0.4):
+#: the largest |difference| over the 1,824 rows admissible in both is 5.2e-6 (rho1_D;
+#: 2.2e-6 for the thresholds).  It has two parts, measured apart by evaluating the
+#: float32-rounded inputs in float64: rounding the inputs to float32 (≤ 2.8e-6: a
+#: relative 6e-8 per input times the thresholds' sensitivity) and float32
+#: arithmetic, the root solves stopping at a few float32 ulps (≤ 4.8e-6, the
+#: largest in ρ1^D, a ratio of differences).  The tolerance is 4× the measured
+#: maximum; a slip in the float32 path (e.g. a constant rounded to float16 or a
+#: tolerance 10× too loose) exceeds it.
+F32_TOL = 2e-5
+
+
 def test_float32_agrees_with_float64(sample):
     v, out = sample
     sub = {k: jnp.asarray(x[:2000], jnp.float32) for k, x in v.items()}
-    o32 = oa5(sub)
-    assert o32["rho1"].dtype == jnp.float32
-    m = out["admissible"][:2000] & np.asarray(o32["admissible"])
-    for k in ("sbarbar2", "s2_hat_D", "s2_bar_D", "rho1"):
-        np.testing.assert_allclose(np.asarray(o32[k], np.float64)[m], out[k][:2000][m], atol=5e-5, err_msg=k)
+    o32 = {k: np.asarray(x) for k, x in oa5(sub).items()}
+    assert o32["rho1"].dtype == np.float32
+    # flags flip only within float32 rounding of a knife edge: none on this sample
+    assert (o32["admissible"] != out["admissible"][:2000]).sum() <= 2
+    m = out["admissible"][:2000] & o32["admissible"]
+    assert m.sum() >= 1500, m.sum()
+    for k in ("s_under", "sbarbar2", "s2_hat_D", "s2_bar_D", "sbarbar1", "s1_D", "s1_F",
+              "rho1", "rho1_D", "rho1_F"):
+        np.testing.assert_allclose(o32[k].astype(np.float64)[m], out[k][:2000][m], rtol=0, atol=F32_TOL,
+                                   err_msg=k)
 
 
 def test_profile_changes_thresholds_but_baseline_preset_is_default():

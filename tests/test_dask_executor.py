@@ -26,73 +26,17 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 
-import tests.test_sweep_toy  # noqa: E402,F401  (registers the toy kernels)
-from kernels.registry import REGISTRY, Domain, KernelSpec, Output, Param, register  # noqa: E402
 from sweep import dataset  # noqa: E402
 from sweep.engine import run  # noqa: E402
 from sweep.errors import RunError  # noqa: E402
 from sweep.executor_dask import DaskExecutor, _groups, run_chunk_group  # noqa: E402
 from sweep.executors import get_executor  # noqa: E402
 from sweep.spec import parse_spec  # noqa: E402
-from tests.test_sweep_toy import REPO, TOY, subprocess_env, sweep_cmd  # noqa: E402
+from tests.toy_kernels import (  # noqa: E402
+    BLOCK_ONCE, FAIL_ALWAYS, FAIL_ONCE, HOOK, HOOK_DIR_ENV, NORMAL, REPO, TOY, subprocess_env, sweep_cmd,
+)
 
-HOOK = "sweep_test_dask_hook"
-HOOK_DIR_ENV = "SWEEP_TEST_HOOK_DIR"
-MODULES = "tests.test_sweep_toy,tests.test_dask_executor"
-NORMAL, BLOCK_ONCE, FAIL_ONCE, FAIL_ALWAYS = 0, 1, 2, 3
-
-
-def _first(path: Path) -> bool:
-    """True for the one caller that creates ``path`` (it holds this process's pid)."""
-    try:
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        return False
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
-    return True
-
-
-def _hook(x, behavior, tag, trigger):
-    """Host side of the hook kernel: v = x*x + 1, plus the injected fault."""
-    x = np.asarray(x)
-    b = int(behavior)
-    if b != NORMAL and np.any(np.abs(x - trigger) < 1e-12) and os.environ.get(HOOK_DIR_ENV):
-        d = Path(os.environ[HOOK_DIR_ENV]) / str(int(tag))
-        d.mkdir(parents=True, exist_ok=True)
-        if b == BLOCK_ONCE and _first(d / "blocked"):
-            deadline = time.monotonic() + 120  # "computing" until the test kills this process
-            while time.monotonic() < deadline:
-                time.sleep(0.05)
-        elif b == FAIL_ONCE and _first(d / "failed"):
-            raise RuntimeError("injected failure (first attempt only)")
-        elif b == FAIL_ALWAYS:
-            with open(d / "attempts", "a") as fh:
-                fh.write(f"{os.getpid()}\n")
-            raise RuntimeError("injected failure (every attempt)")
-    return (x * x + 1.0).astype(x.dtype)
-
-
-def hook_fn(p):
-    x = p["x"]
-    v = jax.pure_callback(_hook, jax.ShapeDtypeStruct(x.shape, x.dtype), x, p["behavior"], p["tag"],
-                          p["trigger"])
-    return {"v": v, "big": v > 10.0, "half": jnp.asarray(x * 0.5, x.dtype)}
-
-
-if HOOK not in REGISTRY:
-    register(KernelSpec(
-        name=HOOK,
-        fn=hook_fn,
-        params=(Param("x", Domain(0.0, 1000.0), None, "input"),
-                Param("behavior", Domain(0.0, 3.0, True, True), 0.0, "0 normal, 1 block once, "
-                      "2 fail once, 3 fail always (on the chunk holding x == trigger)"),
-                Param("tag", Domain(0.0, 1e6, True, True), 0.0, "marker-file namespace"),
-                Param("trigger", Domain(-1.0, 100.0, True, True), -1.0, "x value of the faulty chunk")),
-        outputs=(Output("v", "float", "x*x + 1"), Output("big", "bool", "v > 10"),
-                 Output("half", "float", "x / 2")),
-        description="test-only kernel with injected faults (Dask executor tests)",
-    ))
+MODULES = "tests.toy_kernels"
 
 
 def hook_spec(behavior=NORMAL, tag=0, trigger=-1.0, n=120, chunk=10):

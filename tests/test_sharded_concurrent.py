@@ -21,12 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep import dataset, manifest
 from sweep.engine import run
 from sweep.errors import OutputError
 from sweep.spec import load_spec, parse_spec
-from tests.test_sweep_toy import REPO, TOY, subprocess_env, sweep_cmd
+from tests.toy_kernels import REPO, TOY, subprocess_env, sweep_cmd
 
 SPEC = """\
 kernel = "sweep_test_toy"

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from kernels.registry import get_kernel
+from kernels.catalog import get_kernel
 from kernels.single_firm import ALWAYS, INTERIOR, NEVER, single_firm
 
 from . import reference_equilibria as ref

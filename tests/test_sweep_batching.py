@@ -1,33 +1,23 @@
 """Kernels that declare ``max_batch`` are evaluated in sequential sub-batches, with
 the same results as one batch (engine: ``_batched_call`` / ``_per_device``)."""
-import dataclasses
 
 import numpy as np
 import pandas as pd
 
-from kernels.registry import REGISTRY, get_kernel, register
+from kernels.catalog import get_kernel
 from sweep.engine import _per_device, run
 from sweep.spec import parse_spec
-
-NAME = "test_coverage_oa5_batched"
-
-
-def _batched_kernel():
-    if NAME not in REGISTRY:
-        base = get_kernel("coverage_oa5")
-        register(dataclasses.replace(base, name=NAME, factor=None, max_batch=64))
-    return REGISTRY[NAME]
+from tests.conftest import BATCHED_OA5 as NAME
 
 
-def test_per_device_rounds_up_to_whole_batches():
-    ks = _batched_kernel()
+def test_per_device_rounds_up_to_whole_batches(batched_oa5):
+    ks = batched_oa5
     assert _per_device(ks, 1000, 2) == 512          # 500 -> 8 batches of 64
     assert _per_device(ks, 100, 2) == 50            # below max_batch: unchanged
     assert _per_device(get_kernel("coverage_oa5"), 1000, 2) == 500
 
 
-def test_sub_batched_run_equals_plain_run(tmp_path):
-    _batched_kernel()
+def test_sub_batched_run_equals_plain_run(tmp_path, batched_oa5):
     axes = {"alpha1": [0.55, 0.65], "alpha2": [0.7, 0.9], "pi2": [0.25, 0.45], "eta": [0.2, 1.0, 5.0],
             "delta": [0.05, 0.2, 0.5], "lam_R": [3.0, 10.0]}
     fixed = {"b": 1.05, "pi1": 0.55, "phi": 1.2, "gamma": 0.2, "beta": 0.95}

@@ -14,13 +14,11 @@ import time
 
 import numpy as np
 import pandas as pd
-import pytest
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep import dataset
-from sweep.engine import evaluate, run
+from sweep.engine import run
 from sweep.spec import load_spec
-from tests.test_sweep_toy import REPO, subprocess_env, sweep_cmd
+from tests.toy_kernels import REPO, subprocess_env, sweep_cmd
 
 SLOW_SPEC = """\
 kernel = "sweep_test_slow"
@@ -126,45 +124,58 @@ def test_json_output_is_only_json(tmp_path):
 OA5_SPEC = """\
 kernel = "coverage_oa5"
 dtype = "float64"
-chunk_size = 8
+chunk_size = 4
 
 [fixed]
-{fixed}
+b = 1.05
+alpha2 = 0.82
+pi1 = 0.55
+pi2 = 0.45
+phi = 1.2
+gamma = 0.2
+lam_R = 10.0
+beta = 0.95
 
 [axes]
-profile = ["pi(1-pi)", "pi^2(1-pi)"]
-{axis}
+alpha1 = [0.55, 0.6, 0.65]
+delta = [0.2, 0.25]
+eta = [0.85, 1.0, 1.2]
 """
+
+#: every coverage_oa5 quantity the reference computes for an admissible vector
+OA5_QUANTITIES = ("s_under", "sbarbar2", "sbarbar1", "s2_hat_D", "s2_bar_D", "s1_D", "s1_F",
+                  "rho1", "rho1_D", "rho1_F")
 
 
 def test_coverage_oa5_end_to_end(tmp_path):
-    from sweep.spec import lookup_kernel
+    """`sweep run` in a subprocess on 18 admissible vectors (monotone holds, D1 is
+    nonempty, the thresholds are interior roots): every float output is finite and
+    equals the independent scalar reference (tests/reference_coverage.py: plain
+    floats and scipy brentq, nothing from kernels/) to 1e-10, the bound
+    test_coverage.py measures on 2,500 random admissible vectors."""
+    from tests.reference_coverage import reference
 
-    try:
-        ks = lookup_kernel("coverage_oa5")
-    except (KeyError, ImportError) as exc:  # the model catalog is not importable
-        pytest.fail(f"coverage_oa5 is not available: {exc!r}")
-    values = {"alpha1": 0.6, "alpha2": 0.7, "pi1": 0.3, "pi2": 0.25, "delta": 0.5, "lam_R": 1.5,
-              "gamma": 0.2, "phi": 1.0, "beta": 0.95, "b": 1.1, "eta": 0.5, "s1": 0.3, "s2": 0.3}
-    required = [p.name for p in ks.params if p.default is None]
-    missing = [n for n in required if n not in values]
-    assert not missing, f"test needs values for {missing}"
-    fixed = {n: values[n] for n in required if n != "alpha1"}
     spec_path = tmp_path / "oa5.toml"
-    spec_path.write_text(OA5_SPEC.format(fixed="\n".join(f"{k} = {v}" for k, v in fixed.items()),
-                                         axis="alpha1 = { linspace = [0.55, 0.75, 5] }"))
+    spec_path.write_text(OA5_SPEC)
     out = tmp_path / "out"
     res = sweep("run", spec_path, "--out", out, "--json", timeout=300)
     assert res.returncode == 0, res.stderr
-    assert json.loads(res.stdout)["n_vectors"] == 10
+    assert json.loads(res.stdout)["n_vectors"] == 18
     df = pd.read_parquet(out / "data").sort_values("index", ignore_index=True)
-    assert list(df.columns) == ["index", "profile", "alpha1", *ks.output_names]
-    assert df["profile"].astype(str).tolist() == ["pi(1-pi)"] * 5 + ["pi^2(1-pi)"] * 5
-    # one row against `sweep eval` semantics (same kernel, one vector, this process)
-    row = df.iloc[7]
-    one = evaluate("coverage_oa5", {**fixed, "alpha1": float(row["alpha1"]), "profile": "pi^2(1-pi)"})
-    for name, value in one["outputs"].items():
-        if isinstance(value, float):
-            np.testing.assert_allclose(row[name], value, rtol=1e-12, equal_nan=True, err_msg=name)
-        else:
-            assert row[name] == value, name
+    floats = [c for c in df.columns if df[c].dtype.kind == "f" and c not in ("alpha1", "delta", "eta")]
+    assert set(OA5_QUANTITIES) <= set(floats)
+    assert len(df) == 18 and df["admissible"].all() and df["D1_nonempty"].all()
+    assert np.isfinite(df[floats].to_numpy()).all()
+    fixed = dict(b=1.05, alpha2=0.82, pi1=0.55, pi2=0.45, phi=1.2, gamma=0.2, lam_R=10.0, beta=0.95)
+    interior = {"s2_hat_D": 0, "rho1_D": 0}
+    for _, r in df.iterrows():
+        ref = reference({**fixed, "alpha1": r["alpha1"], "delta": r["delta"], "eta": r["eta"]})
+        assert ref["admissible"] and ref["D1_nonempty"]
+        for k in OA5_QUANTITIES:
+            assert abs(r[k] - ref[k]) <= 1e-10, (k, r["index"], r[k], ref[k])
+        for f in ("A1", "A2", "A3", "A4", "OA1", "monotone"):
+            assert bool(r[f]) == ref[f], f
+        interior["s2_hat_D"] += ref["sbarbar2"] < ref["s2_hat_D"] < fixed["alpha2"]
+        interior["rho1_D"] += 0.0 < ref["rho1_D"] < 1.0
+    # the rows exercise the root solves and the shares away from their corners
+    assert interior["s2_hat_D"] >= 9 and interior["rho1_D"] >= 3, interior

@@ -5,6 +5,7 @@ import json
 import os
 import pickle
 import socket
+import subprocess
 from contextlib import contextmanager
 
 import duckdb
@@ -16,15 +17,13 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
-from kernels.registry import REGISTRY, KernelSpec, Output, Param, Domain, register
 from sweep import dataset, engine
 from sweep.cli import main
 from sweep.sinks import rows as rows_sink
 from sweep.engine import ChunkRunner, ChunkTask, RunResult, compute_chunk, run
 from sweep.errors import OutputError, RunError
 from sweep.spec import load_spec, parse_spec
-from tests.test_sweep_toy import MODE, TOY, toy_expected
+from tests.toy_kernels import MODE, REPO, TOY, subprocess_env, sweep_cmd, toy_expected
 
 SPEC_TEXT = """\
 # toy sweep used by the engine tests
@@ -127,9 +126,14 @@ def test_float32_run_stays_float32(tmp_path):
 
 
 def test_two_runs_give_identical_datasets(tmp_path):
+    """Reproducible across processes: this process and a fresh `sweep run` (its own
+    compilation, device set-up and runner, nothing cached in common) write the same
+    rows, bit for bit."""
     spec = make_spec(tmp_path)
     run(spec, tmp_path / "a", progress=False)
-    run(spec, tmp_path / "b", progress=False)
+    res = subprocess.run(sweep_cmd("run", spec.source, "--out", tmp_path / "b", "--no-progress"),
+                         env=subprocess_env(), cwd=str(REPO), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
     ta, tb = dataset.read_arrow(tmp_path / "a"), dataset.read_arrow(tmp_path / "b")
     assert ta.num_rows == 26 and ta.equals(tb)
 
@@ -338,9 +342,6 @@ def test_runtime_failure_keeps_completed_parts_and_resumes(tmp_path, monkeypatch
 
 
 def test_kernel_failure_is_a_runtime_error(tmp_path):
-    if "sweep_test_broken" not in REGISTRY:
-        register(KernelSpec("sweep_test_broken", lambda p: {"wrong": p["x"]},
-                            (Param("x", Domain(0.0, 1.0)),), (Output("v", "float"),), "broken"))
     spec = parse_spec({"kernel": "sweep_test_broken", "axes": {"x": [0.5]}}, source="broken.toml")
     with pytest.raises(RunError, match=r"KeyError.*Kept: 0 of 1 chunks"):
         run(spec, tmp_path / "out", progress=False)

@@ -7,12 +7,11 @@ import time
 
 import pytest
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep import dataset
 from sweep.engine import run
 from sweep.executors import ExecutorUnavailable, LocalExecutor, get_executor
 from sweep.spec import parse_spec
-from tests.test_sweep_toy import TOY
+from tests.toy_kernels import TOY
 
 
 class FakePending:

@@ -14,7 +14,6 @@ import pickle
 import jax
 import numpy as np
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 import sweep.plan
 from sweep import dataset, engine
 from sweep.engine import ChunkRunner, ChunkTask, factor_plan, run
@@ -68,8 +67,8 @@ def test_factored_run_equals_direct_with_interleaved_sub_grid_axes(tmp_path):
     spec = oa5_spec(INTERLEAVED)
     assert spec.n_vectors == 72 and spec.n_chunks == 3  # last chunk padded
     res_f, res_u, df_f, df_u = run_both(spec, tmp_path)
-    assert res_f.factored == {"axes": ["b", "alpha2", "eta"], "n_sub": 12}
-    assert res_u.factored is None
+    assert res_f.factor_subgrid == {"axes": ["b", "alpha2", "eta"], "n_sub": 12}
+    assert res_u.factor_subgrid is None
     assert_same_rows(df_f, df_u, spec)
     # the rows exercise the interesting cases, not only NaN/inadmissible ones
     assert df_f["admissible"].any() and (~df_f["admissible"]).any()
@@ -85,7 +84,7 @@ def test_factored_run_equals_direct_with_interleaved_sub_grid_axes(tmp_path):
 def test_factored_float32_run_equals_direct(tmp_path):
     spec = oa5_spec(INTERLEAVED, dtype="float32", chunk_size=32)
     res_f, _, df_f, df_u = run_both(spec, tmp_path)
-    assert res_f.factored is not None
+    assert res_f.factor_subgrid is not None
     assert df_f["rho1"].dtype == np.float32
     assert_same_rows(df_f, df_u, spec)
 
@@ -96,7 +95,7 @@ def test_all_factor_parameters_fixed_is_one_stage_point(tmp_path):
     plan = factor_plan(spec)  # the default decides to factor: 2·1 ≤ 20
     assert plan is not None and plan.axes == () and plan.n_sub == 1
     res_f, _, df_f, df_u = run_both(spec, tmp_path)
-    assert res_f.factored == {"axes": [], "n_sub": 1}
+    assert res_f.factor_subgrid == {"axes": [], "n_sub": 1}
     assert_same_rows(df_f, df_u, spec)
     assert df_f["admissible"].any()
 
@@ -105,7 +104,7 @@ def test_categorical_profile_axis_is_a_sub_grid_axis(tmp_path):
     spec = oa5_spec({"alpha1": [0.55, 0.75], "profile": ["pi(1-pi)", "pi^2(1-pi)", "(0.05+pi)(1-pi)"],
                      "pi1": [0.45, 0.6, 0.75], "eta": [0.5, 2.0]}, chunk_size=10)
     res_f, _, df_f, df_u = run_both(spec, tmp_path)
-    assert res_f.factored == {"axes": ["profile", "eta"], "n_sub": 6}
+    assert res_f.factor_subgrid == {"axes": ["profile", "eta"], "n_sub": 6}
     assert_same_rows(df_f, df_u, spec)
     assert df_f["admissible"].any()
 
@@ -127,7 +126,7 @@ def test_second_chunk_of_a_factored_run_compiles_nothing(tmp_path):
                       "pi1": [0.5, 0.7], "eta": [0.3, 3.0, 5.0]}, chunk_size=13)
     with count_compiles() as compiles:
         res = run(other, tmp_path / "out", progress=False)
-    assert res.factored == {"axes": ["b", "alpha2", "eta"], "n_sub": 12}
+    assert res.factor_subgrid == {"axes": ["b", "alpha2", "eta"], "n_sub": 12}
     assert res.chunks_computed == 6 and len(compiles) == 0
 
 
@@ -254,7 +253,7 @@ def test_factored_run_on_three_devices_equals_direct():
     import subprocess
     import sys
 
-    from tests.test_sweep_toy import REPO, subprocess_env
+    from tests.toy_kernels import REPO, subprocess_env
 
     axes = dict(INTERLEAVED, eta=[0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
     fixed = {k: v for k, v in OA5_FIXED.items() if k not in axes}

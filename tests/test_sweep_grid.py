@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep.grid import Grid, device_values
 from sweep.spec import parse_spec
-from tests.test_sweep_toy import MODE, TOY
+from tests.toy_kernels import MODE, TOY
 
 
 def spec_of(axes):

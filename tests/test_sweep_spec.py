@@ -8,10 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep.cli import main
 from sweep.spec import SpecError, load_spec, parse_spec
-from tests.test_sweep_toy import TOY
+from tests.toy_kernels import TOY
 
 GOOD = """\
 kernel = "sweep_test_toy"

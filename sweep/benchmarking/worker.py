@@ -1,7 +1,7 @@
 """Subprocess side of the measurements that need a fresh interpreter.
 
-    python -m benchmarks.worker '{"mode": "compile", "kernel": ..., "dtype": ..., "n": ..., "cache_dir": ...}'
-    python -m benchmarks.worker '{"mode": "throughput", "kernel": ..., "dtype": ..., "n": ..., "repeats": ...}'
+    python -m sweep.benchmarking.worker '{"mode": "compile", "kernel": ..., "dtype": ..., "n": ..., "cache_dir": ...}'
+    python -m sweep.benchmarking.worker '{"mode": "throughput", "kernel": ..., "dtype": ..., "n": ..., "repeats": ...}'
 
 Prints one JSON document on stdout.  XLA flags and CPU affinity are set by the
 parent (environment, ``taskset``) because they must be in place before JAX starts.

@@ -100,7 +100,7 @@ def markdown(doc: dict) -> str:
         w(f"Kernel: {_f(kv)} vectors/s on all cores in the throughput section, {_f(one)} on 1 core; factored "
           f"prototype {_f(fac)} vectors/s. 'kernel ÷ baseline' uses the kernel timed alongside each baseline "
           "(interleaved repeats, same machine load). Baselines are single-threaded numpy/scipy "
-          "(benchmarks/baselines.py, written from docs/model.md); the brentq loop is timed on an evenly spread sample.\n")
+          "(sweep/benchmarking/baselines.py, written from docs/model.md); the brentq loop is timed on an evenly spread sample.\n")
         w("| baseline | vectors timed | vectors/s | µs/vector | kernel ÷ baseline | kernel 1 core ÷ baseline | "
           "factored ÷ baseline | max abs diff vs kernel | tolerance | NaN/flag mismatches | agrees |")
         w("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -236,7 +236,7 @@ def markdown(doc: dict) -> str:
     # -- factored
     fac = doc.get("factored") or {}
     if fac:
-        w("## PROTOTYPE: factored evaluation (benchmarks/measure.py, measured apart from the engine's own factoring)\n")
+        w("## PROTOTYPE: factored evaluation (sweep/benchmarking/measure.py, measured apart from the engine's own factoring)\n")
         w("The root-solving stage (`KernelSpec.factor.stage`) runs once per point of the sub-grid of the axes "
           "it depends on; results are gathered per vector (`jnp.take`) and the closed-form stage "
           "(`factor.combine`) runs per vector. Timed: stage + transfer + gather + combine (gather indices "
@@ -307,6 +307,14 @@ def markdown(doc: dict) -> str:
                       f"{_x(bound)} | {_f(r['warm_bytes_on_disk'])} |")
             w("")
 
+    # -- extra sections (sweep.benchmarking.sections), each renders its own part
+    from .sections import load_sections
+
+    for section in load_sections():
+        result = (doc.get("sections") or {}).get(section.NAME)
+        if result is not None:
+            w(section.markdown(result).rstrip("\n") + "\n")
+
     # -- ratios
     w("## All ratios\n")
     w("| ratio | value |")
@@ -319,7 +327,7 @@ def markdown(doc: dict) -> str:
     return "\n".join(L) + "\n"
 
 
-if __name__ == "__main__":   # python -m benchmarks.report FILE.json  -> FILE.md
+if __name__ == "__main__":   # python -m sweep.benchmarking.report FILE.json  -> FILE.md
     import json
     import sys
     from pathlib import Path

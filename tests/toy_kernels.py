@@ -1,0 +1,168 @@
+"""Toy kernels for the engine tests: definitions only, no registration on import.
+
+The engine knows nothing about the economics, so its tests use small kernels with
+known closed forms.  ``tests/conftest.py`` registers :data:`KERNELS` for the test
+session; ``sweep`` subprocesses see them through
+``SWEEP_KERNEL_MODULES=tests.toy_kernels`` (the CLI registers a module's
+``KERNELS``, see :mod:`sweep.kernel_modules`).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from kernels.registry import Categorical, Domain, KernelSpec, Output, Param
+
+TOY = "sweep_test_toy"
+SLOW = "sweep_test_slow"
+BROKEN = "sweep_test_broken"
+HOOK = "sweep_test_dask_hook"
+TESTS_DIR = Path(__file__).resolve().parent
+REPO = TESTS_DIR.parent
+#: the value of SWEEP_KERNEL_MODULES that gives a subprocess these kernels
+MODULE = "tests.toy_kernels"
+
+MODE = Categorical(
+    name="mode",
+    targets=("c1", "c2"),
+    choices={"lo": {"c1": 0.25, "c2": 1.0}, "hi": {"c1": 0.75, "c2": 2.0}, "mid": {"c1": 0.5, "c2": 1.5}},
+    default="lo",
+    doc="a categorical expanded into c1 and c2",
+)
+
+
+def toy_fn(p):
+    """prod = x*y*c2 + c1; big = x*y > 1; status = 1 where x > 5 else 0."""
+    xy = p["x"] * p["y"]
+    return {
+        "prod": xy * p["c2"] + p["c1"],
+        "big": xy > 1.0,
+        "status": jnp.where(p["x"] > 5.0, 1, 0).astype(jnp.int8),
+    }
+
+
+def toy_expected(x, y, c1, c2):
+    """Host reference of :func:`toy_fn` (numpy)."""
+    return {"prod": x * y * c2 + c1, "big": x * y > 1.0, "status": (x > 5.0).astype("int8")}
+
+
+_SLOW_ITERS = 3000
+
+
+def slow_fn(p):
+    """A deliberately slow elementwise kernel (a fixed-length loop per lane), so a
+    run lasts long enough to be killed in the middle."""
+    def body(_, v):
+        return jnp.cos(v) * 0.5 + p["x"] * 0.25
+
+    v = lax.fori_loop(0, _SLOW_ITERS, body, p["x"])
+    return {"v": v, "pos": v > 0.3}
+
+
+TOY_KERNEL = KernelSpec(
+    name=TOY,
+    fn=toy_fn,
+    params=(
+        Param("x", Domain(0.0, 10.0), None, "required, open domain (0, 10)"),
+        Param("y", Domain(-5.0, 5.0, True, True), 1.0, "closed domain [-5, 5]"),
+        Param("c1", Domain(0.0, 1.0, True, True), 0.25, "target of mode"),
+        Param("c2", Domain(0.0, 10.0, True, True), 1.0, "target of mode"),
+    ),
+    outputs=(Output("prod", "float", "x*y*c2 + c1"), Output("big", "bool", "x*y > 1"),
+             Output("status", "int8", "1 where x > 5")),
+    description="test-only toy kernel",
+    categoricals=(MODE,),
+)
+
+SLOW_KERNEL = KernelSpec(
+    name=SLOW,
+    fn=slow_fn,
+    params=(Param("x", Domain(0.0, 10.0), None, "input"),),
+    outputs=(Output("v", "float", "fixed point iterate"), Output("pos", "bool", "v > 0.3")),
+    description="test-only slow kernel",
+)
+
+#: returns an output it does not declare: every run of it fails at run time
+BROKEN_KERNEL = KernelSpec(BROKEN, lambda p: {"wrong": p["x"]}, (Param("x", Domain(0.0, 1.0)),),
+                           (Output("v", "float"),), "broken")
+
+
+# --- the Dask fault-injection kernel ---------------------------------------------
+
+HOOK_DIR_ENV = "SWEEP_TEST_HOOK_DIR"
+NORMAL, BLOCK_ONCE, FAIL_ONCE, FAIL_ALWAYS = 0, 1, 2, 3
+
+
+def _first(path: Path) -> bool:
+    """True for the one caller that creates ``path`` (it holds this process's pid)."""
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    return True
+
+
+def _hook(x, behavior, tag, trigger):
+    """Host side of the hook kernel: v = x*x + 1, plus the injected fault."""
+    x = np.asarray(x)
+    b = int(behavior)
+    if b != NORMAL and np.any(np.abs(x - trigger) < 1e-12) and os.environ.get(HOOK_DIR_ENV):
+        d = Path(os.environ[HOOK_DIR_ENV]) / str(int(tag))
+        d.mkdir(parents=True, exist_ok=True)
+        if b == BLOCK_ONCE and _first(d / "blocked"):
+            deadline = time.monotonic() + 120  # "computing" until the test kills this process
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+        elif b == FAIL_ONCE and _first(d / "failed"):
+            raise RuntimeError("injected failure (first attempt only)")
+        elif b == FAIL_ALWAYS:
+            with open(d / "attempts", "a") as fh:
+                fh.write(f"{os.getpid()}\n")
+            raise RuntimeError("injected failure (every attempt)")
+    return (x * x + 1.0).astype(x.dtype)
+
+
+def hook_fn(p):
+    x = p["x"]
+    v = jax.pure_callback(_hook, jax.ShapeDtypeStruct(x.shape, x.dtype), x, p["behavior"], p["tag"],
+                          p["trigger"])
+    return {"v": v, "big": v > 10.0, "half": jnp.asarray(x * 0.5, x.dtype)}
+
+
+HOOK_KERNEL = KernelSpec(
+    name=HOOK,
+    fn=hook_fn,
+    params=(Param("x", Domain(0.0, 1000.0), None, "input"),
+            Param("behavior", Domain(0.0, 3.0, True, True), 0.0, "0 normal, 1 block once, "
+                  "2 fail once, 3 fail always (on the chunk holding x == trigger)"),
+            Param("tag", Domain(0.0, 1e6, True, True), 0.0, "marker-file namespace"),
+            Param("trigger", Domain(-1.0, 100.0, True, True), -1.0, "x value of the faulty chunk")),
+    outputs=(Output("v", "float", "x*x + 1"), Output("big", "bool", "v > 10"),
+             Output("half", "float", "x / 2")),
+    description="test-only kernel with injected faults (Dask executor tests)",
+)
+
+#: what conftest.py and SWEEP_KERNEL_MODULES register
+KERNELS = (TOY_KERNEL, SLOW_KERNEL, BROKEN_KERNEL, HOOK_KERNEL)
+
+
+def subprocess_env() -> dict:
+    """Environment for `python -m sweep` subprocesses that can see the toy kernels."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    env["SWEEP_KERNEL_MODULES"] = MODULE
+    env.setdefault("JAX_PLATFORMS", "cpu")
+    return env
+
+
+def sweep_cmd(*args) -> list[str]:
+    return [sys.executable, "-m", "sweep", *map(str, args)]
