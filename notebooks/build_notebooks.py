@@ -204,33 +204,35 @@ PAIRS = [  # (x axis, y axis): name, axis definition, label
 maps = {}
 for (xn, xax, xl), (yn, yax, yl) in PAIRS:
     fixed = {k: v for k, v in BASE.items() if k not in (xn, yn)}
-    spec = dict(kernel="coverage_oa5", dtype="float64", fixed=fixed, axes={yn: yax, xn: xax})
-    df, _ = nbtools.sweep_run(f"map_{xn}_{yn}_{N}", spec,
-                              comment=f"coverage_oa5 map over ({xn}, {yn}), {N}x{N}, other parameters at the baseline",
-                              columns=[xn, yn, "admissible", "D1_nonempty", "rho1", "rho1_D", "rho1_F"])
-    maps[(xn, yn)] = (df, xl, yl)
+    # Reductions by (y, x) on the device: each map cell is one group, so the run
+    # keeps two small summaries instead of rows (sweep.sinks.reduce).
+    reduce = {
+        "rho1": {"by": [yn, xn], "where": ["admissible"], "rho1": ["mean"], "D1_nonempty": ["share"]},
+        "sum_DF": {"by": [yn, xn], "where": ["admissible", "D1_nonempty"],
+                   "define": {"rho1_sum": "rho1_D + rho1_F"}, "rho1_sum": ["mean"]},
+    }
+    spec = dict(kernel="coverage_oa5", dtype="float64", fixed=fixed, axes={yn: yax, xn: xax}, reduce=reduce)
+    summaries, _ = nbtools.sweep_summaries(
+        f"map_{xn}_{yn}_{N}", spec,
+        comment=f"coverage_oa5 map over ({xn}, {yn}), {N}x{N}, other parameters at the baseline")
+    maps[(xn, yn)] = (summaries, xl, yl)
 '''),
     code('''
-from matplotlib.colors import ListedColormap
-
-def grid_of(df, xn, yn, values):
-    """Pivot a 2-axis sweep into (x, y, Z) for pcolormesh (rows: y, columns: x)."""
-    z = df.pivot(index=yn, columns=xn, values=values)
-    return z.columns.to_numpy(), z.index.to_numpy(), z.to_numpy(float)
-
 cmap = plt.get_cmap("viridis").copy()
 cmap.set_bad("0.82")
 fig, axes = plt.subplots(len(PAIRS), 2, figsize=(11, 4.1 * len(PAIRS)), constrained_layout=True)
-for row, ((xn, yn), (df, xl, yl)) in zip(axes, maps.items()):
-    d = df.assign(rho1=df.rho1.where(df.admissible),
-                  sum_DF=(df.rho1_D + df.rho1_F).where(df.admissible & df.D1_nonempty))
-    for ax, col, title in ((row[0], "rho1", r"$\\rho_1 = |D_1|/(\\alpha_1-\\underline{s})$"),
-                           (row[1], "sum_DF", r"$\\rho_1^D+\\rho_1^F$ (terminal engagement fixed)")):
-        x, y, z = grid_of(d, xn, yn, col)
-        m = ax.pcolormesh(x, y, np.ma.masked_invalid(z), cmap=cmap, vmin=0, vmax=1, shading="nearest",
-                          rasterized=True)
-        if col == "sum_DF":   # hatch admissible vectors whose D1 is empty
-            _, _, empty = grid_of(df.assign(e=(df.admissible & ~df.D1_nonempty).astype(float)), xn, yn, "e")
+for row, ((xn, yn), (sm, xl, yl)) in zip(axes, maps.items()):
+    # xarray: dimensions (y, x), coordinates = the axis values.  A group nobody
+    # passed the filter of (inadmissible, or D1 empty) has a NaN mean: grey.
+    cells = ((row[0], sm["rho1"]["mean_rho1"], r"$\\rho_1 = |D_1|/(\\alpha_1-\\underline{s})$"),
+             (row[1], sm["sum_DF"]["mean_rho1_sum"], r"$\\rho_1^D+\\rho_1^F$ (terminal engagement fixed)"))
+    for ax, z, title in cells:
+        x, y = z[xn].to_numpy(), z[yn].to_numpy()
+        m = ax.pcolormesh(x, y, np.ma.masked_invalid(z.to_numpy()), cmap=cmap, vmin=0, vmax=1,
+                          shading="nearest", rasterized=True)
+        if z.name == "mean_rho1_sum":   # hatch admissible vectors whose D1 is empty
+            r = sm["rho1"]
+            empty = ((r["count"] > 0) & (r["share_D1_nonempty"] == 0)).to_numpy().astype(float)
             if empty.any():
                 ax.contourf(x, y, empty, levels=[0.5, 1.5], colors="none", hatches=["///"])
         if xn == "eta":

@@ -82,10 +82,14 @@ def to_toml(spec: dict, comment: str = "") -> str:
     for section in ("fixed", "axes"):
         lines += ["", f"[{section}]"]
         lines += [f"{k} = {_toml_value(v)}" for k, v in spec.get(section, {}).items()]
+    for name, body in spec.get("reduce", {}).items():  # [reduce.NAME]: inline tables suffice
+        lines += ["", f"[reduce.{name}]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in body.items()]
     return "\n".join(lines) + "\n"
 
 
-def sweep_run(name: str, spec: dict | None = None, *, parsed=None, comment: str = "", columns=None):
+def sweep_run(name: str, spec: dict | None = None, *, parsed=None, comment: str = "", columns=None,
+              rows: bool = True):
     """Run ``spec`` (dict) or the parsed ``parsed`` Spec into ``data/<name>``; return
     ``(DataFrame, RunResult)``.  Resumes when the directory holds the same spec."""
     from sweep import engine
@@ -107,7 +111,16 @@ def sweep_run(name: str, spec: dict | None = None, *, parsed=None, comment: str 
         res = engine.run(parsed, out, progress=False, overwrite=True)
     verb = "read (already complete)" if res.chunks_computed == 0 else f"computed in {res.seconds:.1f} s"
     print(f"{name}: {res.n_vectors:,} vectors, kernel {res.kernel}, {verb}  ->  {out.relative_to(HERE.parent)}")
-    return read_dataset(out, columns=columns), res
+    return (read_dataset(out, columns=columns) if rows else None), res
+
+
+def sweep_summaries(name: str, spec: dict, *, comment: str = ""):
+    """Run ``spec`` (a dict with a ``reduce`` table) into ``data/<name>``; return
+    ``({reduction: xarray.Dataset}, RunResult)`` read with ``sweep.dataset.open_summary``."""
+    from sweep.dataset import open_summary
+
+    _, res = sweep_run(name, spec, comment=comment, rows=False)
+    return {r: open_summary(DATA / name, r) for r in spec["reduce"]}, res
 
 
 def savefig(fig, name: str) -> Path:

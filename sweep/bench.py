@@ -43,7 +43,7 @@ from .cli import _jsonable  # noqa: E402  (the CLI's JSON policy: NaN -> null, i
 
 REPO = Path(__file__).resolve().parents[1]
 SECTIONS = ("throughput", "scaling", "compile", "chunks", "cost", "iterations", "factored",
-            "compaction", "baselines", "engine", "roofline", "e2e")
+            "compaction", "baselines", "engine", "reductions", "roofline", "e2e")
 DEFAULT_KERNELS = ("coverage_oa5", "terminal", "period1")
 #: max |baseline − kernel| allowed on the float64 outputs (over lanes where both are finite)
 TOLERANCES = {"bisection": 1e-8, "find_root": 1e-10, "brentq_loop": 1e-10}
@@ -294,6 +294,14 @@ def run_bench(cfg: dict, log=lambda s: None, checkpoint=lambda doc: None) -> dic
                              for dt in cfg["dtypes"]}
             log("engine: " + str({dt: [(r["chunk_size"], r["factored"], round(r["vectors_per_s"]))
                                        for r in rows] for dt, rows in doc["engine"].items()}))
+            save()
+        if "reductions" not in skip and measure.engine_available():
+            # the OA4/OA5 reductions on the same grid, as fractions of the kernel-only pass
+            from benchmarks import reduce_throughput
+
+            doc["reductions"] = {dt: reduce_throughput.measure(None, cfg["repeats"], dt) for dt in cfg["dtypes"]}
+            log("reductions: " + str({dt: round(r["reduce_run"]["of_kernel_only"], 3)
+                                      for dt, r in doc["reductions"].items()}))
             save()
         if "factored" not in skip:
             doc["factored"] = {dt: measure.factored_prototype("coverage_oa5", cfg["n"], dt, cfg["repeats"])

@@ -167,7 +167,8 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
     plan = factor_plan(spec, factor)
     factored = None if plan is None else plan.to_dict()
     check_memory(spec)  # a chunk that cannot fit in memory: refused before anything is written
-    prepare_output(out, spec, overwrite=overwrite, columns=columns_doc(spec), device=device,
+    prepare_output(out, spec, overwrite=overwrite, columns=columns_doc(spec) if spec.writes_rows else [],
+                   device=device,
                    factored=factored)
     sinks = sinks_for(spec)
     for s in sinks:

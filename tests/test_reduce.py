@@ -167,3 +167,25 @@ def _tv(v):
     if isinstance(v, str):
         return f'"{v}"'
     return repr(v)
+
+
+def test_quantiles_exact_through_many_narrowing_passes(tmp_path, monkeypatch):
+    """Tiny histograms and gathers force the multi-pass path (bin narrowing by key
+    bits over several passes) that large grids take; results stay exact."""
+    import sweep.sinks.reduce as red
+
+    monkeypatch.setattr(red, "HIST_CELLS", 48)
+    monkeypatch.setattr(red, "GATHER_KEYS", 2)
+    passes = []
+    real = red.ReduceSink._narrowing_pass
+    monkeypatch.setattr(red.ReduceSink, "_narrowing_pass",
+                        lambda self, *a: (passes.append(len(a[1])), real(self, *a))[1])
+    spec = toy_spec(reduce={"q": {"by": ["mode"], "prod": {"quantiles": [0.1, 0.5, 0.77]}}})
+    run(spec, tmp_path, progress=False)
+    assert len(passes) >= 3  # several passes really ran
+    ds = open_summary(tmp_path, "q")
+    rows = reference()
+    for m in MODES:
+        v = np.array([p for x, mm, y, p in rows if mm == m])
+        for q in (0.1, 0.5, 0.77):
+            assert float(ds.sel(mode=m)[f"q{q:g}_prod"]) == np.quantile(v, q), (m, q)

@@ -10,7 +10,7 @@ import pytest
 
 from sweep import tables
 from sweep.reproduce import paper_spec, refine_axis, reproduce
-from sweep.tables import PUBLISHED, compare, exact_quantiles
+from sweep.tables import PUBLISHED, compare, exact_quantiles, summarize
 
 
 class _FakeDataset(tables.Dataset):
@@ -77,7 +77,9 @@ def test_refined_axes_are_rounded_and_share_values():
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory):
     out = tmp_path_factory.mktemp("repro")
-    return reproduce("all", out=str(out), progress=False), out
+    # OA4/OA5 from on-device reductions, with the rows kept too (--rows) so that the
+    # tests below can check the reductions against the rows
+    return reproduce("all", out=str(out), progress=False, rows=True), out
 
 
 def test_reproduce_all_matches_every_published_digit(reproduced):
@@ -97,11 +99,14 @@ def test_reproduce_all_matches_every_published_digit(reproduced):
 
 
 def test_summaries_match_pandas_on_the_same_dataset(reproduced):
-    """The DuckDB summaries equal a plain pandas computation over the dataset."""
-    import pandas as pd
-
+    """The reproduced tables (on-device reductions) equal a plain pandas computation
+    over the rows the same run kept."""
     doc, out = reproduced
-    df = pd.read_parquet(out / "oa5")
+    # read_dataset, not pandas on the directory: it also holds reduce/ and summary-*.parquet
+    # (until row parts move under DIR/data/)
+    from sweep.dataset import read_dataset
+
+    df = read_dataset(out / "oa5_reduce_rows")
     sel = df[df.admissible & df.D1_nonempty]
     oa4 = {d["table"]: d for d in doc["tables"]}["OA4"]["rows"][0]
     assert oa4["nonempty_D1"] == pytest.approx(df[df.admissible].D1_nonempty.mean(), rel=1e-14)
@@ -113,6 +118,25 @@ def test_summaries_match_pandas_on_the_same_dataset(reproduced):
         g = sel[sel.eta == row["eta"]]
         assert row["mean_rho1_F"] == pytest.approx(g.rho1_F.mean(), rel=1e-12, abs=1e-15)
         assert row["median_sum"] == np.quantile(g.rho1_D + g.rho1_F, 0.5)
+
+
+def test_reductions_equal_sql_tables_from_rows_at_the_paper_grid(reproduced):
+    """The reproduced tables come from reductions; the same run kept the rows, and
+    `sweep summarize` (SQL over the rows) gives the same values."""
+    doc, out = reproduced
+    by = {d["table"]: d for d in doc["tables"]}
+    for t in ("oa4", "oa5"):
+        red = by[t.upper()]
+        assert red["source"] == "reductions"
+        rows = summarize(out / "oa5_reduce_rows", t)
+        assert len(red["rows"]) == len(rows["rows"]) > 0
+        for r, s in zip(red["rows"], rows["rows"]):
+            assert r.keys() == s.keys()
+            for k in r:
+                if k.startswith(("p10", "median", "p90")) or k in ("eta", "n"):
+                    assert r[k] == s[k], (t, k)  # exact on both sides
+                else:
+                    assert r[k] == pytest.approx(s[k], rel=1e-12, abs=0), (t, k)
 
 
 def test_reproduce_float32_prints_the_same_digits(tmp_path):
@@ -177,9 +201,9 @@ def test_cli_summarize_text_and_wrong_table(reproduced, capsys):
     from sweep.cli import main
 
     _, out = reproduced
-    assert main(["summarize", str(out / "oa5"), "--table", "oa4"]) == 0
+    assert main(["summarize", str(out / "oa5_reduce_rows"), "--table", "oa4"]) == 0
     assert "Nonempty D1" in capsys.readouterr().out
-    assert main(["summarize", str(out / "oa5"), "--table", "oa3", "--json"]) == 2
+    assert main(["summarize", str(out / "oa5_reduce_rows"), "--table", "oa3", "--json"]) == 2
     err = capsys.readouterr().err
     assert "coverage_oa4" in err and "coverage_oa5" in err
 

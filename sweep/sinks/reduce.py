@@ -42,9 +42,13 @@ a histogram of the top :func:`hist_bits` bits of the keys with each bin's min an
 max key.  After the merge, for each rank that a quantile needs, the bin holding
 it is found; if its min and max keys are equal, the value is known; otherwise a
 narrowing pass over the grid histograms only the keys inside that bin's
-[min, max] (the next bits below their common prefix), and so on: each pass fixes
-at least :func:`hist_bits` more bits, so at most 64/bits passes, with memory
-bounded by :data:`HIST_CELLS` bins per output whatever the grid's size.
+[min, max] (the next bits below their common prefix) and also gathers those keys,
+up to :data:`GATHER_KEYS` per rank slot: when the bin held at most that many, the
+host sorts them and reads the rank exactly, so one narrowing pass usually ends it
+(the paper grid, K = 3, 5); otherwise the histogram fixes at least
+:func:`hist_bits` more bits and the next pass continues, so at most 64/bits
+passes.  Memory is bounded by :data:`HIST_CELLS` bins and :data:`GATHER_KEYS`
+keys per output, whatever the grid's size.
 Narrowing passes run in the process that writes the summary and are not kept on
 disk: a run killed during them recomputes them.
 """
@@ -67,6 +71,9 @@ __all__ = ["ReduceDevice", "ReduceSink", "summary_path", "partials_dir", "BLOCK"
 BLOCK = 1024
 #: most histogram bins (per output and device) of one pass
 HIST_CELLS = 1 << 22
+#: keys a narrowing pass gathers per slot: a rank whose candidates are this few (over
+#: all groups of the slot) is read exactly from them, ending its narrowing
+GATHER_KEYS = 1 << 16
 META_REDUCTION = b"sweep.reduction"
 
 _SIGN = np.uint64(1 << 63)
@@ -115,6 +122,7 @@ class ReduceDevice:
     mode: str = "chunk"
     slots: int = 1
     bits: int = 16
+    cap: int = 0       # narrowing: keys gathered per slot (all groups), 0 = none
 
     @property
     def n_groups(self) -> int:
@@ -154,17 +162,21 @@ class ReduceDevice:
             def bsum(v):
                 return seg(v, bseg, num_segments=nb * G).reshape(nb, G).sum(axis=0)
 
-            for o in self.floats:
+            for o, needs in self.floats:  # only the moments some statistic reads
                 x = outs[o].astype(jnp.float64)
                 nan = jnp.isnan(x)
                 m = mask & ~nan
-                xm = jnp.where(m, x, 0.0)
                 res[o + ".nan"] = count(mask & nan)
                 res[o + ".n"] = count(m)
-                res[o + ".sum"] = bsum(xm)
-                res[o + ".sumsq"] = bsum(xm * xm)
-                res[o + ".min"] = jax.ops.segment_min(jnp.where(m, x, jnp.inf), g, num_segments=G)
-                res[o + ".max"] = jax.ops.segment_max(jnp.where(m, x, -jnp.inf), g, num_segments=G)
+                if "sum" in needs:
+                    xm = jnp.where(m, x, 0.0)
+                    res[o + ".sum"] = bsum(xm)
+                    if "sumsq" in needs:
+                        res[o + ".sumsq"] = bsum(xm * xm)
+                if "min" in needs:
+                    res[o + ".min"] = jax.ops.segment_min(jnp.where(m, x, jnp.inf), g, num_segments=G)
+                if "max" in needs:
+                    res[o + ".max"] = jax.ops.segment_max(jnp.where(m, x, -jnp.inf), g, num_segments=G)
             for o in self.bools:
                 res[o + ".true"] = count(mask & outs[o])
         S, b = self.slots, self.bits
@@ -182,7 +194,7 @@ class ReduceDevice:
                 hist = [cell]
             else:
                 lo, hi, shift = (lanes.extra[o][k] for k in ("lo", "hi", "shift"))
-                hist = []
+                hist, gkeys, ggrp, gn = [], [], [], []
                 for j in range(S):
                     lo_j, hi_j, sh_j = lo[g, j], hi[g, j], shift[g, j]
                     inside = m & (key >= lo_j) & (key <= hi_j)
@@ -190,6 +202,17 @@ class ReduceDevice:
                     bin_ = ((key >> down) & jnp.uint64((1 << b) - 1)).astype(jnp.int64)
                     cell = (g.astype(jnp.int64) * S + j) * (1 << b) + bin_
                     hist.append(jnp.where(inside, cell, cells))
+                    if self.cap:
+                        # the keys themselves, when few: the host then sorts them and
+                        # reads the rank exactly, ending the narrowing in this pass
+                        sel = jnp.nonzero(inside, size=self.cap, fill_value=0)[0]
+                        gkeys.append(key[sel])
+                        ggrp.append(g[sel])
+                        gn.append(jnp.sum(inside.astype(jnp.int64)))
+                if self.cap:
+                    res[o + ".gkeys"] = jnp.stack(gkeys)
+                    res[o + ".ggrp"] = jnp.stack(ggrp)
+                    res[o + ".gn"] = jnp.stack(gn)
             cell = jnp.concatenate(hist)
             keys = jnp.concatenate([key] * len(hist))
             ones = jnp.ones_like(cell)
@@ -322,12 +345,13 @@ class ReduceSink:
         kinds = {o.name: o.kind for o in ks.outputs}
         kinds.update({d: "float" for d, _ in red.define})
         pos = {a.name: j for j, a in enumerate(spec.axes)}
-        self.floats = tuple(i.output for i in red.items if kinds[i.output] != "bool"
-                            and set(i.stats) & {"count", "sum", "mean", "min", "max", "std"})
+        # per numeric output, the moments its statistics read (NaN and non-NaN
+        # counts always: they decide NaN results and the quantiles' ranks)
+        reads = {"sum": ("sum",), "mean": ("sum",), "std": ("sum", "sumsq"), "min": ("min",), "max": ("max",)}
+        self.floats = tuple((i.output, tuple(sorted({r for st in i.stats for r in reads.get(st, ())})))
+                            for i in red.items if kinds[i.output] != "bool")
         self.bools = tuple(i.output for i in red.items if kinds[i.output] == "bool")
         self.quant = tuple(i.output for i in red.items if i.quantiles)
-        # quantile outputs also need their non-NaN counts (the ranks)
-        self.floats += tuple(o for o in self.quant if o not in self.floats)
         by_pos = tuple(pos[b] for b in red.by)
         self.device_part = ReduceDevice(by_pos, tuple(len(spec.axes[j]) for j in by_pos), red.where,
                                         red.define, self.floats, self.bools, self.quant,
@@ -411,19 +435,26 @@ class ReduceSink:
                                                                         np.nan))
                 continue
             n, nan = acc.get(o + ".n"), acc.get(o + ".nan")
-            s1, s2 = acc.get(o + ".sum"), acc.get(o + ".sumsq")
             has_nan = nan > 0
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
-                var = np.maximum(s2 / np.maximum(n, 1) - mean * mean, 0.0)
-            stats = {"count": n,
-                     "sum": np.where(has_nan, np.nan, s1),
-                     "mean": np.where(has_nan, np.nan, mean),
-                     "min": np.where(has_nan | (n == 0), np.nan, acc.get(o + ".min")),
-                     "max": np.where(has_nan | (n == 0), np.nan, acc.get(o + ".max")),
-                     "std": np.where(has_nan | (n == 0), np.nan, np.sqrt(var))}
+            empty = has_nan | (n == 0)
+
+            def stat(s):
+                if s == "count":
+                    return n
+                if s in ("min", "max"):
+                    return np.where(empty, np.nan, acc.get(f"{o}.{s}"))
+                s1 = acc.get(o + ".sum")
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    mean = np.where(n > 0, s1 / np.maximum(n, 1), np.nan)
+                    if s == "sum":
+                        return np.where(has_nan, np.nan, s1)
+                    if s == "mean":
+                        return np.where(has_nan, np.nan, mean)
+                    var = np.maximum(acc.get(o + ".sumsq") / np.maximum(n, 1) - mean * mean, 0.0)
+                    return np.where(empty, np.nan, np.sqrt(var))  # std
+
             for s in item.stats:
-                cols[stat_column(s, o)] = pa.array(stats[s])
+                cols[stat_column(s, o)] = pa.array(stat(s))
             for q in item.quantiles:
                 cols[quantile_column(q, o)] = pa.array(quant[(o, q)])
         table = pa.table(cols)
@@ -493,8 +524,9 @@ class ReduceSink:
         slots = max(2 * len(i.quantiles) for i in self.red.items)
         outs = list(self.quant)
         bits = hist_bits(G * slots)
+        cap = GATHER_KEYS
         part = replace(self.device_part, mode="narrow", slots=slots, bits=bits, quant=tuple(outs),
-                       floats=(), bools=())
+                       floats=(), bools=(), cap=cap)
         extra, where = {}, {}
         for o in outs:
             lo = np.ones((G, slots), np.uint64)   # lo > hi: an empty slot
@@ -513,15 +545,36 @@ class ReduceSink:
         runner = get_runner(self.spec, factor)
         dev_extra = runner.put(extra)
         acc = _Merged()
+        gathered = {(o, j): [] for o in outs for j in range(slots)}
+        overflow = set()
+
+        def take(outputs):
+            outputs = dict(outputs)
+            for o in outs:
+                keys, grp, cnt = (np.asarray(outputs.pop(f"{o}.{k}")) for k in ("gkeys", "ggrp", "gn"))
+                for d in range(keys.shape[0]):
+                    for j in range(slots):
+                        c = int(cnt[d, j])
+                        if c > cap:
+                            overflow.add((o, j))
+                        elif c:
+                            gathered[(o, j)].append((keys[d, j, :c], grp[d, j, :c]))
+            acc.add(_combine_devices(outputs))
+
         pending = None
         for k in range(self.spec.n_chunks):
             nxt = runner.dispatch(k, part, dev_extra)
             if pending is not None:
-                acc.add(_combine_devices(pending.outputs))
+                take(pending.outputs)
             pending = nxt
-        acc.add(_combine_devices(pending.outputs))
+        take(pending.outputs)
         for (o, g, r), s in open_.items():
             j = where[(o, g, r)]
+            if (o, j) not in overflow and sum(len(k) for k, _ in gathered[(o, j)]) <= cap:
+                keys = np.concatenate([k[gr == g] for k, gr in gathered[(o, j)]])
+                keys.sort()
+                s["value"] = _value_of_key(int(keys[r - s["below"]]))
+                continue
             shape = (G, slots, 1 << bits)
             hc, hmin, hmax = (acc.get(f"{o}.{k}").reshape(shape)[g, j] for k in ("hcount", "hmin", "hmax"))
             s.update(_narrow(r, s["below"], hc, hmin, hmax))
