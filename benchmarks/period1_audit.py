@@ -60,7 +60,7 @@ def draw(n_in, n_out, seed):
     import jax
     import jax.numpy as jnp
     jax.config.update("jax_enable_x64", True)
-    from kernels.registry import get_kernel
+    from kernels.catalog import get_kernel
     oa5 = jax.jit(get_kernel("coverage_oa5").fn)
     rng = np.random.default_rng(seed)
     inside, outside = [], []

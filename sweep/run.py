@@ -178,8 +178,12 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
     leases = Leases(out)  # concurrent runs of this spec take different chunks; --overwrite waits
     scope = shard_chunks(spec.n_chunks, shard_t)
     damaged, moved = {}, []
-    if any(s.kind == "rows" for s in sinks):  # parts verified in full; damaged ones recomputed
-        verified, damaged, moved = resume_state(out, spec, scope)
+    try:
+        if any(s.kind == "rows" for s in sinks):  # parts verified in full; damaged ones recomputed
+            verified, damaged, moved = resume_state(out, spec, scope)
+    except BaseException:
+        leases.close()
+        raise
     done = done_chunks(out, sinks, scope)
     if any(s.kind == "rows" for s in sinks):
         done &= verified

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from kernels import status as stc
-from kernels.registry import get_kernel
+from kernels.catalog import get_kernel
 
 from . import reference_bonus as rb
 from . import reference_equilibria as ref
