@@ -22,18 +22,20 @@ G = 129
 #: slots for interior sign changes of F1 (more are flagged ``crossings_overflow``)
 C = 4
 #: golden-section steps refining a best response inside its grid cell pair; the
-#: bracket 2/(G−1) shrinks by 0.618^30 ≈ 5.4e-7, to ~8e-9: below the ~1e-8 at which
-#: a smooth maximum is resolved in float64 (payoff flat to ~Φ''·1e-16 there)
-GOLDEN = 30
+#: bracket 2/(G−1) shrinks by 0.618^24 ≈ 9.6e-6, to ~1.5e-7: the payoff is then
+#: resolved to ~Φ''·1e-14, far below the deviation tolerance, and a best reply's
+#: location to ~1e-7 (a smooth maximum is only defined to ~1e-8 in float64)
+GOLDEN = 24
 #: asymmetric search slots: the first NA_INT interior 2-cycles of the fine scan, and
 #: the two corner starts y = 0 and y = 1
 NA_INT = 2
 #: secant evaluations of E(y) = BR(BR(y)) − y refining an interior 2-cycle
-N_SECANT = 4
-#: points of the verification grid (not the search grid: 1/(VG−1) vs 1/(G−1)) and
-#: golden steps there: the bracket 2/(VG−1) shrinks to ~1e-6, so the best deviation's
+N_SECANT = 3
+#: points of the verification grid (not the search grid: spacing 1/60 vs 1/128, common
+#: points only 0, ¼, ½, ¾, 1) and golden steps there: the bracket 2/(VG−1) shrinks
+#: by 0.618^22 to ~8e-7, so the best deviation's
 #: payoff is resolved to ~Φ''·1e-12, far below the deviation tolerance
-VG = 101
+VG = 61
 VGOLDEN = 22
 #: relative tolerance of the deviation test, by float width
 RTOL = {64: 1e-9, 32: 1e-4}
