@@ -398,7 +398,7 @@ def verification_grid(q1: Period1, q2: Period2) -> Grid:
     return Grid(xs, None, v)
 
 
-def asymmetric_search(q1: Period1, q2: Period2, grid: Grid, corner_replies):
+def asymmetric_search(q1: Period1, q2: Period2, grid: Grid, corner_replies, lanes=True):
     """Asymmetric pure equilibria (x, y), x ≠ y, with x a best response to y and y
     to x (docs/model.md §6, after eq. 11).
 
@@ -416,8 +416,10 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: Grid, corner_replies):
        must not beat the pair's payoffs by more than tol·(1 + |Φ1|), and
        |x − y| > ASYM_SEP.
 
-    Returns the most asymmetric verified pair and ``n_asym_eq``, the number of
-    distinct verified pairs among the slots.
+    Only ``lanes`` (the admissible rows) are searched: the secant refinement runs
+    only when one of them has an interior 2-cycle.  Returns the most asymmetric
+    verified pair and ``n_asym_eq``, the number of distinct verified pairs among
+    the slots.
 
     Limits: a 2-cycle whose lower member's cell also holds a diagonal crossing
     (|x − y| within about two grid cells of a symmetric equilibrium) is found only
@@ -429,6 +431,8 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: Grid, corner_replies):
     xs = grid.xs
     r = grid_reply_scan(grid, q2)
     y_int, sl_int, has_int = interior_two_cycles(r, xs)
+    lanes = jnp.broadcast_to(lanes, shape)
+    has_int = has_int & lanes[..., None]
 
     def refine(_):
         return _two_cycle_refine(y_int, sl_int, has_int, q1, q2, grid)
@@ -440,7 +444,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: Grid, corner_replies):
     y = jnp.concatenate([y_int, jnp.zeros(shape + (1,), xs.dtype), jnp.ones(shape + (1,), xs.dtype)],
                         axis=-1)
     x = jnp.concatenate([x_int, corner_replies], axis=-1)
-    active = jnp.concatenate([has_int, jnp.ones(shape + (2,), bool)], axis=-1)
+    active = jnp.concatenate([has_int, jnp.broadcast_to(lanes[..., None], shape + (2,))], axis=-1)
     k = y.shape[-1]
     vgrid = verification_grid(q1, q2)
     _, best, v = best_response(jnp.concatenate([y, x], axis=-1), q1, q2, vgrid, steps=VGOLDEN)
