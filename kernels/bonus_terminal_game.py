@@ -337,13 +337,10 @@ def _class_pick(ver, h, first_slot_order):
     return found, idx
 
 
-def select_terminal(s2, q: Period2, omega, nested=False) -> TerminalSelection:
+def select_terminal(s2, q: Period2, omega) -> TerminalSelection:
     """Verified symmetric terminal equilibria and the selection of docs/model.md §9:
     within each class h = 1, else h = 0, else the lowest interior root; between the
-    classes the larger common profit Π̄2 = (M − ωz)/2, ties to z = 0.
-
-    ``nested``: called inside the period-1 searches, whose rows are already
-    compacted (kept for callers; the searches here trace each solver once either way)."""
+    classes the larger common profit Π̄2 = (M − ωz)/2, ties to z = 0."""
     cand = candidates(s2, q, omega)
     hs = jnp.linspace(0.0, 1.0, H_GRID, dtype=s2.dtype)
     grid = strategy_values(jnp.broadcast_to(hs, s2.shape + (H_GRID,)), s2, q)
@@ -475,7 +472,7 @@ def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
     n = math.prod(shape)
     tol = tolerance(s2.dtype)
 
-    def refine(lane, x, zx, s2l, ql, oml, gl):
+    def refine(x, zx, s2l, ql, oml, gl):
         svx = strategy_values(x, s2l, ql)
         ry = best_reply(svx.U + oml * zx, s2l, ql, oml, gl, hs)
         svy = strategy_values(ry.h, s2l, ql)
@@ -493,7 +490,7 @@ def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
         qs = jax.tree_util.tree_map(lambda v: _lane_rows(v, shape, lane), q)
         gs = Strategy(grid.U.reshape(n, -1)[lane], grid.M.reshape(n, -1)[lane])
         jl = jx.reshape(-1)[lane]
-        return refine(lane, hcc[jl], zc[jl], _lane_rows(s2, shape, lane), qs,
+        return refine(hcc[jl], zc[jl], _lane_rows(s2, shape, lane), qs,
                       _lane_rows(omega, shape, lane), gs)
 
     ok, mixed = compact_rows(part, found.reshape(-1), ASYM_FRACTION)
