@@ -91,3 +91,31 @@ def test_reported_pairs_verified_independently(named, brute):
         assert g.verified(hi, lo) and g.verified(lo, hi), n
         assert abs(k["payoff_high"] - g.phi(hi, lo)) <= 1e-9 * (1 + abs(g.phi(hi, lo)))
         assert abs(k["payoff_low"] - g.phi(lo, hi)) <= 1e-9 * (1 + abs(g.phi(lo, hi)))
+
+
+#: outside the paper's region: both terminal corners are candidates at some reachable
+#: s2, and the selection order changes the period-1 answer (the brute force finds
+#: h1* = 1 with h2 = 1 first, {0.9151, 1} with h2 = 0 first; found by a scan of
+#: random admissible vectors with the brute force alone)
+ORDER_VECTOR = dict(alpha1=0.656776985977391, alpha2=0.6685918718640744, pi1=0.8609434415859248,
+                    pi2=0.7023932113910923, phi=2.2240935183707617, gamma=0.1638552668119573,
+                    delta=0.40844149953377684, lam_R=5.291368033460011, beta=0.8949058765828503,
+                    b=1.3351133565941513, eta=0.4848665529588782, s1=0.08300474510258951)
+
+
+def test_terminal_order_option_and_flags():
+    """docs/model.md §5 "Off D2": with terminal_order = 0 (h2 = 1 first) and = 1
+    (h2 = 0 first) the kernel gives the brute force's answer for that order; both rows
+    are flagged terminal_alternative and terminal_order_matters, and the brute force
+    confirms that the two orders' answers differ."""
+    p = {k: np.full(K, ORDER_VECTOR[k]) for k in KEYS}
+    p["terminal_order"] = np.where(np.arange(K) % 2 == 1, 1.0, 0.0)
+    out = run(p)
+    answers = []
+    for lane, order in ((0, 0.0), (1, 1.0)):
+        k = {n: v[lane].item() for n, v in out.items()}
+        g = bf.BruteForceGame(ORDER_VECTOR, terminal_order=order).solve()
+        assert k["admissible"] and k["terminal_alternative"] and k["terminal_order_matters"]
+        assert bf.classify(k, g.sym, g.asym, g.verified) in ([], ["asym_count"]), (order, k, g.sym)
+        answers.append((g.sym, g.asym))
+    assert answers[0] != answers[1]
