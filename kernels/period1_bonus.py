@@ -106,7 +106,7 @@ def values_at(x, q1: Period1, q2, omega, with_slopes=False):
     shape = x.shape
     q1, q2, om = _bcast(q1, shape), _bcast(q2, shape), _bcast(omega, shape)
     s2 = g(q1.s1, x, q1.alpha1, q1.pi1, q1.gamma, q1.L1)
-    sel = select_terminal(s2, q2, om, nested=True)
+    sel = select_terminal(s2, q2, om)
     pi_bar, v_bar, _ = continuation(s2, q2, om, sel)
     m1 = M(q1.s1, x, q1.alpha1, q1.pi1, q1.delta, q1.lam_R, q1.b)
     vals = Values(m1 + q2.beta * pi_bar, q2.beta * pi_bar, q2.beta * v_bar)
