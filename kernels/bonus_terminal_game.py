@@ -316,7 +316,7 @@ class TerminalSelection(NamedTuple):
 
     h: jnp.ndarray          # h2* (NaN with status when none)
     z: jnp.ndarray          # z2* as 0/1 float (NaN when none)
-    status: jnp.ndarray     # int8: slot status of the selected equilibrium, SKIPPED, NONFINITE
+    status: jnp.ndarray     # int8: slot status of the selected equilibrium, NOT_UNIQUE, NONFINITE
     n_sym: jnp.ndarray      # int32 verified symmetric equilibria (both classes); −1 at s2 = α2
     pay_eq: jnp.ndarray
     nopay_eq: jnp.ndarray
@@ -374,7 +374,8 @@ def select_terminal(s2, q: Period2, omega) -> TerminalSelection:
     h = jnp.where(ok, jnp.where(pay, h1, h0), jnp.nan)
     z = jnp.where(ok, pay.astype(s2.dtype), jnp.nan)
     status = jnp.where(pay, s1, s0)
-    status = jnp.where(ok, status, jnp.where(cand.finite, st.SKIPPED, st.NONFINITE)).astype(jnp.int8)
+    # none verified, or s2 = α2 (every h is one): NOT_UNIQUE, the code for 'none or several'
+    status = jnp.where(ok, status, jnp.where(cand.finite, st.NOT_UNIQUE, st.NONFINITE)).astype(jnp.int8)
     n = jnp.sum(ver, axis=-1, dtype=jnp.int32)
     n = jnp.where(at_alpha, -1, n)
     # alternatives: bonus first (z = 1 whenever that class has an equilibrium), no-bonus
