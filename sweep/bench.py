@@ -30,6 +30,7 @@ repository's ``benchmarks/`` keeps scripts, results and findings.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shlex
@@ -410,7 +411,16 @@ def _baselines(cfg, baselines, inputs, measure, log) -> dict:
     # the ratio compares runs made under the same machine load.
     kcall, kargs, _ = measure.sharded_kernel(_oa5_fn(), cols, inputs.PAPER_FIXED, "float64")
     out = dict(n=n)
+    have_scipy = importlib.util.find_spec("scipy") is not None
+    if not have_scipy:
+        # an installation without the "test" extra: the numpy baseline still runs
+        out["find_root"] = out["brentq_loop"] = None
+        out["skipped"] = ("scipy is not installed: the scipy baselines (find_root, brentq_loop) were "
+                          "skipped; pip install 'skillsweep[test]' to run them")
+        log("baselines: " + out["skipped"])
     for name, fn in (("bisection", baselines.oa5_bisection), ("find_root", baselines.oa5_find_root)):
+        if name != "bisection" and not have_scipy:
+            continue
         fn({k: (v[:64] if np.ndim(v) else v) for k, v in p.items()})   # warm-up (imports, caches)
         ts, ks_, res = [], [], None
         for _ in range(max(1, min(3, cfg["repeats"]))):
@@ -428,6 +438,8 @@ def _baselines(cfg, baselines, inputs, measure, log) -> dict:
                          loadavg=list(os.getloadavg()))
         log(f"baseline {name}: {n / sec:.4g} vectors/s (kernel alongside {n / _median(ks_):.4g}), "
             f"worst diff {agree['worst']:.3g}")
+    if not have_scipy:
+        return out
     m = cfg["brentq_sample"]
     sel = np.unique(np.linspace(0, n - 1, m).astype(np.int64))   # evenly spread over the grid
     ps = {k: (v[sel] if np.ndim(v) else v) for k, v in p.items()}
