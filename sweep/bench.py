@@ -295,8 +295,9 @@ def run_bench(cfg: dict, log=lambda s: None, checkpoint=lambda doc: None) -> dic
             log("engine: " + str({dt: [(r["chunk_size"], r["factored"], round(r["vectors_per_s"]))
                                        for r in rows] for dt, rows in doc["engine"].items()}))
             save()
-        if "reductions" not in skip and measure.engine_available():
-            # the OA4/OA5 reductions on the same grid, as fractions of the kernel-only pass
+        if not {"reductions", "engine"} & set(skip) and measure.engine_available():
+            # the OA4/OA5 reductions on the same grid, as fractions of the kernel-only
+            # pass (measured beside it: skipped with the engine section)
             from benchmarks import reduce_throughput
 
             doc["reductions"] = {dt: reduce_throughput.measure(None, cfg["repeats"], dt) for dt in cfg["dtypes"]}
