@@ -44,8 +44,8 @@ it is found; if its min and max keys are equal, the value is known; otherwise a
 narrowing pass over the grid histograms only the keys inside that bin's
 [min, max] (the next bits below their common prefix) and also gathers those keys,
 up to :data:`GATHER_KEYS` per rank slot: when the bin held at most that many, the
-host sorts them and reads the rank exactly, so one narrowing pass usually ends it
-(the paper grid, K = 3, 5); otherwise the histogram fixes at least
+host sorts them and reads the rank exactly, so one narrowing pass often ends it
+(the paper grid; K = 5 needs two for OA4's ρ1); otherwise the histogram fixes at least
 :func:`hist_bits` more bits and the next pass continues, so at most 64/bits
 passes.  Memory is bounded by :data:`HIST_CELLS` bins and :data:`GATHER_KEYS`
 keys per output, whatever the grid's size.
