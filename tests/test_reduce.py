@@ -6,7 +6,6 @@ computed apart from the engine: counts and quantiles must be equal
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pyarrow.parquet as pq
