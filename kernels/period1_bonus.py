@@ -48,8 +48,8 @@ from jax import lax
 from . import admissibility as adm
 from . import domains as dom
 from . import status as st
-from .bonus_terminal_game import (compact_rows, continuation, continuation_slopes, deviation_payoff,
-                                  select_terminal)
+from .bonus_terminal_game import (compact_rows, continuation, continuation_slopes,
+                                  select_terminal, table_two_cycle)
 from .params import broadcast_outputs, make_params, params_for
 from .period1_search import Period1
 from .primitives import M, dM_dh, dg_dh, g
@@ -282,22 +282,7 @@ def asymmetric_search(q1, q2, omega, xs, grid: Values):
     pay = jnp.where(jnp.isnan(pay), -jnp.inf, pay)
     table = jnp.argmax(pay, axis=-1).astype(jnp.int32)
 
-    def br(j):
-        return jnp.take_along_axis(table, j, axis=-1)
-
-    j0 = jnp.broadcast_to(jnp.array([0, 2 * nc - 1], jnp.int32), shape + (2,))
-
-    def body(_, c):
-        jx, jy = c
-        jx = br(jy)
-        return jx, br(jx)
-
-    jx, jy = lax.fori_loop(0, K_BR, body, (j0, j0))
-    distinct = (zc[jx] != zc[jy]) | (jnp.abs(jx - jy) >= 2)
-    cyc = (br(jy) == jx) & (br(jx) == jy) & distinct
-    first = cyc[..., 0]
-    found = jnp.any(cyc, axis=-1)
-    jx = jnp.where(first, jx[..., 0], jx[..., 1])
+    found, jx, _ = table_two_cycle(table, zc, shape, K_BR)
 
     def refine(x0, z0, qa, qb, om, gr):
         """y ← BR(x0), x ← BR(y), y' ← BR(x), one continuation and one best reply per
