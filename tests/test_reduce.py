@@ -11,7 +11,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep.cli import main
 from sweep.dataset import list_parts, open_summary, read_dataset
 from sweep.engine import run
