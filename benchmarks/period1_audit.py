@@ -1,4 +1,4 @@
-"""Brute-force audit of the ``period1`` kernel (issue 17).
+"""Brute-force audit of the ``period1`` kernel (brute force against the kernel).
 
 Draws admissible parameter vectors over the ranges of the paper's grids, half inside
 the paper's region (s1 ∈ D1: every reachable s2 in D2, eq. OA1 and the monotone
@@ -86,7 +86,7 @@ def draw(n_in, n_out, seed):
 
 
 def named_vectors():
-    """Every vector of issue 17 and of the period-1 tests."""
+    """Every vector named by the audit and of the period-1 tests."""
     from tests import test_period1_audit as t
     return [dict(v) for v in t.NAMED.values()]
 

@@ -16,11 +16,7 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
-import jax
-import jax.numpy as jnp
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -1,4 +1,4 @@
-"""The first hour of a new user (issue 12): what they read and type must work as written."""
+"""The first hour of a new user: what they read and type must work as written."""
 from __future__ import annotations
 
 import re

@@ -1,4 +1,4 @@
-"""Datasets prove their integrity: the silent-corruption attacks of issue 12, kept as tests.
+"""Datasets prove their integrity: the silent-corruption attacks found by attacking the tool, kept as tests.
 
 Each attack is run against a small toy dataset: ``sweep verify`` must name the
 bad file, ``read_dataset``/``summarize`` must refuse it, and ``sweep run`` must

@@ -1,4 +1,4 @@
-"""``period1`` against the brute-force reference (issue 17): the vectors named in the
+"""``period1`` against the brute-force reference (the period-1 audit): the vectors named in the
 issue and a small sample, each solved by :mod:`tests.reference_bruteforce` (a 2,001-point
 Φ1 matrix in numpy, refined by continuous solves; nothing shared with the kernels).
 
@@ -12,18 +12,18 @@ import pytest
 from . import reference_bruteforce as bf
 from .test_period1 import ASYM_VECTORS, K, KEYS, run
 
-#: issue 17, item 2: the old search reported (0.2734375, 0.203125); no asymmetric
+#: audit finding 2 (a false positive of the old search): the old search reported (0.2734375, 0.203125); no asymmetric
 #: equilibrium exists (best replies to those are 0.2697 and 0.2067)
 ITEM2 = dict(b=1.1475579447721092, alpha1=0.76, alpha2=0.82, pi1=0.72, pi2=0.48,
              phi=2.6536195087264005, gamma=0.02782968959075948, delta=0.2814262378331952,
              lam_R=14.606175692791005, beta=0.6342718841578617, eta=10.82076656806756,
              s1=0.13459437240788813)
-#: issue 17, item 3: a near-diagonal pair (0.004116, 0) inside the paper's region
+#: audit finding 3: a near-diagonal pair (0.004116, 0) inside the paper's region
 ITEM3 = dict(b=1.0839996146917186, alpha1=0.5549580295782459, alpha2=0.8663570714173788,
              pi1=0.7376640291216449, pi2=0.5368986331343566, phi=1.1381338328341344,
              gamma=0.16046158279263448, delta=0.3106789078173648, lam_R=19.107610290373092,
              beta=0.95, eta=5.469395415213567, s1=0.4508568736295128)
-#: issue 17, item 4: a kink equilibrium at h1 = 0.92989, where g(s1,h1;A1) is the skill
+#: audit finding 4: a kink equilibrium at h1 = 0.92989, where g(s1,h1;A1) is the skill
 #: at which h2* leaves the corner 0 (F2(0) = λRδ there, to rounding); lost under jit
 #: when the corner test and the terminal solve disagreed by rounding
 ITEM4 = dict(b=1.08, alpha1=0.75, alpha2=0.82, pi1=0.9, pi2=0.25, phi=0.5, gamma=0.2,
@@ -63,7 +63,7 @@ def test_named_vectors_agree_with_brute_force(named, brute):
 
 
 def test_issue_items_2_to_4(named, brute):
-    """The acceptance vectors of issue 17 give the brute-force answers."""
+    """The audit's named vectors give the brute-force answers."""
     k, g = named["item2"], brute["item2"]
     assert k["n_sym_eq"] == len(g.sym) == 1 and abs(k["h1_star"] - g.sym[0]) <= 1e-6
     assert not k["asym_eq"] and g.asym == []

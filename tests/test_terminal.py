@@ -226,9 +226,17 @@ def test_vmap_matches_batched_kernel():
 
 
 def test_float32_agrees_with_float64():
-    """float32 and float64 agree: flags away from knife edges, h2* to
-    1e-3 + 1e-6·|∂h2*/∂α2| (the root is as well conditioned as the data: inputs
-    rounded to float32 move it by their relative error times the derivative)."""
+    """float32 and float64 agree on every flag and status of this fixed sample, and
+    on h2* to 1e-5 + 1e-6·|∂h2*/∂α2|.
+
+    Why these numbers: measured on these 288 rows (seeds 0-5), no flag or status
+    differs and max |h2*32 − h2*64| = 7.7e-7.  A flag can only flip where its
+    float64 margin is within float32 rounding (~6e-8 relative) of zero, and no row of
+    this sample is that close, so any flip is a slip.  The root itself is as well
+    conditioned as its data: inputs rounded to float32 move it by their relative
+    error times the derivative (the 1e-6·|∂h2*/∂α2| term), and the float32 solve
+    stops at about 1e-6 (the 1e-5 term leaves a factor of ~13 over the measured
+    maximum)."""
     o64, o32 = {}, {}
     for seed in range(6):
         p = _batch(seed=seed)
@@ -241,10 +249,11 @@ def test_float32_agrees_with_float64():
     o64 = {k: np.concatenate(v) for k, v in o64.items()}
     o32 = {k: np.concatenate(v) for k, v in o32.items()}
     assert o32["h2_star"].dtype == np.float32
-    assert (o32["admissible"] == o64["admissible"]).mean() > 0.98
-    both = np.isin(o64["status_h2_star"], OK) & np.isin(o32["status_h2_star"], OK)
-    assert both.mean() > 0.9
-    tol = 1e-3 + 1e-6 * np.abs(np.nan_to_num(o64["dh2_dalpha2"]))
+    for f in ("domain", "A2", "A4", "OA1", "monotone", "admissible", "in_D2", "status_h2_star"):
+        assert (o32[f] == o64[f]).all(), f
+    both = np.isin(o64["status_h2_star"], OK)
+    assert both.sum() >= 200 and np.isfinite(o64["h2_star"][both]).all()
+    tol = 1e-5 + 1e-6 * np.abs(np.nan_to_num(o64["dh2_dalpha2"]))
     assert (np.abs(o32["h2_star"][both] - o64["h2_star"][both]) <= tol[both]).all()
     np.testing.assert_allclose(o32["F2_at_0"], o64["F2_at_0"], rtol=1e-4, atol=1e-6)
 
@@ -305,7 +314,7 @@ def test_selection_order_off_D2():
 
 
 def test_corner_within_rounding_is_never_nan_under_jit():
-    """Issue 17, item 4: at skills where F2(0;s2) equals λRδ to rounding, the corner
+    """Audit finding 4: at skills where F2(0;s2) equals λRδ to rounding, the corner
     test and the root solve see F2 from separately compiled expressions.  Under jit
     h2* is finite with an OK status on 201 skills around that point, equals
     the reference's Prop. 3 value wherever |F2(0) − λRδ| is clearly (> 1e-9·λRδ) away
