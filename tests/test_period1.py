@@ -271,15 +271,26 @@ def test_vmap_matches_batched_kernel(batch):
 
 
 def test_float32_agrees_with_float64(batch):
-    """float32 finds the same number of symmetric equilibria on most rows (the
-    deviation test is looser, 1e-4, so knife-edge candidates may differ) and the
-    same unique h1* to 1e-3 (corners exactly)."""
+    """float32 against float64 on the K vectors of the batch.
+
+    The float32 deviation test is looser (relative 1e-4 against 1e-9: float32 payoffs
+    carry ~1e-7 relative rounding, amplified by the nested solves), so float32 may
+    accept a candidate that float64 rejects, never the other way round: n_sym_eq32 ≥
+    n_sym_eq64 on every row.  Measured on this batch: 31 of 32 rows agree; the other is
+    the third asymmetric vector, where float32 accepts h = 0.5533 whose deviation gain
+    is below 1e-4 but above 1e-9.  Where both find one equilibrium, h1* agrees to
+    1e-5 (measured max 1.0e-6: the float32 root tolerance) and corners exactly; the
+    asymmetric flags agree on every row; h1_sf to 1e-5 (measured 2.2e-6, float32
+    rounding of the inputs through eq. 3)."""
     p, o64 = batch
     o32 = run_secondary(p, np.float32, vmapped=False)
     same = o32["n_sym_eq"] == o64["n_sym_eq"]
-    assert same.mean() >= 0.85
+    assert (o32["n_sym_eq"] >= o64["n_sym_eq"]).all()
+    assert same.sum() >= len(same) - 1
+    assert (o32["asym_eq"] == o64["asym_eq"]).all() and o64["asym_eq"].any()
     both = same & (o64["n_sym_eq"] == 1)
-    assert (np.abs(o32["h1_star"][both] - o64["h1_star"][both]) <= 1e-3).all()
+    assert both.sum() >= len(same) - 3
+    assert (np.abs(o32["h1_star"][both] - o64["h1_star"][both]) <= 1e-5).all()
     corner = both & np.isin(o64["h1_star"], [0.0, 1.0])
     assert (o32["h1_star"][corner] == o64["h1_star"][corner]).all()
-    np.testing.assert_allclose(o32["h1_sf"], o64["h1_sf"], atol=1e-4)
+    np.testing.assert_allclose(o32["h1_sf"], o64["h1_sf"], atol=1e-5)
