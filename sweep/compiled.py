@@ -1,23 +1,23 @@
-"""The jitted, sharded functions a run executes: the factored stage table and the
+"""The jitted, sharded functions a run executes: the factored stage outputs and the
 chunk function; compiled once per process and structure (``_COMPILED``).
 
 Pipeline for one chunk ``k`` (vectors ``k*chunk_size ..``)::
 
     start index ──▶ jit(shard_map(chunk fn)) over a 1-D mesh of local devices
         each device: its slice of flat indices (int64) → axis digits → values
-        gathered from per-axis tables of the run dtype → kernel → outputs
+        gathered from per-axis axis_values of the run dtype → kernel → outputs
         ──▶ the sink's device part (rows: the outputs kept; reductions: partial
             statistics per group)
 
 The chunk function is compiled once per (kernel, axis structure, padded chunk
-size, dtype, device set, device part): start index, axis tables, fixed values,
+size, dtype, device set, device part): start index, axis axis_values, fixed values,
 grid sizes and the device part's runtime inputs are arguments, so every chunk
 (and every grid with the same structure) reuses the executable.  The last chunk
 is padded by clamping indices to the last vector; the device part sees which
 lanes are padding.
 
 Factored evaluation: when the kernel registers a :class:`~kernels.registry.Factor`
-(``fn(p) == combine(p, stage(p[factor.params]))``), :func:`stage_table`
+(``fn(p) == combine(p, stage(p[factor.params]))``), :func:`stage_outputs`
 evaluates ``stage`` once per sub-grid point and each lane gathers its row and
 calls ``combine`` (see :func:`sweep.plan.factor_plan`).
 """
@@ -32,7 +32,7 @@ from .grid import device_digits, device_sub_index, device_values, sub_strides, t
 from .plan import FactorPlan, stage_sizes
 from .spec import Spec
 
-__all__ = ["enable_x64", "describe_devices", "stage_table", "chunk_function", "pack_layout",
+__all__ = ["enable_x64", "describe_devices", "stage_outputs", "chunk_function", "pack_layout",
            "assemble_function", "unpack", "Lanes", "KIND_DTYPES"]
 
 KIND_DTYPES = {"bool": np.bool_, "int8": np.int8}
@@ -60,7 +60,7 @@ def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
 
     Arguments mirror the chunk function's, for the sub-grid: its flat indices
     ``start ..`` are unravelled into digits of the sub-grid axes (``structure``),
-    values are gathered from their tables, fixed values are 0-d.
+    values are gathered from their axis_values, fixed values are 0-d.
     """
     fac = ks.factor
     key = ("stage", ks.name, id(fac.stage), tuple(fac.params), structure, fixed_names, per_device,
@@ -75,7 +75,7 @@ def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
     mesh = Mesh(np.array(devices), ("d",))
     wanted = set(fac.params)
 
-    def body(start, tables, fixed, sizes, strides, last):
+    def body(start, axis_values, fixed, sizes, strides, last):
         shard = jax.lax.axis_index("d").astype(jnp.int64)
         raw = start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
         idx = jnp.minimum(raw, last)
@@ -84,7 +84,7 @@ def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
         # there, so padding neither costs iterations nor fills a compacted solve.
         pad = raw > last
         params = {}
-        for (targets, categorical), col in zip(structure, device_values(idx, tables, sizes, strides)):
+        for (targets, categorical), col in zip(structure, device_values(idx, axis_values, sizes, strides)):
             col = jnp.where(pad[:, None] if col.ndim == 2 else pad, jnp.asarray(jnp.nan, col.dtype), col)
             if categorical:
                 params.update({t: col[:, j] for j, t in enumerate(targets)})
@@ -101,38 +101,38 @@ def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
     return _COMPILED[key]
 
 
-def stage_table(ks, spec: Spec, plan: FactorPlan, tables: list, structure: list, fixed: dict,
+def stage_outputs(ks, spec: Spec, plan: FactorPlan, axis_values: list, structure: list, fixed: dict,
                  devices: tuple) -> dict:
     """``ks.factor.stage`` at every point of the sub-grid of ``plan``:
     ``{"layout": ..., "arrays": ...}`` with the arrays of :func:`assemble_function`
-    (``table_len`` rows of :func:`stage_sizes`, rows past ``n_sub`` are padding),
+    (``stage_len`` rows of :func:`stage_sizes`, rows past ``n_sub`` are padding),
     replicated on every device of ``devices``."""
     import jax
     from jax.sharding import NamedSharding, PartitionSpec as P
 
     wanted = set(ks.factor.params)
-    sub_tables, sub_structure = [], []
+    sub_axis_values, sub_structure = [], []
     for j in plan.positions:
         targets, categorical = structure[j]
         if categorical:
             cols = [i for i, t in enumerate(targets) if t in wanted]
-            sub_tables.append(np.ascontiguousarray(tables[j][:, cols]))
+            sub_axis_values.append(np.ascontiguousarray(axis_values[j][:, cols]))
             sub_structure.append((tuple(targets[i] for i in cols), True))
         else:
-            sub_tables.append(tables[j])
+            sub_axis_values.append(axis_values[j])
             sub_structure.append((targets, False))
     sub_fixed = {k: v for k, v in fixed.items() if k in wanted}
-    per_device, table_len = stage_sizes(plan.n_sub, len(devices))
+    per_device, stage_len = stage_sizes(plan.n_sub, len(devices))
     fn, mesh = _stage_function(ks, tuple(sub_structure), tuple(sub_fixed), per_device, spec.dtype,
                                devices)
     sizes = np.asarray([len(spec.axes[j]) for j in plan.positions], np.int64)
     strides = np.asarray(sub_strides(sizes, range(len(sizes))), np.int64)
     replicated = NamedSharding(mesh, P())
-    args = jax.device_put((sub_tables, sub_fixed, sizes, strides, np.int64(plan.n_sub - 1)), replicated)
+    args = jax.device_put((sub_axis_values, sub_fixed, sizes, strides, np.int64(plan.n_sub - 1)), replicated)
     batch = per_device * len(devices)
     parts = [fn(np.int64(start), *args) for start in range(0, plan.n_sub, batch)]
     layout = pack_layout({k: np.dtype(v.dtype) for k, v in parts[0].items()})
-    assemble = assemble_function(layout, len(parts), table_len, mesh)
+    assemble = assemble_function(layout, len(parts), stage_len, mesh)
     return {"layout": layout, "arrays": assemble(parts)}
 
 
@@ -146,7 +146,7 @@ def _bits(dt: np.dtype) -> int | None:
 
 
 def pack_layout(dtypes: dict) -> tuple:
-    """How the stage outputs are laid out in the table: ``(plain, packed)``.
+    """How the stage outputs are laid out in the stage outputs: ``(plain, packed)``.
 
     ``plain`` is ``((name, dtype str, column), ...)``: outputs kept as values
     (floats, wide ints), stacked by dtype into one 2-D array each, so a lane
@@ -168,10 +168,10 @@ def pack_layout(dtypes: dict) -> tuple:
     return tuple(plain), tuple(packed)
 
 
-def assemble_function(layout: tuple, n_parts: int, table_len: int, mesh):
-    """Jitted: the stage batches → ``{"plain": {name: column}, "words": uint32[table_len, n]}``,
-    trimmed/zero-padded to ``table_len`` rows and replicated on every device; cached."""
-    key = ("assemble", layout, n_parts, table_len, tuple(d.id for d in mesh.devices.flat))
+def assemble_function(layout: tuple, n_parts: int, stage_len: int, mesh):
+    """Jitted: the stage batches → ``{"plain": {name: column}, "words": uint32[stage_len, n]}``,
+    trimmed/zero-padded to ``stage_len`` rows and replicated on every device; cached."""
+    key = ("assemble", layout, n_parts, stage_len, tuple(d.id for d in mesh.devices.flat))
     if key in _COMPILED:
         return _COMPILED[key]
 
@@ -182,14 +182,14 @@ def assemble_function(layout: tuple, n_parts: int, table_len: int, mesh):
     plain, packed = layout
 
     def fit(col):
-        if col.shape[0] >= table_len:
-            return col[:table_len]
-        return jnp.concatenate([col, jnp.zeros((table_len - col.shape[0],), col.dtype)])
+        if col.shape[0] >= stage_len:
+            return col[:stage_len]
+        return jnp.concatenate([col, jnp.zeros((stage_len - col.shape[0],), col.dtype)])
 
     def assemble(parts):
         cols = {k: fit(jnp.concatenate([p[k] for p in parts])) for k in parts[0]}
         n_words = 1 + max((w for _, _, w, _, _ in packed), default=-1)
-        words = [jnp.zeros((table_len,), jnp.uint32) for _ in range(n_words)]
+        words = [jnp.zeros((stage_len,), jnp.uint32) for _ in range(n_words)]
         for name, _, w, shift, bits in packed:
             v = cols[name]
             if v.dtype == jnp.bool_:
@@ -201,7 +201,7 @@ def assemble_function(layout: tuple, n_parts: int, table_len: int, mesh):
         for name, dt, _ in plain:
             groups.setdefault(dt, []).append(cols[name])
         return {"plain": {dt: jnp.stack(g, axis=1) for dt, g in groups.items()},
-                "words": jnp.stack(words, axis=1) if words else jnp.zeros((table_len, 0), jnp.uint32)}
+                "words": jnp.stack(words, axis=1) if words else jnp.zeros((stage_len, 0), jnp.uint32)}
 
     fn = jax.jit(assemble, out_shardings=NamedSharding(mesh, P()))
     _COMPILED[key] = fn
@@ -209,7 +209,7 @@ def assemble_function(layout: tuple, n_parts: int, table_len: int, mesh):
 
 
 def unpack(layout: tuple, rows: dict) -> dict:
-    """Stage outputs from gathered table rows (traced): the inverse of the packing of
+    """Stage outputs from gathered stage rows (traced): the inverse of the packing of
     :func:`assemble_function`, bit for bit."""
     import jax
     import jax.numpy as jnp
@@ -285,7 +285,7 @@ def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dt
     ``structure`` is, per axis, the kernel parameters it drives (one name for a
     numeric axis, the targets for a categorical axis) and whether it is categorical.
     ``factored`` is None (the kernel's ``fn`` per lane) or the positions of the
-    sub-grid axes of a :class:`FactorPlan`: then the function takes the stage table
+    sub-grid axes of a :class:`FactorPlan`: then the function takes the stage outputs
     (laid out as ``layout`` says, see :func:`pack_layout`) and the sub-grid strides
     as two more arguments and calls ``factor.combine``.  ``exact_float``: every flat
     index is below :data:`~sweep.grid.FLOAT_DIGITS_LIMIT` (see
@@ -312,7 +312,7 @@ def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dt
     mesh = Mesh(np.array(devices), ("d",))
     dt = jnp.dtype(dtype)
 
-    def body(start, tables, fixed, sizes, strides, last, extra, *stage):
+    def body(start, axis_values, fixed, sizes, strides, last, extra, *stage):
         shard = jax.lax.axis_index("d").astype(jnp.int64)
         raw = start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
         # Padding lanes (past the last vector) recompute the last vector; the sink
@@ -321,7 +321,7 @@ def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dt
         digits = device_digits(idx, sizes, strides, exact_float)
         params, axis_values = {}, {}
         for j, ((targets, categorical), col) in enumerate(
-                zip(structure, device_values(idx, tables, sizes, strides, digits))):
+                zip(structure, device_values(idx, axis_values, sizes, strides, digits))):
             if categorical:
                 params.update({t: col[:, i] for i, t in enumerate(targets)})
             else:
@@ -332,12 +332,12 @@ def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dt
         if fac is None:
             out = _batched_call(ks, params, fixed, per_device)
         else:
-            table, substrides = stage
+            stage_cols, substrides = stage
             if factored:
                 sub = device_sub_index(idx, sizes, strides, substrides, factored, exact_float)
-                rows = jax.tree_util.tree_map(lambda v: take_rows(v, sub), table)
+                rows = jax.tree_util.tree_map(lambda v: take_rows(v, sub), stage_cols)
             else:  # every factor parameter is fixed: one stage point, kept 0-d
-                rows = jax.tree_util.tree_map(lambda v: v[0], table)
+                rows = jax.tree_util.tree_map(lambda v: v[0], stage_cols)
             out = fac.combine(params, unpack(layout, rows))
         res = {}
         for o in ks.outputs:

@@ -181,15 +181,15 @@ def take_rows(table, index):
     return table.at[index].get(mode="promise_in_bounds")
 
 
-def device_values(idx, tables, sizes, strides, digits=None, exact_float: bool = True):
+def device_values(idx, axis_values, sizes, strides, digits=None, exact_float: bool = True):
     """Per-axis table rows at flat indices ``idx`` — traced inside jit.
 
     ``idx`` is an int64 vector; ``sizes`` and ``strides`` are int64 vectors (runtime
-    arguments, so grids of the same structure share one compilation); ``tables[j]``
+    arguments, so grids of the same structure share one compilation); ``axis_values[j]``
     is axis ``j``'s values in the run dtype, shape ``(size_j,)`` or, for a
     categorical axis, ``(size_j, n_targets)``.  ``digits`` (from
     :func:`device_digits`) may be passed when the caller needs them too.
     """
     if digits is None:
         digits = device_digits(idx, sizes, strides, exact_float)
-    return [take_rows(table, digit) for table, digit in zip(tables, digits)]
+    return [take_rows(table, digit) for table, digit in zip(axis_values, digits)]

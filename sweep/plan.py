@@ -50,7 +50,7 @@ def columns_doc(spec: Spec) -> list[dict]:
 # ---------------------------------------------------------------------------
 # factored evaluation (kernels.registry.Factor)
 
-#: largest sub-grid (points) whose stage table is precomputed; past it, no factoring
+#: largest sub-grid (points) whose stage outputs are precomputed; past it, no factoring
 FACTOR_MAX_SUB = 1 << 23
 #: most sub-grid points evaluated by one call of the stage function
 FACTOR_BATCH = 1 << 20
@@ -119,13 +119,13 @@ def _pow2_ceil(n: int) -> int:
 
 
 def stage_sizes(n_sub: int, ndev: int) -> tuple[int, int]:
-    """(points per device per stage call, padded table length).
+    """(points per device per stage call, padded stage length).
 
-    The table is ``n_sub`` rounded up to a multiple of 1/16 of the power of two
+    The stage length is ``n_sub`` rounded up to a multiple of 1/16 of the power of two
     above it (at least 256), so less than 1/8 of it is padding, and grids whose
     sub-grids round to the same length share the compiled stage and chunk
-    functions.  One call evaluates the whole table when it has at most
-    :data:`FACTOR_BATCH` points: a table assembled from several calls' sharded
+    functions.  One call evaluates the whole stage when it has at most
+    :data:`FACTOR_BATCH` points: stage outputs assembled from several calls' sharded
     outputs needs one cross-device gather per call and output, which cost as
     much as the stage itself on a 41k-point sub-grid.
     """

@@ -247,7 +247,7 @@ def evaluate(kernel: str, values: dict, *, dtype: str = "float64", source: str =
     spec = parse_spec({"kernel": kernel, "dtype": dtype, "chunk_size": 1, "fixed": dict(values)},
                       source=source)
     runner = ChunkRunner(spec)
-    row = runner.to_table(runner.dispatch(0)).to_pylist()[0]
+    row = runner.to_arrow(runner.dispatch(0)).to_pylist()[0]
     row.pop("index")
     return {"kernel": kernel, "dtype": spec.dtype, "params": spec.resolved_fixed(),
             "categoricals": {k: v for k, v in spec.fixed.items() if isinstance(v, str)},

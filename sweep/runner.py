@@ -1,5 +1,5 @@
-"""Device dispatch: the device-side inputs of a spec (axis tables, fixed values,
-grid geometry, the factored stage table) and the asynchronous dispatch of its
+"""Device dispatch: the device-side inputs of a spec (axis axis_values, fixed values,
+grid geometry, the factored stage outputs) and the asynchronous dispatch of its
 chunks through a compiled chunk function (:mod:`sweep.compiled`).
 
 A :class:`ChunkRunner` serves any sink: :meth:`ChunkRunner.dispatch` takes the
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .allocator import retain_freed_memory
-from .compiled import chunk_function, enable_x64, stage_table
+from .compiled import chunk_function, enable_x64, stage_outputs
 from .grid import FLOAT_DIGITS_LIMIT, Grid, sub_strides
 from .plan import factor_plan, factor_setting, lanes_per_device
 from .spec import Spec
@@ -52,7 +52,7 @@ class ChunkRunner:
         self.per_device = lanes_per_device(ks, min(spec.chunk_size, spec.n_vectors), ndev)
         dt = np.dtype(spec.dtype)
 
-        tables, structure = [], []
+        axis_values, structure = [], []
         for a in spec.axes:
             cat = ks.categorical(a.name)
             if cat is not None:
@@ -63,24 +63,24 @@ class ChunkRunner:
                 structure.append(((a.name,), False))
             # Cast from the float64 spec values once, on the host: float32 runs never
             # see a float64 array.
-            tables.append(tab.astype(dt))
+            axis_values.append(tab.astype(dt))
         self.structure = tuple(structure)
         fixed = {k: np.asarray(v, dtype=dt) for k, v in spec.resolved_fixed().items()}
         self._fixed_names = tuple(fixed)
 
         self.plan = plan = factor_plan(spec, factor)
-        self._stage_inputs = (tables, structure, fixed)
+        self._stage_inputs = (axis_values, structure, fixed)
         self._layout = None
         stage = None
         if plan is not None:
             # Dispatched asynchronously: the first chunk waits for it on the device.
-            stage = stage_table(ks, spec, plan, tables, structure, fixed, self.devices)
+            stage = stage_outputs(ks, spec, plan, axis_values, structure, fixed, self.devices)
             self._layout = stage["layout"]
         self._mesh = mesh = Mesh(np.array(self.devices), ("d",))
         self._replicated = NamedSharding(mesh, P())
         geometry = (np.asarray(self.grid.sizes, np.int64), np.asarray(self.grid.strides, np.int64),
                     np.int64(spec.n_vectors - 1))
-        self._args = jax.device_put((tables, fixed) + geometry, self._replicated)
+        self._args = jax.device_put((axis_values, fixed) + geometry, self._replicated)
         self._stage_args = ()
         if stage is not None:
             substrides = np.asarray(sub_strides(self.grid.sizes, plan.positions) or (0,), np.int64)
@@ -115,8 +115,8 @@ class ChunkRunner:
         root-solving stage and the per-vector pass), not only the latter."""
         if self.plan is None:
             return
-        tables, structure, fixed = self._stage_inputs
-        stage = stage_table(self.kernel, self.spec, self.plan, tables, structure, fixed, self.devices)
+        axis_values, structure, fixed = self._stage_inputs
+        stage = stage_outputs(self.kernel, self.spec, self.plan, axis_values, structure, fixed, self.devices)
         self._stage_args = (stage["arrays"], self._stage_args[1])
 
     def dispatch(self, k: int, device_part=None, extra=None) -> Pending:
@@ -128,7 +128,7 @@ class ChunkRunner:
         outputs = fn(np.int64(start), *self._args, {} if extra is None else extra, *self._stage_args)
         return Pending(k, start, length, outputs)
 
-    def to_table(self, pending: Pending):
+    def to_arrow(self, pending: Pending):
         """Wait for a chunk dispatched with the default device part and lay it out as
         an Arrow table of every output (trimmed)."""
         from .sinks.rows import RowsSink

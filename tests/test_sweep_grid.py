@@ -73,10 +73,10 @@ def test_device_values_match_host(dtype):
     grid = Grid.from_spec(spec)
     dt = np.dtype(dtype)
     cat = np.array([[MODE.choices[c][t] for t in MODE.targets] for c in spec.axes[1].values]).astype(dt)
-    tables = [np.asarray(spec.axes[0].values).astype(dt), cat, np.asarray(spec.axes[2].values).astype(dt)]
+    axis_values = [np.asarray(spec.axes[0].values).astype(dt), cat, np.asarray(spec.axes[2].values).astype(dt)]
     idx = np.arange(grid.n, dtype=np.int64)
     f = jax.jit(device_values)
-    cols = f(jnp.asarray(idx), tables, np.asarray(grid.sizes, np.int64), np.asarray(grid.strides, np.int64))
+    cols = f(jnp.asarray(idx), axis_values, np.asarray(grid.sizes, np.int64), np.asarray(grid.strides, np.int64))
     host = grid.values(idx, dtype=dt)
     assert cols[0].dtype == dt and cols[1].dtype == dt
     np.testing.assert_array_equal(np.asarray(cols[0]), host["x"])
@@ -90,9 +90,9 @@ def test_device_index_arithmetic_is_int64_beyond_2_31():
     # Two axes of 2**20 and 2**19 points: flat indices reach 2**39, past int32.
     sizes = np.array([2**20, 2**19], np.int64)
     strides = np.array([2**19, 1], np.int64)
-    tables = [jnp.arange(2**20, dtype=jnp.float64), jnp.arange(2**19, dtype=jnp.float64)]
+    axis_values = [jnp.arange(2**20, dtype=jnp.float64), jnp.arange(2**19, dtype=jnp.float64)]
     idx = jnp.asarray(np.array([0, 2**31 + 5, 2**39 - 1], np.int64))
-    a, b = jax.jit(device_values)(idx, tables, sizes, strides)
+    a, b = jax.jit(device_values)(idx, axis_values, sizes, strides)
     np.testing.assert_array_equal(np.asarray(a), [0, (2**31 + 5) // 2**19, 2**20 - 1])
     np.testing.assert_array_equal(np.asarray(b), [0, (2**31 + 5) % 2**19, 2**19 - 1])
 

@@ -264,7 +264,7 @@ def _combine_devices(out: dict) -> dict:
     return res
 
 
-def _to_table(arrays: dict):
+def _to_arrow(arrays: dict):
     """Named 1-D arrays → a long Arrow table ``(array, pos, value)``: every value's
     64 bits as int64 (floats and uint64 keys bit for bit); histograms sparse."""
     import pyarrow as pa
@@ -392,7 +392,7 @@ class ReduceSink:
         return completed_files(partials_dir(out_dir, self.name), self.spec.hash, chunk_ids)
 
     def write(self, out_dir, chunk: int, start: int, length: int, outputs: dict) -> None:
-        table, meta = _to_table(_combine_devices(outputs))
+        table, meta = _to_arrow(_combine_devices(outputs))
         spec = self.spec
         meta.update({META_SPEC_HASH: spec.hash.encode(), META_CHUNK: str(chunk).encode(),
                      META_KERNEL: spec.kernel.encode(), META_REDUCTION: self.name.encode()})
