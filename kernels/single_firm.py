@@ -1,4 +1,4 @@
-"""Kernel ``single_firm``: the benchmark without worker mobility (MODEL.md §4).
+"""Kernel ``single_firm``: the benchmark without worker mobility (docs/model.md §4).
 
 A single firm keeps its worker for both periods.  In the terminal period it never
 engages a below-benchmark worker (h2 = 0); in period 1 it maximizes
@@ -77,7 +77,7 @@ def single_firm_policy(s1, alpha1, pi1, gamma, L1, s_star, regime):
 
 
 def single_firm_solution(s1, alpha1, pi1, pi2, gamma, delta, lam_R, beta, b, L1):
-    """(s*, s_L, s_H, h1_sf, regime) of MODEL.md §4; reused by ``period1``."""
+    """(s*, s_L, s_H, h1_sf, regime) of docs/model.md §4; reused by ``period1``."""
     rhs = target_rhs(pi1, pi2, gamma, delta, lam_R, beta, L1)
     s_star, regime = target_skill(rhs, alpha1, b)
     s_L, s_H = engagement_band(s_star, alpha1, pi1, gamma, L1)

@@ -5,12 +5,12 @@ Pipeline for one chunk ``k`` (vectors ``k*chunk_size ..``)::
 
     start index ──▶ jit(shard_map(chunk fn)) over a 1-D mesh of local devices
         each device: its slice of flat indices (int64) → axis digits → values
-        gathered from per-axis axis_values of the run dtype → kernel → outputs
+        gathered from per-axis value arrays of the run dtype → kernel → outputs
         ──▶ the sink's device part (rows: the outputs kept; reductions: partial
             statistics per group)
 
 The chunk function is compiled once per (kernel, axis structure, padded chunk
-size, dtype, device set, device part): start index, axis axis_values, fixed values,
+size, dtype, device set, device part): start index, axis value arrays, fixed values,
 grid sizes and the device part's runtime inputs are arguments, so every chunk
 (and every grid with the same structure) reuses the executable.  The last chunk
 is padded by clamping indices to the last vector; the device part sees which
@@ -60,7 +60,7 @@ def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
 
     Arguments mirror the chunk function's, for the sub-grid: its flat indices
     ``start ..`` are unravelled into digits of the sub-grid axes (``structure``),
-    values are gathered from their axis_values, fixed values are 0-d.
+    values are gathered from their value arrays, fixed values are 0-d.
     """
     fac = ks.factor
     key = ("stage", ks.name, id(fac.stage), tuple(fac.params), structure, fixed_names, per_device,
@@ -312,7 +312,7 @@ def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dt
     mesh = Mesh(np.array(devices), ("d",))
     dt = jnp.dtype(dtype)
 
-    def body(start, axis_values, fixed, sizes, strides, last, extra, *stage):
+    def body(start, axis_arrays, fixed, sizes, strides, last, extra, *stage):
         shard = jax.lax.axis_index("d").astype(jnp.int64)
         raw = start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
         # Padding lanes (past the last vector) recompute the last vector; the sink
@@ -321,7 +321,7 @@ def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dt
         digits = device_digits(idx, sizes, strides, exact_float)
         params, axis_values = {}, {}
         for j, ((targets, categorical), col) in enumerate(
-                zip(structure, device_values(idx, axis_values, sizes, strides, digits))):
+                zip(structure, device_values(idx, axis_arrays, sizes, strides, digits))):
             if categorical:
                 params.update({t: col[:, i] for i, t in enumerate(targets)})
             else:

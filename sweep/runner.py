@@ -1,4 +1,4 @@
-"""Device dispatch: the device-side inputs of a spec (axis axis_values, fixed values,
+"""Device dispatch: the device-side inputs of a spec (axis value arrays, fixed values,
 grid geometry, the factored stage outputs) and the asynchronous dispatch of its
 chunks through a compiled chunk function (:mod:`sweep.compiled`).
 

@@ -24,6 +24,7 @@ import pytest
 
 from tests.toy_kernels import SLOW, subprocess_env, sweep_cmd  # registered by conftest
 from sweep import dataset
+from sweep.processes import host_name
 from sweep.cli import main
 from sweep.engine import run
 from sweep.errors import OutputError
@@ -203,8 +204,7 @@ def _fake_live_run(out):
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     d = out / LEASE_DIR
     d.mkdir(exist_ok=True)
-    host = dataset.socket.gethostname()
-    host = "".join(c if c.isalnum() or c in "_-" else "-" for c in host)
+    host = host_name()
     (d / f"run.{host}.{child.pid}.0123456789ab").write_text(f"{host} {child.pid}\n")
     return child
 

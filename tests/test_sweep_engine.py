@@ -212,9 +212,9 @@ def test_no_recompilation_after_first_chunk(tmp_path):
     spec = make_spec(tmp_path, nx=50, chunk=11)  # chunk size used by no other test
     runner = ChunkRunner(spec)
     with count_compiles() as compiles:
-        runner.to_table(runner.dispatch(0))
+        runner.to_arrow(runner.dispatch(0))
         first = len(compiles)
-        tables = [runner.to_table(runner.dispatch(k)) for k in range(1, spec.n_chunks)]
+        tables = [runner.to_arrow(runner.dispatch(k)) for k in range(1, spec.n_chunks)]
     assert first >= 1  # the chunk function was compiled for chunk 0 ...
     assert len(compiles) == first  # ... and never again, last (padded) chunk included
     assert sum(t.num_rows for t in tables) == spec.n_vectors - 11

@@ -114,9 +114,9 @@ def test_second_chunk_of_a_factored_run_compiles_nothing(tmp_path):
     runner = ChunkRunner(spec)
     assert runner.plan is not None and runner.plan.n_sub == 12
     with count_compiles() as compiles:
-        runner.to_table(runner.dispatch(0))
+        runner.to_arrow(runner.dispatch(0))
         first = len(compiles)
-        tables = [runner.to_table(runner.dispatch(k)) for k in range(1, spec.n_chunks)]
+        tables = [runner.to_arrow(runner.dispatch(k)) for k in range(1, spec.n_chunks)]
     assert first >= 1 and len(compiles) == first  # last (padded) chunk included
     assert sum(t.num_rows for t in tables) == spec.n_vectors - 13
 
@@ -239,7 +239,7 @@ a, b = ChunkRunner(spec, factor=True), ChunkRunner(spec, factor=False)
 assert len(a.devices) == 3 and a.plan is not None and b.plan is None
 assert a._stage_args[0]["words"].sharding.is_fully_replicated
 for k in range(spec.n_chunks):
-    ta, tb = a.to_table(a.dispatch(k)), b.to_table(b.dispatch(k))
+    ta, tb = a.to_arrow(a.dispatch(k)), b.to_arrow(b.dispatch(k))
     for n in ta.column_names:
         x, y = ta[n].to_numpy(), tb[n].to_numpy()
         assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), n
