@@ -123,6 +123,9 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--order", type=float, default=0.0, help="terminal_order for both sides")
     ap.add_argument("--out", default=None, help="write every vector and result as JSON here")
+    ap.add_argument("--brute-cache", default=None,
+                    help="an earlier --out JSON: reuse its brute-force results for the same vectors "
+                         "(to re-audit a changed kernel without redoing the reference)")
     a = ap.parse_args(argv)
     t0 = time.time()
     inside, outside = draw(a.n // 2, a.n - a.n // 2, a.seed)
@@ -133,8 +136,14 @@ def main(argv=None):
     kern = run_kernel(vectors, order=a.order)
     t2 = time.time()
     # spawn, not fork: the parent has JAX's threads running
+    cache = {}
+    if a.brute_cache:
+        with open(a.brute_cache) as fh:
+            cache = {json.dumps(r["vector"], sort_keys=True): r["brute"] for r in json.load(fh)["rows"]}
+    todo = [i for i, v in enumerate(vectors) if json.dumps(v, sort_keys=True) not in cache]
     with ProcessPoolExecutor(a.workers, mp_context=multiprocessing.get_context("spawn")) as ex:
-        brute = list(ex.map(_brute, [(v, a.order) for v in vectors], chunksize=4))
+        fresh = dict(zip(todo, ex.map(_brute, [(vectors[i], a.order) for i in todo], chunksize=4)))
+    brute = [fresh[i] if i in fresh else cache[json.dumps(v, sort_keys=True)] for i, v in enumerate(vectors)]
     t3 = time.time()
     rows = []
     counts = {}
@@ -162,7 +171,7 @@ def main(argv=None):
                          kernel={kk: k[kk] for kk in ("n_sym_eq", "h1_star_min", "h1_star_max", "asym_eq",
                                                       "n_asym_eq", "asym_high", "asym_low", "in_D1",
                                                       "terminal_alternative", "terminal_order_matters")}))
-    summary = dict(counts=counts, n=len(vectors), seconds=dict(draw=t1 - t0, kernel=t2 - t1, brute=t3 - t2),
+    summary = dict(counts=counts, n=len(vectors), brute_reused=len(vectors) - len(todo), seconds=dict(draw=t1 - t0, kernel=t2 - t1, brute=t3 - t2),
                    brute_seconds_per_vector=float(np.mean([b["seconds"] for b in brute])))
     print(json.dumps(summary, indent=1))
     for r in rows:

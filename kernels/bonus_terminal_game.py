@@ -39,21 +39,24 @@ from jax import lax
 
 from . import domains as dom
 from . import status as st
-from .primitives import B, B_prime, M, W, W_prime, dM_dh, dM_ds, g
+from .primitives import B, B_prime, M, S, W, W_prime, dM_dh, dM_ds, g
 from .roots import Root, solve
 from .terminal import H_GRID, Period2, snap
 
 #: interior-root slots per bonus class (F2_z is unimodal in h: at most two roots)
 ROOTS = 2
 #: golden-section steps refining a best reply inside its two grid cells: the bracket
-#: 2/64 shrinks by 0.618^22 ≈ 2.5e-5, to ~8e-7 (payoff error ~ Π''·1e-13)
-GOLDEN = 22
+#: 2/64 shrinks by 0.618^18 ≈ 1.7e-4, to ~5e-6 (payoff error ~ Π''·1e-11, below the
+#: deviation test's 1e-9 relative tolerance)
+GOLDEN = 18
 #: relative tolerance of the deviation test, by float width (as ``period1``)
 RTOL = {64: 1e-9, 32: 1e-4}
 #: best-response iterations on the coarse strategy grid looking for a 2-cycle
 K_BR = 12
-#: stride of the coarse h grid used by the asymmetric search (9 points)
-BR_STRIDE = 8
+#: stride of the coarse h grid used by the asymmetric search (5 points per bonus
+#: choice: a 10 × 10 best-response table; Lemma 1 rules asymmetry out at ω = 0 and
+#: none was found at ω > 0 on finer grids in the notebook's datasets)
+BR_STRIDE = 16
 
 _INV_GOLDEN = 0.6180339887498949
 
@@ -129,7 +132,11 @@ def _crossing_cells(f, hs):
     return has, hs[k], hs[k + 1], jnp.sum(cross, axis=-1)
 
 
-def candidates(s2, q: Period2, omega, compact=True) -> Candidates:
+#: share of root slots solved per block (a lane has about one sign change per class)
+ROOT_FRACTION = 0.25
+
+
+def candidates(s2, q: Period2, omega) -> Candidates:
     """Symmetric candidates of both classes (Prop. 3's cases with margin M − ωz).
 
     The grid factor β/(2η)·K2·B'(g) and M are computed once for both classes (the
@@ -148,9 +155,20 @@ def candidates(s2, q: Period2, omega, compact=True) -> Candidates:
     f = c[..., None, :] * (m[..., None, :] - wz[..., None]) - t[..., None]   # (..., 2, G)
     has, lo, hi, n_cross = _crossing_cells(f, hs)                       # (..., 2, ROOTS)
     nd = lo.ndim
-    th = (jnp.broadcast_to(s2[..., None, None], lo.shape), fit(q, nd),
-          jnp.broadcast_to(wz[..., None], lo.shape))
-    r = solve(_foc_shifted, lo + 1.0, hi + 1.0, th, mask=has, compact=0.25 if compact else None)
+
+    def flat(v):            # a batch-shaped (or slot-shaped) leaf at every slot, flattened
+        return jnp.broadcast_to(jnp.reshape(v, jnp.shape(v) + (1,) * (nd - jnp.ndim(v))), lo.shape).reshape(-1)
+
+    th = (flat(s2), jax.tree_util.tree_map(flat, q), flat(wz[..., None]))
+    lo_f, hi_f = lo.reshape(-1) + 1.0, hi.reshape(-1) + 1.0
+
+    def rows(idx):
+        r = solve(_foc_shifted, lo_f[idx], hi_f[idx], jax.tree_util.tree_map(lambda v: v[idx], th))
+        return r.x, r.status
+
+    # only the slots with a sign change are solved (most have none), in blocks
+    x, stat = compact_rows(rows, has.reshape(-1), ROOT_FRACTION)
+    r = Root(x.reshape(lo.shape), jnp.where(has, stat.reshape(lo.shape), st.SKIPPED).astype(jnp.int8))
     rx = r.x - 1.0
     below = (s2 < q.alpha2)[..., None]
     above = (s2 > q.alpha2)[..., None]
@@ -244,9 +262,13 @@ def best_reply(u_opp, s2, q: Period2, omega, grid: Strategy, hs) -> Reply:
     q_e = fit(q, jnp.ndim(u_opp))
     om_e = jnp.reshape(omega, jnp.shape(omega) + (1,) * (jnp.ndim(u_opp) - jnp.ndim(omega)))
 
+    # the wage W(s2) does not depend on the deviation: once, outside the loop
+    w_s2 = W(s2e, q_e.b)
+
     def f(x):
-        sv = strategy_values(x, s2e, q_e)
-        return deviation_payoff(sv.U, sv.M, zb, u_opp, om_e, q_e.eta)
+        u = q_e.beta * B(g(s2e, x, q_e.alpha2, q_e.pi2, q_e.gamma, q_e.L2), q_e.b)
+        m = S(s2e, x, q_e.alpha2, q_e.pi2, q_e.delta, q_e.lam_R) - w_s2
+        return deviation_payoff(u, m, zb, u_opp, om_e, q_e.eta)
 
     c, d = b - r * (b - a), a + r * (b - a)
     fc, fd = f(c), f(d)
@@ -294,7 +316,7 @@ class TerminalSelection(NamedTuple):
 
     h: jnp.ndarray          # h2* (NaN with status when none)
     z: jnp.ndarray          # z2* as 0/1 float (NaN when none)
-    status: jnp.ndarray     # int8: slot status of the selected equilibrium, SKIPPED, NONFINITE
+    status: jnp.ndarray     # int8: slot status of the selected equilibrium, NOT_UNIQUE, NONFINITE
     n_sym: jnp.ndarray      # int32 verified symmetric equilibria (both classes); −1 at s2 = α2
     pay_eq: jnp.ndarray
     nopay_eq: jnp.ndarray
@@ -317,15 +339,11 @@ def _class_pick(ver, h, first_slot_order):
     return found, idx
 
 
-def select_terminal(s2, q: Period2, omega, nested=False) -> TerminalSelection:
+def select_terminal(s2, q: Period2, omega) -> TerminalSelection:
     """Verified symmetric terminal equilibria and the selection of docs/model.md §9:
     within each class h = 1, else h = 0, else the lowest interior root; between the
-    classes the larger common profit Π̄2 = (M − ωz)/2, ties to z = 0.
-
-    ``nested``: called inside the period-1 searches, whose rows are already
-    compacted; the root solve then skips its own compaction (one traced copy of the
-    solver instead of two: shorter compiles, same values)."""
-    cand = candidates(s2, q, omega, compact=not nested)
+    classes the larger common profit Π̄2 = (M − ωz)/2, ties to z = 0."""
+    cand = candidates(s2, q, omega)
     hs = jnp.linspace(0.0, 1.0, H_GRID, dtype=s2.dtype)
     grid = strategy_values(jnp.broadcast_to(hs, s2.shape + (H_GRID,)), s2, q)
     own = strategy_values(cand.h, s2, q)
@@ -356,7 +374,8 @@ def select_terminal(s2, q: Period2, omega, nested=False) -> TerminalSelection:
     h = jnp.where(ok, jnp.where(pay, h1, h0), jnp.nan)
     z = jnp.where(ok, pay.astype(s2.dtype), jnp.nan)
     status = jnp.where(pay, s1, s0)
-    status = jnp.where(ok, status, jnp.where(cand.finite, st.SKIPPED, st.NONFINITE)).astype(jnp.int8)
+    # none verified, or s2 = α2 (every h is one): NOT_UNIQUE, the code for 'none or several'
+    status = jnp.where(ok, status, jnp.where(cand.finite, st.NOT_UNIQUE, st.NONFINITE)).astype(jnp.int8)
     n = jnp.sum(ver, axis=-1, dtype=jnp.int32)
     n = jnp.where(at_alpha, -1, n)
     # alternatives: bonus first (z = 1 whenever that class has an equilibrium), no-bonus
@@ -456,7 +475,7 @@ def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
     n = math.prod(shape)
     tol = tolerance(s2.dtype)
 
-    def refine(lane, x, zx, s2l, ql, oml, gl):
+    def refine(x, zx, s2l, ql, oml, gl):
         svx = strategy_values(x, s2l, ql)
         ry = best_reply(svx.U + oml * zx, s2l, ql, oml, gl, hs)
         svy = strategy_values(ry.h, s2l, ql)
@@ -474,7 +493,7 @@ def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
         qs = jax.tree_util.tree_map(lambda v: _lane_rows(v, shape, lane), q)
         gs = Strategy(grid.U.reshape(n, -1)[lane], grid.M.reshape(n, -1)[lane])
         jl = jx.reshape(-1)[lane]
-        return refine(lane, hcc[jl], zc[jl], _lane_rows(s2, shape, lane), qs,
+        return refine(hcc[jl], zc[jl], _lane_rows(s2, shape, lane), qs,
                       _lane_rows(omega, shape, lane), gs)
 
     ok, mixed = compact_rows(part, found.reshape(-1), ASYM_FRACTION)

@@ -142,7 +142,7 @@ P1_OUTPUTS = (
     Output("F1_at_0", "float", "period-1 engagement gain F1(0) (docs/model.md §6)"),
     Output("F1_at_1", "float", "period-1 engagement gain F1(1)"),
     Output("complements", "bool", "eq. 11 holds at h1* (False when h1* is NaN)"),
-    Output("asym_eq", "bool", "a verified asymmetric pure equilibrium (x ≠ y) was found"),
+    Output("asym_eq", "bool", "a verified asymmetric pure equilibrium (x ≠ y) was found (admissible rows are searched)"),
     Output("n_asym_eq", "int8", "distinct verified asymmetric pairs found by the search (the most asymmetric is reported)"),
     Output("asym_high", "float", "higher engagement of the asymmetric equilibrium (NaN unless asym_eq)"),
     Output("asym_low", "float", "lower engagement of the asymmetric equilibrium (NaN unless asym_eq)"),
@@ -184,12 +184,13 @@ def period1(p):
              & (dom.Psi(jnp.where(f_A3, low2, 0.5 * a2), a2, pi2, gam, lr, b) < T))
 
     h1_sf = single_firm_solution(s1, a1, pi1, pi2, gam, dl, lr, beta, b, L1)[3]
+    admissible = f_dom & f_A1 & f_A2 & f_A3 & f_A4
 
     def game(zero_first):
         q2x = q2._replace(zero_first=zero_first)
         grid = grid_values(q1, q2x)
         sym = symmetric_equilibria(q1, q2x, grid)
-        asym = asymmetric_search(q1, q2x, grid, sym.pop("corner_replies"))
+        asym = asymmetric_search(q1, q2x, grid, sym.pop("corner_replies"), admissible)
         return dict(sym, F1_at_0=grid.F1[..., 0], F1_at_1=grid.F1[..., -1], **asym)
 
     # Off D2 both terminal corners can be candidates at a reachable s2; there the
@@ -200,7 +201,9 @@ def period1(p):
     hs = jnp.linspace(0.0, 1.0, N_REACH, dtype=s1.dtype)
     reach = g(s1[..., None], hs, a1[..., None], pi1[..., None], gam[..., None], L1[..., None])
     alt = jnp.any(both_corners(reach, jax.tree_util.tree_map(lambda v: v[..., None], q2)), axis=-1)
-    alt = alt & (s1 < a1)
+    # inadmissible rows (e.g. s1 below s̲, where the skill floor binds) get no flag
+    # and never trigger the second solve
+    alt = alt & (s1 < a1) & admissible
     shapes = jax.eval_shape(game, order)
     blank = jax.tree_util.tree_map(lambda t: jnp.zeros(t.shape, t.dtype), shapes)
 
@@ -252,7 +255,7 @@ def period1(p):
         in_D1=in_D1,
         domain=f_dom, A1=f_A1, A2=f_A2, A3=f_A3, A4=f_A4, OA1=f_OA1,
         monotone=adm.monotone(b, a2, pi2, lr),
-        admissible=f_dom & f_A1 & f_A2 & f_A3 & f_A4,
+        admissible=admissible,
     ), p)
 
 

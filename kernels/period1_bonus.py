@@ -106,7 +106,7 @@ def values_at(x, q1: Period1, q2, omega, with_slopes=False):
     shape = x.shape
     q1, q2, om = _bcast(q1, shape), _bcast(q2, shape), _bcast(omega, shape)
     s2 = g(q1.s1, x, q1.alpha1, q1.pi1, q1.gamma, q1.L1)
-    sel = select_terminal(s2, q2, om, nested=True)
+    sel = select_terminal(s2, q2, om)
     pi_bar, v_bar, _ = continuation(s2, q2, om, sel)
     m1 = M(q1.s1, x, q1.alpha1, q1.pi1, q1.delta, q1.lam_R, q1.b)
     vals = Values(m1 + q2.beta * pi_bar, q2.beta * pi_bar, q2.beta * v_bar)
@@ -353,7 +353,7 @@ P1B_OUTPUTS = (
                                "(between classes the larger common payoff Φ1, ties to z = 0); NaN otherwise"),
     Output("z1_star", "bool", "the equilibrium h1_star pays the bonus (False when h1_star is NaN)"),
     Output("status_h1_star", "int8", "0 interior root, 4 corner 0, 5 corner 1, 3 max_iter, "
-                                     "6 no or several verified equilibria in a class"),
+                                     "7 not unique: no verified equilibrium, or several in a class"),
     Output("h1_nopay", "float", "the no-bonus symmetric equilibrium when unique in its class (NaN otherwise)"),
     Output("h1_pay", "float", "the both-pay symmetric equilibrium when unique in its class (NaN otherwise)"),
     Output("n_nopay_eq", "int8", "verified symmetric equilibria with z = 0"),
@@ -428,7 +428,7 @@ def period1_bonus(p):
     defined = (n0 <= 1) & (n1 <= 1) & (n0 + n1 >= 1)
     pay = u1 & (~u0 | (o1 > o0))
     h1_star = jnp.where(defined, jnp.where(pay, h1, h0), jnp.nan)
-    status = jnp.where(defined, jnp.where(pay, s1_, s0), st.SKIPPED).astype(jnp.int8)
+    status = jnp.where(defined, jnp.where(pay, s1_, s0), st.NOT_UNIQUE).astype(jnp.int8)
     n = n0 + n1
     asym = asymmetric_search(q1, q2, omega, xs, grid)
     return broadcast_outputs(dict(

@@ -22,18 +22,20 @@ SCAN_POINTS = 129
 #: slots for interior sign changes of F1 (more are flagged ``crossings_overflow``)
 MAX_CROSSINGS = 4
 #: golden-section steps refining a best response inside its grid cell pair; the
-#: bracket 2/(SCAN_POINTS−1) shrinks by 0.618^30 ≈ 5.4e-7, to ~8e-9: below the ~1e-8 at which
-#: a smooth maximum is resolved in float64 (payoff flat to ~Φ''·1e-16 there)
-GOLDEN = 30
+#: bracket 2/(SCAN_POINTS−1) shrinks by 0.618^24 ≈ 9.6e-6, to ~1.5e-7: the payoff is then
+#: resolved to ~Φ''·1e-14, far below the deviation tolerance, and a best reply's
+#: location to ~1e-7 (a smooth maximum is only defined to ~1e-8 in float64)
+GOLDEN = 24
 #: asymmetric search slots: the first NA_INT interior 2-cycles of the fine scan, and
 #: the two corner starts y = 0 and y = 1
 NA_INT = 2
 #: secant evaluations of E(y) = BR(BR(y)) − y refining an interior 2-cycle
-N_SECANT = 4
-#: points of the verification grid (not the search grid: 1/(VG−1) vs 1/(SCAN_POINTS−1)) and
-#: golden steps there: the bracket 2/(VG−1) shrinks to ~1e-6, so the best deviation's
+N_SECANT = 3
+#: points of the verification grid (not the search grid: spacing 1/60 vs 1/128, common
+#: points only 0, ¼, ½, ¾, 1) and golden steps there: the bracket 2/(VG−1) shrinks
+#: by 0.618^22 to ~8e-7, so the best deviation's
 #: payoff is resolved to ~Φ''·1e-12, far below the deviation tolerance
-VG = 101
+VG = 61
 VGOLDEN = 22
 #: relative tolerance of the deviation test, by float width
 RTOL = {64: 1e-9, 32: 1e-4}
@@ -396,7 +398,7 @@ def verification_grid(q1: Period1, q2: Period2) -> ScanGrid:
     return ScanGrid(xs, None, v)
 
 
-def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies):
+def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, lanes=True):
     """Asymmetric pure equilibria (x, y), x ≠ y, with x a best response to y and y
     to x (docs/model.md §6, after eq. 11).
 
@@ -414,8 +416,10 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies):
        must not beat the pair's payoffs by more than tol·(1 + |Φ1|), and
        |x − y| > ASYM_SEP.
 
-    Returns the most asymmetric verified pair and ``n_asym_eq``, the number of
-    distinct verified pairs among the slots.
+    Only ``lanes`` (the admissible rows) are searched: the secant refinement runs
+    only when one of them has an interior 2-cycle.  Returns the most asymmetric
+    verified pair and ``n_asym_eq``, the number of distinct verified pairs among
+    the slots.
 
     Limits: a 2-cycle whose lower member's cell also holds a diagonal crossing
     (|x − y| within about two grid cells of a symmetric equilibrium) is found only
@@ -427,6 +431,8 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies):
     xs = grid.xs
     r = grid_reply_scan(grid, q2)
     y_int, sl_int, has_int = interior_two_cycles(r, xs)
+    lanes = jnp.broadcast_to(lanes, shape)
+    has_int = has_int & lanes[..., None]
 
     def refine(_):
         return _two_cycle_refine(y_int, sl_int, has_int, q1, q2, grid)
@@ -438,7 +444,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies):
     y = jnp.concatenate([y_int, jnp.zeros(shape + (1,), xs.dtype), jnp.ones(shape + (1,), xs.dtype)],
                         axis=-1)
     x = jnp.concatenate([x_int, corner_replies], axis=-1)
-    active = jnp.concatenate([has_int, jnp.ones(shape + (2,), bool)], axis=-1)
+    active = jnp.concatenate([has_int, jnp.broadcast_to(lanes[..., None], shape + (2,))], axis=-1)
     k = y.shape[-1]
     vgrid = verification_grid(q1, q2)
     _, best, v = best_response(jnp.concatenate([y, x], axis=-1), q1, q2, vgrid, steps=VGOLDEN)

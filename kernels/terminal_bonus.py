@@ -11,7 +11,7 @@ same candidates on the same grid and the same order (h = 1, then h = 0, then the
 root).  The difference: ``terminal`` returns its Prop. 3 selection without a deviation
 test, this kernel returns verified equilibria only, so where the selected candidate of
 ``terminal`` is not an equilibrium (possible off D2) ``h2_star`` here is another,
-verified, equilibrium or NaN with status SKIPPED.  At ω = 0 the z = 1 class repeats
+verified, equilibrium or NaN with status NOT_UNIQUE.  At ω = 0 the z = 1 class repeats
 the z = 0 equilibria (paying a zero bonus changes nothing), so ``n_sym_eq`` is even
 there and the tie rule selects z2* = 0.
 """
@@ -41,8 +41,8 @@ TB_OUTPUTS = (
                                "NaN when no verified symmetric equilibrium"),
     Output("z2_star", "bool", "the selected equilibrium pays the bonus (False when h2_star is NaN)"),
     Output("status_h2_star", "int8",
-           "0 interior root, 4 corner 0, 5 corner 1, 6 no verified symmetric equilibrium "
-           "(or s2 = α2), 2 non-finite"),
+           "0 interior root, 4 corner 0, 5 corner 1, 7 not unique: no verified symmetric equilibrium "
+           "(or s2 = α2, where every h is one), 2 non-finite"),
     Output("n_sym_eq", "int8", "verified symmetric equilibria over both bonus classes "
                                "(at ω = 0 each appears in both); −1 at s2 = α2"),
     Output("pay_eq", "bool", "a verified symmetric equilibrium with both firms paying exists"),

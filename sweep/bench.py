@@ -30,6 +30,7 @@ repository's ``benchmarks/`` keeps scripts, results and findings.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shlex
@@ -113,7 +114,9 @@ def _config(args) -> dict:
         kernels=list(args.kernels), dtypes=list(args.dtypes), n=int(n), quick=quick,
         # the expensive kernels get fewer vectors (stated in the report)
         n_per_kernel={"coverage_oa5": int(n), "terminal": int(min(n, 131072)),
-                      "period1": int(min(n, 512 if quick else 4096))},
+                      "terminal_bonus": int(min(n, 131072)),
+                      "period1": int(min(n, 512 if quick else 4096)),
+                      "period1_bonus": int(min(n, 256 if quick else 1024))},
         repeats=args.repeats or (2 if quick else 5),
         compile_repeats=1 if quick else 2,
         compile_n=1024,
@@ -174,7 +177,7 @@ def _compile_times(kernel: str, dtype: str, cfg: dict, cores: int, log) -> dict:
     """Cold (empty persistent cache) vs warm (cache filled by the cold process)."""
     cold, warm = [], []
     # period1 compiles for minutes: one cold/warm pair is all we can afford there
-    reps = 1 if kernel == "period1" else cfg["compile_repeats"]
+    reps = 1 if kernel in HEAVY_KERNELS else cfg["compile_repeats"]
     for _ in range(reps):
         with tempfile.TemporaryDirectory(prefix="jax-cache-") as d:
             w = dict(mode="compile", kernel=kernel, dtype=dtype, n=cfg["compile_n"], cache_dir=d)
@@ -262,7 +265,7 @@ def hand_estimate(iterations: dict, chunk: int) -> dict | None:
 # the run
 
 #: kernels whose compile takes minutes: their subprocess sections run in the first dtype only
-HEAVY_KERNELS = ("period1",)
+HEAVY_KERNELS = ("period1", "period1_bonus")
 
 
 def run_bench(cfg: dict, log=lambda s: None, checkpoint=lambda doc: None) -> dict:
@@ -408,7 +411,16 @@ def _baselines(cfg, baselines, inputs, measure, log) -> dict:
     # the ratio compares runs made under the same machine load.
     kcall, kargs, _ = measure.sharded_kernel(_oa5_fn(), cols, inputs.PAPER_FIXED, "float64")
     out = dict(n=n)
+    have_scipy = importlib.util.find_spec("scipy") is not None
+    if not have_scipy:
+        # an installation without the "test" extra: the numpy baseline still runs
+        out["find_root"] = out["brentq_loop"] = None
+        out["skipped"] = ("scipy is not installed: the scipy baselines (find_root, brentq_loop) were "
+                          "skipped; pip install 'skillsweep[test]' to run them")
+        log("baselines: " + out["skipped"])
     for name, fn in (("bisection", baselines.oa5_bisection), ("find_root", baselines.oa5_find_root)):
+        if name != "bisection" and not have_scipy:
+            continue
         fn({k: (v[:64] if np.ndim(v) else v) for k, v in p.items()})   # warm-up (imports, caches)
         ts, ks_, res = [], [], None
         for _ in range(max(1, min(3, cfg["repeats"]))):
@@ -426,6 +438,8 @@ def _baselines(cfg, baselines, inputs, measure, log) -> dict:
                          loadavg=list(os.getloadavg()))
         log(f"baseline {name}: {n / sec:.4g} vectors/s (kernel alongside {n / _median(ks_):.4g}), "
             f"worst diff {agree['worst']:.3g}")
+    if not have_scipy:
+        return out
     m = cfg["brentq_sample"]
     sel = np.unique(np.linspace(0, n - 1, m).astype(np.int64))   # evenly spread over the grid
     ps = {k: (v[sel] if np.ndim(v) else v) for k, v in p.items()}

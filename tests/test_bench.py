@@ -129,3 +129,23 @@ def test_end_to_end_section_states_the_cpu_bound(report):
     cells = [c.strip() for c in line.strip("|").split("|")]
     # ÷ engine kernel-only = 4000/10000; compute CPU = 1000/10000 × 2 = 0.2 s; bound = 0.2/(0.2+0.3)
     assert cells[10] == "0.40×" and cells[11] == "0.300" and cells[12] == "0.200" and cells[13] == "0.40×"
+
+
+def test_without_scipy_the_scipy_baselines_are_skipped(tmp_path, monkeypatch):
+    """`pip install .` alone does not install scipy: the bench still runs (exit 0),
+    with the numpy baseline, and says what it skipped.  Same sizes as the report
+    fixture, so the compiled kernel is reused."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "scipy" else real(name, *a))
+    args = argparse.Namespace(argv=["--quick", "--kernels", "coverage_oa5", "--dtypes", "float64",
+                                    "--n", "600", "--repeats", "1", "--out", str(tmp_path),
+                                    "--skip", *SKIP_ALL_BUT_BASELINES])
+    assert bench.cmd_bench(args) == 0
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    b = doc["baselines"]
+    assert b["bisection"]["agrees"] and b["find_root"] is None and b["brentq_loop"] is None
+    assert "scipy is not installed" in b["skipped"]
+    assert "Not measured: scipy is not installed" in (tmp_path / "bench.md").read_text()

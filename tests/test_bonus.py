@@ -111,7 +111,7 @@ def test_terminal_matches_scalar_reference():
         assert out["nopay_eq"][i] == bool(r["eq"][0]), (i, r["eq"])
         assert out["pay_eq"][i] == bool(r["eq"][1]), (i, r["eq"])
         if math.isnan(r["h"]):
-            assert np.isnan(out["h2_star"][i]) and out["status_h2_star"][i] == stc.SKIPPED
+            assert np.isnan(out["h2_star"][i]) and out["status_h2_star"][i] == stc.NOT_UNIQUE
             checked_nan += 1
             continue
         assert abs(out["h2_star"][i] - r["h"]) <= 1e-9, (i, out["h2_star"][i], r)
@@ -128,7 +128,7 @@ def test_terminal_nan_is_explained():
     p["omega"] = rng.uniform(0.0, 0.5, N)
     out = run_tb(p)
     nan = np.isnan(out["h2_star"])
-    assert (np.isin(out["status_h2_star"][nan], [stc.SKIPPED, stc.NONFINITE])).all()
+    assert (np.isin(out["status_h2_star"][nan], [stc.NOT_UNIQUE, stc.NONFINITE])).all()
     assert (np.isin(out["status_h2_star"][~nan], OK)).all()
     assert (np.isnan(out["Pi2_bar"]) == nan).all() and (np.isnan(out["V2_bar"]) == nan).all()
     assert (~out["z2_star"][nan]).all()
@@ -280,7 +280,7 @@ def test_period1_bonus_nan_is_explained():
     p = p1_vectors()
     out = run_p1(P1B, {**p, "omega": 0.1})
     nan = np.isnan(out["h1_star"])
-    assert (out["status_h1_star"][nan] == stc.SKIPPED).all()
+    assert (out["status_h1_star"][nan] == stc.NOT_UNIQUE).all()
     assert np.isin(out["status_h1_star"][~nan], OK).all()
     many = (out["n_nopay_eq"] > 1) | (out["n_pay_eq"] > 1) | (out["n_sym_eq"] == 0)
     assert (nan == many).all()

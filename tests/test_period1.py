@@ -25,7 +25,10 @@ _OA5 = jax.jit(get_kernel("coverage_oa5").fn)
 K = 32
 KEYS = ("alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b",
         "eta", "s1")
-PROFILE_BASE = dict(ell_a=1.0, ell_c=1.0, ell_kappa0=0.0, ell_kappa1=0.0, ell_normalize=1.0)
+#: every call passes terminal_order (0: docs/model.md §5's order), so a test can set it
+#: per lane without compiling a second program
+PROFILE_BASE = dict(ell_a=1.0, ell_c=1.0, ell_kappa0=0.0, ell_kappa1=0.0, ell_normalize=1.0,
+                    terminal_order=0.0)
 RTOL64 = 1e-9
 
 #: vectors on which the search finds asymmetric equilibria: two with no symmetric

@@ -91,3 +91,35 @@ def test_reported_pairs_verified_independently(named, brute):
         assert g.verified(hi, lo) and g.verified(lo, hi), n
         assert abs(k["payoff_high"] - g.phi(hi, lo)) <= 1e-9 * (1 + abs(g.phi(hi, lo)))
         assert abs(k["payoff_low"] - g.phi(lo, hi)) <= 1e-9 * (1 + abs(g.phi(lo, hi)))
+
+
+#: outside the paper's region: both terminal corners are candidates at some reachable
+#: s2 (found by a scan of random admissible vectors with the brute force alone); the
+#: period-1 answer (h1* = 1) does not depend on the selection order
+ORDER_VECTOR = dict(alpha1=0.7534821844619676, alpha2=0.8269689980067301, pi1=0.8929975719203085,
+                    pi2=0.876293763896817, phi=2.5015892410141896, gamma=0.3722216976812561,
+                    delta=0.4718431125861371, lam_R=18.88454848682903, beta=0.844852211190171,
+                    b=1.2209007040209952, eta=0.19529795590769616, s1=0.06704169447750762)
+
+
+def test_terminal_order_option_and_flags():
+    """docs/model.md §5 "Off D2": with terminal_order = 0 (h2 = 1 first) and = 1
+    (h2 = 0 first) the kernel gives the brute force's answer for that order (the
+    brute force applies the order itself); both rows are flagged
+    terminal_alternative, and terminal_order_matters agrees with whether the brute
+    force's two answers differ.  (That the order changes h2* itself is tested in
+    tests/test_terminal.py.)"""
+    p = {k: np.full(K, ORDER_VECTOR[k]) for k in KEYS}
+    p["terminal_order"] = np.where(np.arange(K) % 2 == 1, 1.0, 0.0)
+    out = run(p)
+    answers, flags = [], []
+    for lane, order in ((0, 0.0), (1, 1.0)):
+        k = {n: v[lane].item() for n, v in out.items()}
+        g = bf.BruteForceGame(ORDER_VECTOR, terminal_order=order).solve()
+        assert k["admissible"] and k["terminal_alternative"]
+        assert bf.classify(k, g.sym, g.asym, g.verified) in ([], ["asym_count"]), (order, k, g.sym)
+        answers.append((g.sym, g.asym))
+        flags.append(k["terminal_order_matters"])
+    differ = len(answers[0][0]) != len(answers[1][0]) or any(
+        abs(a - b) > 1e-6 for a, b in zip(answers[0][0], answers[1][0])) or answers[0][1] != answers[1][1]
+    assert flags == [differ, differ]

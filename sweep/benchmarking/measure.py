@@ -42,7 +42,10 @@ def environment() -> dict:
     """CPU model, cores, versions, devices, load: recorded with every report."""
     jax = _jax()
     import jaxlib
-    import scipy
+    try:   # scipy is needed only by two baselines (the "test" extra installs it)
+        import scipy
+    except ImportError:
+        scipy = None
 
     cpu, mhz, flags = "unknown", None, set()
     try:
@@ -67,7 +70,7 @@ def environment() -> dict:
     return dict(
         cpu_model=cpu, cpu_mhz=mhz, simd_bits=simd_bits, fma="fma" in flags,
         cores=cores, cpu_count=os.cpu_count(),
-        jax=jax.__version__, jaxlib=jaxlib.__version__, numpy=np.__version__, scipy=scipy.__version__,
+        jax=jax.__version__, jaxlib=jaxlib.__version__, numpy=np.__version__, scipy=None if scipy is None else scipy.__version__,
         platform=devs[0].platform, n_devices=len(devs),
         device=f"{devs[0].platform}: {len(devs)} x {devs[0].device_kind}",
         xla_flags=os.environ.get("XLA_FLAGS", ""),

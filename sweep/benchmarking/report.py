@@ -117,6 +117,8 @@ def markdown(doc: dict) -> str:
               f"{_f(r['agreement']['worst'], '{:.2e}')} | {r['tolerance']:g} | {r['agreement']['mismatches']} | "
               f"{'yes' if r['agrees'] else '**NO**'} |")
         w("")
+        if b.get("skipped"):
+            w(f"Not measured: {b['skipped']}.\n")
 
     # -- the engine's compute path (what `sweep run` computes), headline kernel-only figure
     eng = doc.get("engine") or {}
