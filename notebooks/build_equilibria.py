@@ -316,7 +316,9 @@ pd.DataFrame(summary).round(2)
 **Known counterexamples.** Violations are rare (a few in 10⁴ admissible vectors), so a
 coarse grid may list none. These three were found by this atlas on a finer s1 grid
 (s1 ∈ {0.02, 0.10, …, 0.74}); each is re-run here as a one-vector sweep of the same
-structure (no new compile), and listed with the atlas's own.
+structure: its s1 axis also holds P1_CHUNK − 1 neighbours within ±0.02, so the sweep
+fills one chunk of the atlas's size and reuses its compiled function (a one-vector sweep
+would compile a one-lane function), and shows how far along s1 the violation extends.
 '''),
     code(r'''
 KNOWN = [
@@ -331,12 +333,18 @@ KNOWN = [
           eta=0.5, s1=0.26)),
 ]
 for i, (name, vec) in enumerate(KNOWN):
-    r, _ = nbtools.sweep_run(f"known_{i}", p1_spec({k: [vec[k]] for k in AXES}),
-                             comment="period1 at one known counterexample (equilibria.ipynb)")
-    r = r.iloc[0]
+    near = np.linspace(vec["s1"] - 0.02, vec["s1"] + 0.02, P1_CHUNK - 1)
+    axes = {k: [vec[k]] for k in AXES}
+    axes["s1"] = sorted({float(vec["s1"]), *(float(v) for v in near[np.abs(near - vec["s1"]) > 1e-12])})
+    axes["s1"] += [vec["s1"] + 0.02 + 1e-3 * (j + 1) for j in range(P1_CHUNK - len(axes["s1"]))]
+    d, _ = nbtools.sweep_run(f"known_{i}", p1_spec(axes),
+                             comment="period1 at one known counterexample and s1 neighbours (equilibria.ipynb)")
+    frac = 1 - STATEMENTS[name][1](d[d.admissible].astype({"n_sym_eq": int})).mean()
+    r = d[d.s1 == vec["s1"]].iloc[0]
     holds = STATEMENTS[name][1](r.to_frame().T.astype({"n_sym_eq": int}))
     inside = bool(r.admissible and r.in_D1 and r.monotone)
-    print(f"known {i}: n_sym_eq = {int(r.n_sym_eq)}, inside = {inside}, statement holds: {bool(holds.iloc[0])}")
+    print(f"known {i}: n_sym_eq = {int(r.n_sym_eq)}, inside = {inside}, statement holds: {bool(holds.iloc[0])}; "
+          f"fails at {100 * frac:.1f}% of admissible s1 within ±0.02")
     if not bool(holds.iloc[0]) and not any(c["params"] == vec for c in counterexamples):
         claim = {k: (None if pd.isna(r[k]) else (r[k].item() if hasattr(r[k], "item") else r[k]))
                  for k in CLAIM_COLUMNS}
