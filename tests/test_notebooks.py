@@ -8,6 +8,9 @@ a temporary copy of ``notebooks/``, so the test never touches a user's
 is dominated by single-threaded XLA compilation: the ``period1`` kernel alone takes
 about a minute to compile); together they use about 100 s of CPU, and took 2 min 40 s
 of wall time on a 2-core machine shared with other jobs (load average ~10).
+``-k equilibria`` executes only ``equilibria.ipynb`` and re-evaluates the
+counterexamples it lists (about 3 min of wall time and of CPU, two ``period1``
+compiles: the notebook's and ``sweep.engine.evaluate``'s one-lane function).
 """
 from __future__ import annotations
 
