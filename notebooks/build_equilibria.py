@@ -316,9 +316,11 @@ pd.DataFrame(summary).round(2)
 **Known counterexamples.** Violations are rare (a few in 10⁴ admissible vectors), so a
 coarse grid may list none. These three were found by this atlas on a finer s1 grid
 (s1 ∈ {0.02, 0.10, …, 0.74}); each is re-run here as a one-vector sweep of the same
-structure: its s1 axis also holds P1_CHUNK − 1 neighbours within ±0.02, so the sweep
-fills one chunk of the atlas's size and reuses its compiled function (a one-vector sweep
-would compile a one-lane function), and shows how far along s1 the violation extends.
+structure, whose s1 axis also holds P1_CHUNK − 1 neighbours within ±0.02 (one full
+chunk), to show how far along s1 the violation extends. The axis tables' lengths differ
+from the atlas's, so this costs one more compile of `period1` (shared by the three).
+The inside vector (`n_sym_eq` = 0: every candidate fails the deviation test) is the
+kernel's answer; it has not been brute-forced here (issue 17's audit tools can).
 '''),
     code(r'''
 KNOWN = [
