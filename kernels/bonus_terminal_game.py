@@ -433,6 +433,35 @@ def continuation_slopes(s2, sel: TerminalSelection, q: Period2, omega):
 ASYM_FRACTION = 0.125
 
 
+
+def table_two_cycle(table, zc, shape, iterations: int):
+    """A 2-cycle of the best-reply table: ``table[..., j]`` is the index of the best
+    reply to strategy j among 2·nc strategies (nc engagement levels without, then
+    with the bonus, ``zc`` their bonus choices).  Best replies are iterated
+    ``iterations`` times from the rival at (0, 0) and at (1, 1); a start ends on a
+    2-cycle (x, y) when each is the other's best reply and the two differ (in bonus,
+    or by at least two coarse cells, so that a symmetric equilibrium between two
+    grid points is not taken for one).  Returns (found, jx, jy) of the first start
+    that ends on one (indices into the 2·nc strategies)."""
+    n2 = table.shape[-1]
+
+    def br(j):
+        return jnp.take_along_axis(table, j, axis=-1)
+
+    j0 = jnp.broadcast_to(jnp.array([0, n2 - 1], jnp.int32), shape + (2,))
+
+    def body(_, c):
+        jx, jy = c
+        jx = br(jy)
+        return jx, br(jx)
+
+    jx, jy = lax.fori_loop(0, iterations, body, (j0, j0))
+    distinct = (zc[jx] != zc[jy]) | (jnp.abs(jx - jy) >= 2)
+    cyc = (br(jy) == jx) & (br(jx) == jy) & distinct
+    first = cyc[..., 0]
+    found = jnp.any(cyc, axis=-1)
+    return (found, jnp.where(first, jx[..., 0], jx[..., 1]), jnp.where(first, jy[..., 0], jy[..., 1]))
+
 def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
     """A verified asymmetric terminal equilibrium ((x,zx) ≠ (y,zy)), by best responses
     on the coarse strategy grid (every BR_STRIDE-th h, both z): the table of grid best
@@ -454,23 +483,7 @@ def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
                            omega[..., None, None], q.eta[..., None, None])   # (..., opp, own)
     table = jnp.argmax(pay, axis=-1).astype(jnp.int32)                      # (..., 2nc)
 
-    def br(j):
-        return jnp.take_along_axis(table, j, axis=-1)
-
-    j0 = jnp.broadcast_to(jnp.array([0, 2 * nc - 1], jnp.int32), s2.shape + (2,))
-
-    def body(_, c):
-        jx, jy = c
-        jx = br(jy)
-        return jx, br(jx)
-
-    jx, jy = lax.fori_loop(0, K_BR, body, (j0, j0))
-    distinct = (zc[jx] != zc[jy]) | (jnp.abs(jx - jy) >= 2)
-    cyc = (br(jy) == jx) & (br(jx) == jy) & distinct
-    first = cyc[..., 0]
-    found = jnp.any(cyc, axis=-1)
-    jx = jnp.where(first, jx[..., 0], jx[..., 1])
-    jy = jnp.where(first, jy[..., 0], jy[..., 1])
+    found, jx, jy = table_two_cycle(table, zc, s2.shape, K_BR)
     shape = s2.shape
     n = math.prod(shape)
     tol = tolerance(s2.dtype)

@@ -49,6 +49,8 @@ search routines):
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from jax import lax
@@ -65,7 +67,7 @@ from .profiles import profile_scale
 from .declare import declare
 from .registry import Output
 from .single_firm import single_firm_solution
-from .terminal import TERMINAL_ORDER, both_corners, learning_term, period2_of
+from .terminal import TERMINAL_ORDER, Period2, both_corners, learning_term, period2_of
 
 __all__ = ["period1", "P1_PARAMS", "P1_OUTPUTS", "SCAN_POINTS", "MAX_CROSSINGS", "RTOL", "ASYM_SEP"]
 
@@ -157,23 +159,30 @@ P1_OUTPUTS = (
 )
 
 
-def period1(p):
-    """Period-1 game at skill s1: symmetric equilibria h1* (Lemma 2, Prop. 6, verified
-    against deviations of Φ1, eq. 10), F1 at the corners, eq. 11, and asymmetric
-    equilibria (one firm builds skill, the other free-rides)."""
-    p = _broadcast_all(make_params(p, P1_PARAMS))
+class Period1Setup(NamedTuple):
+    """What every period-1 kernel derives from its parameters first."""
+
+    q1: Period1          # period-1 technology and skill
+    q2: Period2          # period-2 parameters (terminal game)
+    flags: dict          # domain, A1, A2, A3, A4, OA1 (docs/model.md §3, eq. OA1)
+    in_D1: jnp.ndarray   # s1 ∈ D1: every reachable s2 lies in D2 (docs/model.md §7)
+    h1_sf: jnp.ndarray   # single-firm engagement (eq. 3)
+
+
+def period1_setup(p, params) -> Period1Setup:
+    """The period-1 game's parameters, its admissibility flags, s1 ∈ D1 and the
+    single-firm benchmark h1_sf, shared by ``period1`` and ``period1_bonus``
+    (``p`` broadcast to one shape; ``params`` the kernel's parameters, for the
+    domain check)."""
     a1, a2, pi1, pi2 = p["alpha1"], p["alpha2"], p["pi1"], p["pi2"]
     gam, dl, lr, beta, b, s1 = p["gamma"], p["delta"], p["lam_R"], p["beta"], p["b"], p["s1"]
     k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
     L1 = learning_term(p, pi1, k)
     q2 = period2_of(p, a2, pi2, k)
     q1 = Period1(s1, a1, pi1, gam, dl, lr, b, L1)
-
-    f_dom = adm.in_domain(p, P1_PARAMS)
-    f_A1 = adm.A1(a1, a2, pi1, pi2)
+    f_dom = adm.in_domain(p, params)
     f_A2 = adm.A2(L1, q2.L2)
-    s_und = dom.s_under(a1, a2, pi1, pi2, gam)
-    f_A3 = adm.A3(s1, s_und, a1)
+    f_A3 = adm.A3(s1, dom.s_under(a1, a2, pi1, pi2, gam), a1)
     f_A4 = adm.A4(b, lr, a1, a2)
     f_OA1 = dom.OA1(a2, pi2, gam, dl, lr, b, q2.L2)
     # s1 ∈ D1 iff the lowest reachable skill g(s1,0;A1) lies in D2 = {Ψ < λRδ/K2}
@@ -182,8 +191,21 @@ def period1(p):
     low2 = g0(s1, a1, pi1, gam)
     in_D1 = (f_dom & f_A2 & f_A4 & f_OA1 & f_A3
              & (dom.Psi(jnp.where(f_A3, low2, 0.5 * a2), a2, pi2, gam, lr, b) < T))
-
     h1_sf = single_firm_solution(s1, a1, pi1, pi2, gam, dl, lr, beta, b, L1)[3]
+    flags = dict(domain=f_dom, A1=adm.A1(a1, a2, pi1, pi2), A2=f_A2, A3=f_A3, A4=f_A4, OA1=f_OA1)
+    return Period1Setup(q1, q2, flags, in_D1, h1_sf)
+
+
+def period1(p):
+    """Period-1 game at skill s1: symmetric equilibria h1* (Lemma 2, Prop. 6, verified
+    against deviations of Φ1, eq. 10), F1 at the corners, eq. 11, and asymmetric
+    equilibria (one firm builds skill, the other free-rides)."""
+    p = _broadcast_all(make_params(p, P1_PARAMS))
+    a1, a2, pi1, pi2 = p["alpha1"], p["alpha2"], p["pi1"], p["pi2"]
+    gam, dl, lr, beta, b, s1 = p["gamma"], p["delta"], p["lam_R"], p["beta"], p["b"], p["s1"]
+    su = period1_setup(p, P1_PARAMS)
+    q1, q2, L1, in_D1, h1_sf = su.q1, su.q2, su.q1.L1, su.in_D1, su.h1_sf
+    f_dom, f_A1, f_A2, f_A3, f_A4, f_OA1 = (su.flags[f] for f in ("domain", "A1", "A2", "A3", "A4", "OA1"))
     admissible = f_dom & f_A1 & f_A2 & f_A3 & f_A4
 
     def game(zero_first):

@@ -45,19 +45,15 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from . import admissibility as adm
-from . import domains as dom
 from . import status as st
-from .bonus_terminal_game import (compact_rows, continuation, continuation_slopes, deviation_payoff,
-                                  select_terminal)
+from .bonus_terminal_game import (compact_rows, continuation, continuation_slopes,
+                                  select_terminal, table_two_cycle)
 from .params import broadcast_outputs, make_params, params_for
+from .period1 import period1_setup
 from .period1_search import Period1
 from .primitives import M, dM_dh, dg_dh, g
 from .declare import declare
-from .profiles import profile_scale
 from .registry import Output
-from .single_firm import single_firm_solution
-from .terminal import learning_term, period2_of
 from .terminal_bonus import OMEGA, broadcast_all
 
 #: grid points of [0,1] for the F1_z scan, deviations and best replies (64 cells)
@@ -282,22 +278,7 @@ def asymmetric_search(q1, q2, omega, xs, grid: Values):
     pay = jnp.where(jnp.isnan(pay), -jnp.inf, pay)
     table = jnp.argmax(pay, axis=-1).astype(jnp.int32)
 
-    def br(j):
-        return jnp.take_along_axis(table, j, axis=-1)
-
-    j0 = jnp.broadcast_to(jnp.array([0, 2 * nc - 1], jnp.int32), shape + (2,))
-
-    def body(_, c):
-        jx, jy = c
-        jx = br(jy)
-        return jx, br(jx)
-
-    jx, jy = lax.fori_loop(0, K_BR, body, (j0, j0))
-    distinct = (zc[jx] != zc[jy]) | (jnp.abs(jx - jy) >= 2)
-    cyc = (br(jy) == jx) & (br(jx) == jy) & distinct
-    first = cyc[..., 0]
-    found = jnp.any(cyc, axis=-1)
-    jx = jnp.where(first, jx[..., 0], jx[..., 1])
+    found, jx, _ = table_two_cycle(table, zc, shape, K_BR)
 
     def refine(x0, z0, qa, qb, om, gr):
         """y ← BR(x0), x ← BR(y), y' ← BR(x), one continuation and one best reply per
@@ -381,26 +362,10 @@ def period1_bonus(p):
     """Period-1 pay-bonus game at skill s1 (docs/model.md §9): verified symmetric and
     asymmetric equilibria in (h, z)."""
     p = broadcast_all(make_params(p, P1B_PARAMS))
-    a1, a2, pi1, pi2 = p["alpha1"], p["alpha2"], p["pi1"], p["pi2"]
-    gam, dl, lr, beta, b, s1 = p["gamma"], p["delta"], p["lam_R"], p["beta"], p["b"], p["s1"]
-    omega = p["omega"]
-    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
-    L1 = learning_term(p, pi1, k)
-    q2 = period2_of(p, a2, pi2, k)
-    q1 = Period1(s1, a1, pi1, gam, dl, lr, b, L1)
-
-    f_dom = adm.in_domain(p, P1B_PARAMS)
-    f_A1 = adm.A1(a1, a2, pi1, pi2)
-    f_A2 = adm.A2(L1, q2.L2)
-    s_und = dom.s_under(a1, a2, pi1, pi2, gam)
-    f_A3 = adm.A3(s1, s_und, a1)
-    f_A4 = adm.A4(b, lr, a1, a2)
-    f_OA1 = dom.OA1(a2, pi2, gam, dl, lr, b, q2.L2)
-    T = lr * dl / dom.K(pi2, gam, q2.L2)
-    low2 = (1.0 + gam * (1.0 - pi1)) * s1 - gam * (1.0 - pi1) * a1
-    in_D1 = (f_dom & f_A2 & f_A4 & f_OA1 & f_A3
-             & (dom.Psi(jnp.where(f_A3, low2, 0.5 * a2), a2, pi2, gam, lr, b) < T))
-    h1_sf = single_firm_solution(s1, a1, pi1, pi2, gam, dl, lr, beta, b, L1)[3]
+    s1, omega = p["s1"], p["omega"]
+    su = period1_setup(p, P1B_PARAMS)
+    q1, q2, in_D1, h1_sf = su.q1, su.q2, su.in_D1, su.h1_sf
+    f_dom, f_A1, f_A2, f_A3, f_A4, f_OA1 = (su.flags[f] for f in ("domain", "A1", "A2", "A3", "A4", "OA1"))
 
     xs = jnp.linspace(0.0, 1.0, G, dtype=s1.dtype)
     xg = jnp.broadcast_to(xs, s1.shape + (G,))

@@ -21,7 +21,6 @@ import jax.numpy as jnp
 
 from . import admissibility as adm
 from . import domains as dom
-from . import status as st
 from .bonus_terminal_game import asymmetric_terminal, continuation, select_terminal, strategy_values
 from .params import broadcast_outputs, make_params, params_for
 from .declare import declare

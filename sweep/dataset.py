@@ -35,12 +35,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import uuid
 from pathlib import Path
 from typing import Iterable
 
 from .errors import OutputError
+from .processes import host_name, pid_alive
 
 from .summary import open_summary  # noqa: F401,E402  (summaries of [reduce]: sweep.summary)
 
@@ -320,7 +320,7 @@ def describe_resume(out_dir, damaged: dict, moved: list, limit: int = 10) -> str
 
 
 def _tmp_name(final: Path) -> Path:
-    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "host"
+    host = host_name()
     return final.with_name(f".{final.name}.{host}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
 
 
@@ -421,16 +421,6 @@ def create_bytes_exclusive(path, data: bytes) -> bool:
             pass
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def clean_temp_files(out_dir, *, all_hosts: bool = False) -> int:
     """Remove temporary files left by killed writers; returns how many.
 
@@ -438,7 +428,7 @@ def clean_temp_files(out_dir, *, all_hosts: bool = False) -> int:
     another live process (a concurrent shard) may be writing one right now;
     ``all_hosts=True`` (used with ``--overwrite``) removes every one.
     """
-    me = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "host"
+    me = host_name()
     n = 0
     entries = list(os.scandir(out_dir))
     if data_dir(out_dir).is_dir():
@@ -447,7 +437,7 @@ def clean_temp_files(out_dir, *, all_hosts: bool = False) -> int:
         m = _TMP_RE.match(e.name)
         if not m:
             continue
-        stale = all_hosts or (m.group("host") == me and not _pid_alive(int(m.group("pid"))))
+        stale = all_hosts or (m.group("host") == me and not pid_alive(int(m.group("pid"))))
         if stale:
             try:
                 os.unlink(e.path)

@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import threading
 import time
 import uuid
 from pathlib import Path
+
+from .processes import host_name, pid_alive
 
 __all__ = ["LEASE_DIR", "LEASE_TTL", "Leases", "live_runs"]
 
@@ -34,18 +35,7 @@ LEASE_TTL = float(os.environ.get("SWEEP_LEASE_TTL", "120"))
 _RUN_RE = re.compile(r"^run\.(?P<host>[^.]+)\.(?P<pid>\d+)\.[0-9a-f]+$")
 
 
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "host"
 
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _holder(path: Path) -> tuple[str, int] | None:
@@ -66,8 +56,8 @@ def _is_live(path: Path, holder: tuple[str, int] | None, now: float | None = Non
         except FileNotFoundError:
             return False
     host, pid = holder
-    if host == _host():
-        return _pid_alive(pid)
+    if host == host_name():
+        return pid_alive(pid)
     try:
         return (now or time.time()) - path.stat().st_mtime < LEASE_TTL
     except FileNotFoundError:
@@ -87,7 +77,7 @@ def live_runs(out_dir, *, exclude_self: bool = True) -> list[str]:
         if not m:
             continue
         host, pid = m.group("host"), int(m.group("pid"))
-        if exclude_self and host == _host() and pid == os.getpid():
+        if exclude_self and host == host_name() and pid == os.getpid():
             continue
         if _is_live(Path(e.path), (host, pid)):
             out.append(f"host {host} pid {pid}")
@@ -100,13 +90,13 @@ class Leases:
     def __init__(self, out_dir, poll: float = 0.2):
         self.dir = Path(out_dir) / LEASE_DIR
         self.dir.mkdir(exist_ok=True)
-        self.me = f"{_host()} {os.getpid()}\n"
+        self.me = f"{host_name()} {os.getpid()}\n"
         self.poll = poll
         self.held: set[int] = set()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._remove_stale()
-        self.run_file = self.dir / f"run.{_host()}.{os.getpid()}.{uuid.uuid4().hex[:12]}"
+        self.run_file = self.dir / f"run.{host_name()}.{os.getpid()}.{uuid.uuid4().hex[:12]}"
         self.run_file.write_text(self.me)
         self.waited_for = 0  # chunks another live run computed while this one waited
         self._beat = threading.Thread(target=self._heartbeat, name="sweep-leases", daemon=True)

@@ -73,6 +73,6 @@ def out_of_memory_advice(exc: BaseException, spec) -> str:
     if not _is_oom(exc):
         return ""
     smaller = max(1, spec.chunk_size // 4)
-    tip = f" or --dtype float32 (halves every array)" if spec.dtype == "float64" else ""
+    tip = " or --dtype float32 (halves every array)" if spec.dtype == "float64" else ""
     return (f"; out of memory with chunk_size {spec.chunk_size}: re-run with --chunk-size {smaller}"
             f"{tip}; parts already written are kept")

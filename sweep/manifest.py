@@ -22,7 +22,6 @@ from .dataset import (  # noqa: F401  (FORMAT, read_manifest: re-exported, they 
     DATA_DIR,
     FORMAT,
     MANIFEST_NAME,
-    read_manifest,
     require_current_format,
     clean_temp_files,
     create_bytes_exclusive,
@@ -34,7 +33,6 @@ from .errors import OutputError
 
 __all__ = ["FORMAT", "build_manifest", "read_manifest", "prepare_output", "versions", "pooled_axes",
            "axis_values", "spec_differences"]
-
 
 
 def versions() -> dict[str, str]:

@@ -8,10 +8,6 @@ from pathlib import Path
 
 import pytest
 
-try:  # the toy kernels' home once the `code` branch's test split is merged (conftest registers them)
-    import tests.toy_kernels  # noqa: F401
-except ImportError:  # before it: importing the module registers them
-    import tests.test_sweep_toy  # noqa: F401
 from sweep import __version__, dataset
 from sweep.cli import main
 from sweep.engine import run

@@ -22,10 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-try:  # the toy kernels' home once the `code` branch's test split is merged (conftest registers them)
-    from tests.toy_kernels import SLOW, subprocess_env, sweep_cmd
-except ImportError:  # before it: importing the module registers them
-    from tests.test_sweep_toy import SLOW, subprocess_env, sweep_cmd
+from tests.toy_kernels import SLOW, subprocess_env, sweep_cmd  # registered by conftest
 from sweep import dataset
 from sweep.cli import main
 from sweep.engine import run

@@ -6,13 +6,11 @@ computed apart from the engine: counts and quantiles must be equal
 """
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep.cli import main
 from sweep.dataset import list_parts, open_summary, read_dataset
 from sweep.engine import run

@@ -11,10 +11,9 @@ import time
 import pyarrow.parquet as pq
 import pytest
 
-import tests.test_sweep_toy  # noqa: F401  (registers the toy kernels)
 from sweep.engine import run
 from sweep.spec import load_spec, parse_spec
-from tests.test_sweep_toy import REPO, subprocess_env, sweep_cmd
+from tests.toy_kernels import REPO, subprocess_env, sweep_cmd  # registered by conftest
 
 SLOW_SPEC = """\
 kernel = "sweep_test_slow"

@@ -1,7 +1,10 @@
 """Reductions against the engine's kernel-only figure and against rows, on one grid,
 in one process (so the ratios share the machine's load).
 
-    python -m benchmarks.reduce_throughput [--points-per-axis K] [--repeats R] [--json]
+    python -m sweep.benchmarking.reductions [--points-per-axis K] [--repeats R] [--json]
+
+and the ``reductions`` section of ``sweep bench`` (skipped with the ``engine``
+section, beside which it is measured).
 
 Figures (vectors per second, median of R warm passes; compile excluded: every
 function is compiled once before timing):
@@ -89,6 +92,33 @@ def measure(points_per_axis=None, repeats: int = 3, dtype: str = "float64") -> d
     return res
 
 
+#: the section's name in ``sweep bench`` (see :mod:`sweep.benchmarking.sections`)
+NAME = "reductions"
+
+
+def run(cfg: dict, ctx: dict) -> dict:
+    """The section: the paper grid, each dtype of the bench, ``cfg["repeats"]`` passes."""
+    if {NAME, "engine"} & set(cfg.get("skip", ())):
+        return {"skipped": "measured beside the engine section, which was skipped"}
+    res = {dt: measure(None, cfg["repeats"], dt) for dt in cfg["dtypes"]}
+    ctx["log"]("reductions: " + str({dt: round(r["reduce_run"]["of_kernel_only"], 3) for dt, r in res.items()}))
+    return res
+
+
+def markdown(result: dict) -> str:
+    """The section's part of the markdown report."""
+    if "skipped" in result:
+        return f"## Reductions\n\nSkipped: {result['skipped']}.\n"
+    lines = ["## Reductions (OA4/OA5 statistics on the device)", "",
+             "| dtype | pass | seconds | vectors/s | of kernel-only |", "|---|---|---|---|---|"]
+    for dt, res in result.items():
+        for k in ("kernel_only", "reduce_chunk_pass", "reduce_run", "rows6_run"):
+            r = res[k]
+            frac = f"{100 * r['of_kernel_only']:.0f}%" if "of_kernel_only" in r else ""
+            lines.append(f"| {dt} | {k} | {r['seconds']:.3f} | {r['vectors_per_s']:,.0f} | {frac} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--points-per-axis", type=int, default=None)
@@ -96,9 +126,9 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     p.add_argument("--json", action="store_true")
     a = p.parse_args(argv)
-    from sweep.cli import _configure_xla
+    from sweep.devices import expose_cpu_devices
 
-    _configure_xla()
+    expose_cpu_devices()
     res = measure(a.points_per_axis, a.repeats, a.dtype)
     if a.json:
         print(json.dumps(res))
