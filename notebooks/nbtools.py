@@ -65,7 +65,7 @@ def _toml_value(v) -> str:
 def to_toml(spec: dict, comment: str = "") -> str:
     """A spec dict as TOML text (the format of ``sweep run SPEC.toml``)."""
     lines = [f"# {line}" for line in comment.splitlines()]
-    for key in ("kernel", "dtype", "chunk_size"):
+    for key in ("kernel", "dtype", "chunk_size", "outputs"):
         if key in spec:
             lines.append(f"{key} = {_toml_value(spec[key])}")
     for section in ("fixed", "axes"):
@@ -110,6 +110,14 @@ def sweep_summaries(name: str, spec: dict, *, comment: str = ""):
 
     _, res = sweep_run(name, spec, comment=comment, rows=False)
     return {r: open_summary(DATA / name, r) for r in spec["reduce"]}, res
+
+
+def open_summary_of(name: str, reduction: str):
+    """The merged summary ``reduction`` of the dataset ``data/<name>`` as an
+    ``xarray.Dataset`` (dims: its ``by`` axes), via ``sweep.dataset.open_summary``."""
+    from sweep.dataset import open_summary
+
+    return open_summary(DATA / name, reduction)
 
 
 def savefig(fig, name: str) -> Path:

@@ -8,6 +8,9 @@ a temporary copy of ``notebooks/``, so the test never touches a user's
 is dominated by single-threaded XLA compilation: the ``period1`` kernel alone takes
 about a minute to compile); together they use about 100 s of CPU, and took 2 min 40 s
 of wall time on a 2-core machine shared with other jobs (load average ~10).
+``-k equilibria`` executes only ``equilibria.ipynb`` and re-evaluates the
+counterexamples it lists (about 3 min of wall time and of CPU, two ``period1``
+compiles: the notebook's and ``sweep.engine.evaluate``'s one-lane function).
 """
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ EXPECTED = {
     "policies.ipynb": ["single_firm_policy.png", "engagement_reversal.png", "terminal_profiles_pi2.png",
                        "period1_vs_eta.png", "period1_best_responses.png"],
     "bonus.ipynb": ["bonus_h1_eta.png", "bonus_free_ride.png", "bonus_hump.png", "bonus_who_pays.png"],
+    "equilibria.ipynb": ["equilibria_maps.png", "equilibria_eta_star.png"],
 }
 
 
@@ -61,8 +65,21 @@ def _execute(name: str, workdir: Path) -> None:
     client.execute()
 
 
+def _selected(request) -> list:
+    """The notebooks the collected tests of this module need (all unless ``-k`` narrows
+    them), so ``-k equilibria`` executes that notebook only."""
+    names = set()
+    for item in request.session.items:
+        spec = getattr(item, "callspec", None)
+        if item.module is request.module and spec is not None and spec.params.get("name") in EXPECTED:
+            names.add(spec.params["name"])
+        elif item.module is request.module and item.name.startswith("test_equilibria_"):
+            names.add("equilibria.ipynb")
+    return sorted(names) or sorted(EXPECTED)
+
+
 @pytest.fixture(scope="module")
-def executed(tmp_path_factory):
+def executed(tmp_path_factory, request):
     work = tmp_path_factory.mktemp("notebooks")
     for p in NOTEBOOKS.iterdir():
         if p.suffix in (".ipynb", ".py"):
@@ -70,8 +87,9 @@ def executed(tmp_path_factory):
     old = {k: os.environ.get(k) for k in ("SWEEP_NB_RESOLUTION", "JAX_PLATFORMS", "MPLBACKEND")}
     os.environ.update(SWEEP_NB_RESOLUTION=RESOLUTION, JAX_PLATFORMS="cpu")
     try:
-        with ThreadPoolExecutor(max_workers=len(EXPECTED)) as pool:
-            futures = {name: pool.submit(_execute, name, work) for name in EXPECTED}
+        wanted = _selected(request)
+        with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+            futures = {name: pool.submit(_execute, name, work) for name in wanted}
             errors = {}
             for name, f in futures.items():
                 try:
@@ -108,3 +126,30 @@ def test_notebook_is_committed_clean(name):
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, f"{name}: strip outputs before committing"
     assert nb.metadata["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.slow
+def test_equilibria_counterexamples_reproduce(executed):
+    """Every counterexample the atlas lists reproduces with what ``sweep eval period1``
+    runs (``sweep.engine.evaluate``, in this process: one compile for all of them):
+    the same equilibrium counts and flags, the same h1* and h1_sf to 1e-9."""
+    import json
+    import math
+
+    from sweep.engine import evaluate
+
+    work, errors = executed
+    if "equilibria.ipynb" in errors:
+        raise errors["equilibria.ipynb"]
+    listed = json.loads((work / "figures" / "equilibria_counterexamples.json").read_text())
+    # at the test resolution the atlas finds vectors with other than one symmetric equilibrium
+    assert listed, "the atlas listed no counterexample: this test would check nothing"
+    for c in listed:
+        out = evaluate("period1", {**c["params"], **c["fixed"]})["outputs"]
+        for key, claimed in c["claim"].items():
+            got = out[key]
+            if isinstance(claimed, float) or (claimed is None and isinstance(got, float)):
+                both_nan = claimed is None and math.isnan(got)
+                assert both_nan or (claimed is not None and abs(got - claimed) <= 1e-9), (c, key, got)
+            else:
+                assert got == claimed, (c["statement"], c["params"], key, got, claimed)
