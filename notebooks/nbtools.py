@@ -163,7 +163,7 @@ def _register_helper_kernels() -> None:
         name="nb_single_firm_path",
         fn=single_firm_path,
         params=sf.SF_PARAMS,
-        outputs=sf.SF_OUTPUTS + (Output("s2_sf", "float", "period-2 skill g(s1, h1_sf; A1)"),),
+        outputs=sf.SINGLE_FIRM_KERNEL.outputs + (Output("s2_sf", "float", "period-2 skill g(s1, h1_sf; A1)"),),
         description="notebooks: single_firm plus the period-2 skill g(s1, h1_sf; A1)",
         categoricals=(PROFILE,),
     ))

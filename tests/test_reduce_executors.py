@@ -70,7 +70,7 @@ def test_dask_executor_gives_the_same_summary_bit_for_bit(tmp_path, monkeypatch)
     pytest.importorskip("distributed")
     from sweep.executor_dask import DaskExecutor
 
-    monkeypatch.setenv("SWEEP_KERNEL_MODULES", "tests.test_sweep_toy")
+    monkeypatch.setenv("SWEEP_KERNEL_MODULES", "tests.toy_kernels")
     spec = parse_spec({"kernel": "sweep_test_toy", "chunk_size": 5, "fixed": {"y": 0.5},
                        "axes": {"mode": ["hi", "lo", "mid"], "x": {"linspace": [0.5, 9.5, 23]}},
                        "reduce": {"m": {"by": ["mode"], "where": ["!big"],
