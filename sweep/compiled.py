@@ -12,9 +12,10 @@ Pipeline for one chunk ``k`` (vectors ``k*chunk_size ..``)::
 The chunk function is compiled once per (kernel, axis structure, padded chunk
 size, dtype, device set, device part): start index, axis value arrays, fixed values,
 grid sizes and the device part's runtime inputs are arguments, so every chunk
-(and every grid with the same structure) reuses the executable.  The last chunk
-is padded by clamping indices to the last vector; the device part sees which
-lanes are padding.
+(and every grid with the same structure) reuses the executable.  Lanes past a
+chunk's last vector (the last chunk's tail, or the extra lanes when the chunk does
+not split evenly over the devices) are padding: their indices are clamped to that
+vector, and the device part sees which lanes they are.
 
 Factored evaluation: when the kernel registers a :class:`~kernels.registry.Factor`
 (``fn(p) == combine(p, stage(p[factor.params]))``), :func:`stage_outputs`
@@ -264,7 +265,7 @@ class Lanes:
     ``outputs``: every kernel output, cast to its stored dtype (a device part that
     returns only some of them lets XLA drop the work of the others); ``digits``:
     per axis, the lanes' digit (int); ``axis_values``: per numeric axis position,
-    the lanes' values; ``valid``: False on padding lanes (past the grid's last
+    the lanes' values; ``valid``: False on padding lanes (past the chunk's last
     vector, which they recompute); ``extra``: the device part's runtime inputs.
     """
 
@@ -315,8 +316,8 @@ def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dt
     def body(start, axis_arrays, fixed, sizes, strides, last, extra, *stage):
         shard = jax.lax.axis_index("d").astype(jnp.int64)
         raw = start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
-        # Padding lanes (past the last vector) recompute the last vector; the sink
-        # trims them (rows) or masks them out (reductions).
+        # Padding lanes (past the chunk's last vector, ``last``) recompute that vector;
+        # the sink trims them (rows) or masks them out (reductions).
         idx = jnp.minimum(raw, last)
         digits = device_digits(idx, sizes, strides, exact_float)
         params, axis_values = {}, {}

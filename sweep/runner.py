@@ -78,8 +78,8 @@ class ChunkRunner:
             self._layout = stage["layout"]
         self._mesh = mesh = Mesh(np.array(self.devices), ("d",))
         self._replicated = NamedSharding(mesh, P())
-        geometry = (np.asarray(self.grid.sizes, np.int64), np.asarray(self.grid.strides, np.int64),
-                    np.int64(spec.n_vectors - 1))
+        geometry = (np.asarray(self.grid.sizes, np.int64), np.asarray(self.grid.strides, np.int64))
+        # the chunk's last index is passed per dispatch (see dispatch)
         self._args = jax.device_put((axis_values, fixed) + geometry, self._replicated)
         self._stage_args = ()
         if stage is not None:
@@ -125,7 +125,11 @@ class ChunkRunner:
         :meth:`put`); returns at once (JAX dispatch is asynchronous)."""
         start, length = self.spec.chunk_bounds(k)
         fn = self.function(device_part)
-        outputs = fn(np.int64(start), *self._args, {} if extra is None else extra, *self._stage_args)
+        # ``last`` is this chunk's last index, not the grid's: a chunk's lanes (devices ×
+        # lanes per device) can outnumber its vectors, and lanes past its end must be
+        # padding (masked out of reductions), not the next chunk's first vectors.
+        last = np.int64(start + length - 1)
+        outputs = fn(np.int64(start), *self._args, last, {} if extra is None else extra, *self._stage_args)
         return Pending(k, start, length, outputs)
 
     def to_arrow(self, pending: Pending):

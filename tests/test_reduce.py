@@ -187,3 +187,44 @@ def test_quantiles_exact_through_many_narrowing_passes(tmp_path, monkeypatch):
         v = np.array([p for x, mm, y, p in rows if mm == m])
         for q in (0.1, 0.5, 0.77):
             assert float(ds.sel(mode=m)[f"q{q:g}_prod"]) == np.quantile(v, q), (m, q)
+
+
+CHUNK_SPLIT = r"""
+import json, sys
+import jax
+assert jax.device_count() == 3, jax.device_count()
+from sweep.dataset import open_summary
+from sweep.engine import run
+from sweep.kernel_modules import load_kernel_modules
+from sweep.spec import parse_spec
+load_kernel_modules()  # SWEEP_KERNEL_MODULES: the toy kernels
+d = json.loads(sys.argv[1])
+run(parse_spec(d["spec"], source="toy.toml"), d["out"], progress=False)
+s = open_summary(d["out"], "by_mode", pandas=True)
+print(json.dumps({"count": s["count"].tolist(), "mode": [str(m) for m in s["mode"]]}))
+"""
+
+
+def test_chunks_that_do_not_split_evenly_over_devices_count_each_vector_once(tmp_path):
+    """Chunks of 7 vectors on 3 devices run 9 lanes: the 2 extra lanes are padding
+    (masked), not the next chunk's first vectors counted twice.  A subprocess, because
+    the device count is fixed when JAX starts."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.toy_kernels import REPO, subprocess_env
+
+    env = subprocess_env()
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=3").strip()
+    spec_doc = {"kernel": "sweep_test_toy", "chunk_size": 7, "axes": {"x": XS, "mode": ["lo", "hi", "mid"], "y": YS},
+                "reduce": {"by_mode": {"by": ["mode"], "where": ["!big"], "prod": ["count"]}}}
+    arg = json.dumps({"spec": spec_doc, "out": str(tmp_path / "out")})
+    proc = subprocess.run([sys.executable, "-c", CHUNK_SPLIT, arg], env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    rows = reference()
+    want = [sum(1 for x, m, y, _ in rows if m == mode and not x * y > 1.0) for mode in got["mode"]]
+    assert got["mode"] == ["lo", "hi", "mid"] and min(want) > 10
+    assert got["count"] == want
