@@ -95,3 +95,22 @@ def test_checker_fails_on_a_fault_planted_in_a_copy_of_the_project(tmp_path, pla
         fh.write(line)
     kinds = {v.kind for v in violations(tmp_path)}
     assert expected in kinds
+
+
+def test_every_package_on_disk_is_in_the_distribution():
+    """A subpackage the build leaves out (``sweep.sinks`` was, once) breaks every
+    non-editable install: the patterns of ``[tool.setuptools.packages.find]`` must
+    match each directory of ``kernels/`` and ``sweep/`` that holds an ``__init__.py``."""
+    import fnmatch
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "pyproject.toml").read_text(encoding="utf-8")
+    block = re.search(r"\[tool\.setuptools\.packages\.find\](.*?)(?:\n\[|\Z)", text, re.S)
+    assert block, "pyproject.toml has no [tool.setuptools.packages.find]"
+    include = re.findall(r'"([^"]+)"', re.search(r"include\s*=\s*\[(.*?)\]", block.group(1), re.S).group(1))
+    packages = sorted(p.parent.relative_to(root).as_posix().replace("/", ".")
+                      for top in ("kernels", "sweep") for p in (root / top).rglob("__init__.py"))
+    assert {"kernels", "sweep", "sweep.sinks", "sweep.specs", "sweep.benchmarking"} <= set(packages)
+    missing = [p for p in packages if not any(fnmatch.fnmatchcase(p, pat) for pat in include)]
+    assert missing == [], missing
