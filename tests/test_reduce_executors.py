@@ -3,17 +3,14 @@ identical, bit for bit, to an uninterrupted local run's."""
 from __future__ import annotations
 
 import json
-import random
-import signal
 import subprocess
-import time
 
 import pyarrow.parquet as pq
 import pytest
 
 from sweep.engine import run
 from sweep.spec import load_spec, parse_spec
-from tests.toy_kernels import REPO, subprocess_env, sweep_cmd  # registered by conftest
+from tests.toy_kernels import REPO, kill_mid_run, subprocess_env, sweep_cmd  # registered by conftest
 
 SLOW_SPEC = """\
 kernel = "sweep_test_slow"
@@ -36,22 +33,8 @@ def test_sigkill_then_resume_gives_the_same_summary_bit_for_bit(tmp_path):
     spec_path.write_text(SLOW_SPEC)
     out = tmp_path / "out"
     partials = out / "reduce" / "all"
-    proc = subprocess.Popen(sweep_cmd("run", spec_path, "--out", out, "--no-progress"),
-                            env=subprocess_env(), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 90
-        while not partials.is_dir() or len(list(partials.glob("part-*.parquet"))) < 3:
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "no partials after 90 s"
-            time.sleep(0.02)
-        time.sleep(random.Random().uniform(0.0, 0.3))  # a random moment mid-run
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL, "the run finished before it was killed"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_mid_run(spec_path, out, lambda: len(list(partials.glob("part-*.parquet"))) if partials.is_dir() else 0,
+                 wait=90, jitter=0.3)
     kept = len(list(partials.glob("part-*.parquet")))
     assert 3 <= kept < 40 and not (out / "summary-all.parquet").exists()
 

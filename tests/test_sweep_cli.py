@@ -7,10 +7,7 @@ subprocess through ``SWEEP_KERNEL_MODULES``.
 from __future__ import annotations
 
 import json
-import random
-import signal
 import subprocess
-import time
 
 import numpy as np
 import pandas as pd
@@ -18,7 +15,7 @@ import pandas as pd
 from sweep import dataset
 from sweep.engine import run
 from sweep.spec import load_spec
-from tests.toy_kernels import REPO, subprocess_env, sweep_cmd
+from tests.toy_kernels import REPO, kill_mid_run, subprocess_env, sweep_cmd
 
 SLOW_SPEC = """\
 kernel = "sweep_test_slow"
@@ -46,22 +43,7 @@ def test_sigkill_then_resume_gives_each_index_once_and_identical_values(tmp_path
     spec_path = tmp_path / "slow.toml"
     spec_path.write_text(SLOW_SPEC)
     out = tmp_path / "out"
-    proc = subprocess.Popen(sweep_cmd("run", spec_path, "--out", out, "--no-progress"),
-                            env=subprocess_env(), cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while len(dataset.list_parts(out)) < 3:
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "no part files after 60 s"
-            time.sleep(0.02)
-        time.sleep(random.Random().uniform(0.0, 0.5))  # a random moment mid-run
-        proc.send_signal(signal.SIGKILL)
-        assert proc.wait(timeout=30) == -signal.SIGKILL, "the run finished before it was killed"
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    kill_mid_run(spec_path, out, lambda: len(dataset.list_parts(out)), wait=60, jitter=0.5)
     killed_with = len(dataset.list_parts(out))
     assert 3 <= killed_with < 40
 

@@ -166,3 +166,29 @@ def subprocess_env() -> dict:
 
 def sweep_cmd(*args) -> list[str]:
     return [sys.executable, "-m", "sweep", *map(str, args)]
+
+
+def kill_mid_run(spec_path, out, n_written, *, wait=60.0, jitter=0.5) -> None:
+    """Start ``sweep run spec_path --out out`` in a subprocess, wait until
+    ``n_written()`` (the files the run has finished, e.g. parts) reaches 3, then
+    SIGKILL it at a random moment shortly after; fails if the run ends first."""
+    import random
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen(sweep_cmd("run", spec_path, "--out", out, "--no-progress"),
+                            env=subprocess_env(), cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + wait
+        while n_written() < 3:
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, f"fewer than 3 files written after {wait:g} s"
+            time.sleep(0.02)
+        time.sleep(random.Random().uniform(0.0, jitter))  # a random moment mid-run
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL, "the run finished before it was killed"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
