@@ -8,10 +8,37 @@ The toy kernels (tests/toy_kernels.py) are registered here, once for the session
 not as a side effect of importing a test module: a test file runs the same alone
 or with the others.
 """
+import atexit
 import dataclasses
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+
+def _share_compilation_cache() -> None:
+    """One persistent XLA compilation cache for the whole test run.
+
+    Compiling the equilibrium kernels dominates the suite (``period1`` alone takes
+    about a minute), and the same executables are compiled again in every process the
+    suite starts: pytest-xdist workers, ``sweep`` subprocesses of the CLI and shard
+    tests, notebook kernels.  Those processes inherit this environment, so an
+    executable compiled in one is loaded, not recompiled, in the others.  The cache
+    lives in a fresh temporary directory removed when the run ends, so no run sees
+    another run's entries; a cache the user configured is left alone.  Only compiles
+    longer than JAX's default threshold (1 s) are stored, so the small toy-kernel
+    executables whose compilations the engine tests count are never served from it.
+    """
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return
+    path = tempfile.mkdtemp(prefix="skillsweep-test-xla-cache-")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = path
+    owner = os.getpid()
+    atexit.register(lambda: os.getpid() == owner and shutil.rmtree(path, ignore_errors=True))
+
+
+_share_compilation_cache()
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
