@@ -13,7 +13,7 @@ terminal candidates at some reachable s2 = g(s1, h;A1) (checked on 257 values of
 on those rows the game is solved a second time with the other order and
 ``terminal_order_matters`` says whether any reported equilibrium changed
 (n_sym_eq, h1*_min/max, the asymmetric pair, to 1e-7).  The second solve runs only
-for batches holding such a row.
+on such rows.
 
 Knife edges at a jump of h2*: off D2 h2*(s2) can jump (between the corners, or
 from a corner to a root when F2 rises in h) where a corner condition holds with
@@ -27,7 +27,13 @@ instead of 64 ulp.  Such an equilibrium exists only on the jump: it is an isolat
 point of Φ1's closure, and it disappears where the jump point is not reachable.
 
 Algorithm (fixed-size, lane by lane; :mod:`kernels.period1_search` holds the
-search routines):
+search routines).  The answers are those of the algorithm frozen in
+:mod:`kernels.period1_reference` (tests/test_period1_equality.py); what differs is
+where the work runs: lanes are one 1-D batch, the phases that only some lanes or
+candidate slots need (the refinement of F1's sign changes, best replies to
+interior candidates, the 2-cycle refinement, the asymmetric verification, the
+second terminal-order solve) run on compacted blocks of the items that need them
+(:func:`kernels.lane_blocks.map_compacted`).
 
 1. Evaluate F1 and the continuation values on a fixed grid of :data:`SCAN_POINTS` engagement
    levels in [0,1].
@@ -97,18 +103,15 @@ def symmetric_equilibria(q1, q2, grid):
     # knife edge at a jump of h2* (module docstring): the check evaluates the
     # candidate and its deviations with corner conditions met within JUMP_RTOL
     q2j = q2._replace(snap_rtol=jnp.asarray(JUMP_RTOL[jnp.finfo(y.dtype).bits], y.dtype))
-    # corner slots on every lane; interior slots only where they hold a candidate
-    # (compacted blocks: most lanes have no interior crossing)
-    x_c, phi_c, yv_c = best_response(y[..., :2], q1, q2j, grid)
-
+    # best replies for the corner slots of every lane (their replies also start the
+    # asymmetric search) and for the interior slots that hold a candidate, on
+    # compacted blocks: most lanes have no interior crossing
     def reply(valid, lane, item):
         q1i, q2i, gv = lane
         return best_response(item[0], q1i, q2i, ScanGrid(grid.xs, None, gv))
 
-    x_i, phi_i, yv_i = map_compacted(reply, pre[..., 2:], (q1, q2j, grid.values), (y[..., 2:],), BLOCK)
-    x_best = jnp.concatenate([x_c, x_i], axis=-1)
-    phi_best = jnp.concatenate([phi_c, phi_i], axis=-1)
-    yv = jax.tree_util.tree_map(lambda a, b_: jnp.concatenate([a, b_], axis=-1), yv_c, yv_i)
+    need = pre | (jnp.arange(y.shape[-1]) < 2)
+    x_best, phi_best, yv = map_compacted(reply, need, (q1, q2j, grid.values), (y,), BLOCK)
     phi_yy = payoff(yv, yv, q2j)
     gain = phi_best - phi_yy
     verified = pre & (gain <= tolerance(y.dtype) * (1.0 + jnp.abs(phi_yy)))
