@@ -121,6 +121,8 @@ def measure(n: int, repeats: int, scalar_n: int, dtypes=("float64", "float32")) 
     res["speedup_float64"] = (res["period1_float64"]["vectors_per_s"]
                               / res["period1_reference_float64"]["vectors_per_s"])
     res["disagreements"] = disagreements(outs["period1"], outs["period1_reference"])
+    if res["disagreements"]:   # a disagreement is a bench failure (exit status 1 where supported)
+        res["failed"] = f"period1 differs from period1_reference: {res['disagreements']}"
     # the scalar scipy loop on the first scalar_n vectors (scipy is an optional extra)
     try:
         from . import period1_scalar as scalar
