@@ -11,7 +11,7 @@ contract types) and never this module, so the catalog can import them all.
 """
 from __future__ import annotations
 
-from . import coverage, period1, period1_bonus, single_firm, terminal, terminal_bonus
+from . import coverage, period1, period1_bonus, period1_reference, single_firm, terminal, terminal_bonus
 from .registry import KernelSpec
 
 __all__ = ["KERNELS", "get_kernel", "kernel_names", "register", "unregister", "is_registered"]
@@ -21,6 +21,7 @@ KERNELS: tuple[KernelSpec, ...] = (
     coverage.COVERAGE_OA4_KERNEL,
     coverage.COVERAGE_OA5_KERNEL,
     period1.PERIOD1_KERNEL,
+    period1_reference.PERIOD1_REFERENCE_KERNEL,
     single_firm.SINGLE_FIRM_KERNEL,
     terminal.TERMINAL_KERNEL,
     terminal_bonus.TERMINAL_BONUS_KERNEL,

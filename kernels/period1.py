@@ -13,7 +13,7 @@ terminal candidates at some reachable s2 = g(s1, h;A1) (checked on 257 values of
 on those rows the game is solved a second time with the other order and
 ``terminal_order_matters`` says whether any reported equilibrium changed
 (n_sym_eq, h1*_min/max, the asymmetric pair, to 1e-7).  The second solve runs only
-for batches holding such a row.
+on such rows.
 
 Knife edges at a jump of h2*: off D2 h2*(s2) can jump (between the corners, or
 from a corner to a root when F2 rises in h) where a corner condition holds with
@@ -27,7 +27,13 @@ instead of 64 ulp.  Such an equilibrium exists only on the jump: it is an isolat
 point of Φ1's closure, and it disappears where the jump point is not reachable.
 
 Algorithm (fixed-size, lane by lane; :mod:`kernels.period1_search` holds the
-search routines):
+search routines).  The answers are those of the algorithm frozen in
+:mod:`kernels.period1_reference` (tests/test_period1_equality.py); what differs is
+where the work runs: lanes are one 1-D batch, the phases that only some lanes or
+candidate slots need (the refinement of F1's sign changes, best replies to
+interior candidates, the 2-cycle refinement, the asymmetric verification, the
+second terminal-order solve) run on compacted blocks of the items that need them
+(:func:`kernels.lane_blocks.map_compacted`).
 
 1. Evaluate F1 and the continuation values on a fixed grid of :data:`SCAN_POINTS` engagement
    levels in [0,1].
@@ -59,9 +65,10 @@ from . import admissibility as adm
 from . import domains as dom
 from . import status as st
 from .params import broadcast_outputs, make_params, params_for
-from .period1_search import (ASYM_SEP, MAX_CROSSINGS, SCAN_POINTS, JUMP_RTOL, RTOL, Period1, asymmetric_search, best_response,
-                             continuation_slope, grid_values, payoff, refine_crossings,
-                             tolerance)
+from .lane_blocks import map_compacted
+from .period1_search import (ASYM_SEP, BLOCK, MAX_CROSSINGS, SCAN_POINTS, JUMP_RTOL, RTOL, Period1, ScanGrid,
+                             asymmetric_search, best_response, continuation_slope, grid_values,
+                             payoff, refine_crossings, tolerance)
 from .primitives import dg_dh, g, g0
 from .profiles import profile_scale
 from .declare import declare
@@ -96,7 +103,15 @@ def symmetric_equilibria(q1, q2, grid):
     # knife edge at a jump of h2* (module docstring): the check evaluates the
     # candidate and its deviations with corner conditions met within JUMP_RTOL
     q2j = q2._replace(snap_rtol=jnp.asarray(JUMP_RTOL[jnp.finfo(y.dtype).bits], y.dtype))
-    x_best, phi_best, yv = best_response(y, q1, q2j, grid)
+    # best replies for the corner slots of every lane (their replies also start the
+    # asymmetric search) and for the interior slots that hold a candidate, on
+    # compacted blocks: most lanes have no interior crossing
+    def reply(valid, lane, item):
+        q1i, q2i, gv = lane
+        return best_response(item[0], q1i, q2i, ScanGrid(grid.xs, None, gv))
+
+    need = pre | (jnp.arange(y.shape[-1]) < 2)
+    x_best, phi_best, yv = map_compacted(reply, need, (q1, q2j, grid.values), (y,), BLOCK)
     phi_yy = payoff(yv, yv, q2j)
     gain = phi_best - phi_yy
     verified = pre & (gain <= tolerance(y.dtype) * (1.0 + jnp.abs(phi_yy)))
@@ -201,6 +216,9 @@ def period1(p):
     against deviations of Φ1, eq. 10), F1 at the corners, eq. 11, and asymmetric
     equilibria (one firm builds skill, the other free-rides)."""
     p = _broadcast_all(make_params(p, P1_PARAMS))
+    shape = p["s1"].shape
+    # lanes as one 1-D batch: the compacted phases gather and scatter along it
+    p = {k: jnp.reshape(v, (-1,)) for k, v in p.items()}
     a1, a2, pi1, pi2 = p["alpha1"], p["alpha2"], p["pi1"], p["pi2"]
     gam, dl, lr, beta, b, s1 = p["gamma"], p["delta"], p["lam_R"], p["beta"], p["b"], p["s1"]
     su = period1_setup(p, P1_PARAMS)
@@ -208,16 +226,9 @@ def period1(p):
     f_dom, f_A1, f_A2, f_A3, f_A4, f_OA1 = (su.flags[f] for f in ("domain", "A1", "A2", "A3", "A4", "OA1"))
     admissible = f_dom & f_A1 & f_A2 & f_A3 & f_A4
 
-    def game(zero_first):
-        q2x = q2._replace(zero_first=zero_first)
-        grid = grid_values(q1, q2x)
-        sym = symmetric_equilibria(q1, q2x, grid)
-        asym = asymmetric_search(q1, q2x, grid, sym.pop("corner_replies"), admissible)
-        return dict(sym, F1_at_0=grid.F1[..., 0], F1_at_1=grid.F1[..., -1], **asym)
-
     # Off D2 both terminal corners can be candidates at a reachable s2; there the
-    # game is solved again with the other selection order (one compiled body: a
-    # while loop that runs a second time only when some lane needs it).
+    # game is solved again with the other selection order (only those lanes: see
+    # :func:`_solve_games`).
     order = p["terminal_order"]
     other = jnp.where(order > 0.5, 0.0, 1.0).astype(order.dtype)
     hs = jnp.linspace(0.0, 1.0, N_REACH, dtype=s1.dtype)
@@ -226,20 +237,8 @@ def period1(p):
     # inadmissible rows (e.g. s1 below s̲, where the skill floor binds) get no flag
     # and never trigger the second solve
     alt = alt & (s1 < a1) & admissible
-    shapes = jax.eval_shape(game, order)
-    blank = jax.tree_util.tree_map(lambda t: jnp.zeros(t.shape, t.dtype), shapes)
-
-    def body(c):
-        k, first, _ = c
-        out = game(jnp.where(k == 0, order, other))
-        first = jax.tree_util.tree_map(lambda a, b_: jnp.where(k == 0, a, b_), out, first)
-        return k + 1, first, out
-
-    def more(c):
-        return (c[0] == 0) | ((c[0] == 1) & jnp.any(alt))
-
-    k, res, res_other = lax.while_loop(more, body, (jnp.int32(0), blank, blank))
-    order_matters = alt & (k == 2) & _differs(res, res_other)
+    res, res_other = _solve_games(q1, q2, admissible, order, other, alt)
+    order_matters = alt & _differs(res, res_other)
 
     h1 = res["h1_star"]
     has_h1 = ~jnp.isnan(h1)
@@ -252,7 +251,7 @@ def period1(p):
     lhs11 = 2.0 * beta * dpi * dg_dh(s1, a1, pi1, gam, L1)
     comp = has_h1 & (lhs11 < lr * dl * (1.0 - pi1) * (a1 - s1))
     n = res["n_sym_eq"]
-    return broadcast_outputs(dict(
+    out = broadcast_outputs(dict(
         h1_sf=h1_sf,
         n_sym_eq=n.astype(jnp.int8),
         h1_star=h1,
@@ -279,6 +278,60 @@ def period1(p):
         monotone=adm.monotone(b, a2, pi2, lr),
         admissible=admissible,
     ), p)
+    return {k: jnp.reshape(v, shape) for k, v in out.items()}
+
+
+#: lanes per block of the game solve (:func:`_solve_games`)
+GAME_BLOCK = 1024
+
+
+def _game(q1: Period1, q2: Period2, lanes):
+    """One solve of the game on a block of lanes (terminal order in ``q2.zero_first``)."""
+    grid = grid_values(q1, q2)
+    sym = symmetric_equilibria(q1, q2, grid)
+    asym = asymmetric_search(q1, q2, grid, sym.pop("corner_replies"), lanes)
+    return dict(sym, F1_at_0=grid.F1[..., 0], F1_at_1=grid.F1[..., -1], **asym)
+
+
+def _solve_games(q1: Period1, q2: Period2, admissible, order, other, alt):
+    """The game under ``order`` on every lane and under ``other`` on the lanes
+    flagged ``alt``, as one work list of (lane, order) items processed in blocks of
+    :data:`GAME_BLOCK` lanes (one compiled game body; the second solve costs
+    blocks only for the flagged lanes).  Returns (results under ``order``,
+    results under ``other``: valid where ``alt``)."""
+    n = q1.s1.shape[0]
+    blk = min(n, GAME_BLOCK)
+    second = jnp.nonzero(alt, size=n, fill_value=n)[0].astype(jnp.int32)
+    count = n + jnp.sum(alt, dtype=jnp.int32)
+    nblocks = -(-2 * n // blk)
+    # item codes: lane (first solve), n + lane (second solve), 2n (padding)
+    work = jnp.concatenate([jnp.arange(n, dtype=jnp.int32), n + second,
+                            jnp.full((nblocks * blk - 2 * n,), 2 * n, jnp.int32)])
+
+    def take(tree, lane):
+        return jax.tree_util.tree_map(lambda v: v if jnp.ndim(v) == 0 else v[lane], tree)
+
+    def block(ids):
+        is2 = ids >= n
+        lane = jnp.minimum(jnp.where(is2, ids - n, ids), n - 1)
+        q2b = take(q2, lane)._replace(zero_first=jnp.where(is2, other[lane], order[lane]))
+        return _game(take(q1, lane), q2b, admissible[lane] & (ids < 2 * n)), is2, lane
+
+    shapes = jax.eval_shape(lambda i: block(i)[0], work[:blk])
+    blank = jax.tree_util.tree_map(lambda t: jnp.zeros((n,) + t.shape[1:], t.dtype), shapes)
+
+    def body(c):
+        j, first, again = c
+        ids = lax.dynamic_slice_in_dim(work, j * blk, blk)
+        out, is2, lane = block(ids)
+        at1 = jnp.where(~is2, lane, n)
+        at2 = jnp.where(is2 & (ids < 2 * n), lane, n)
+        first = jax.tree_util.tree_map(lambda o, r: o.at[at1].set(r, mode="drop"), first, out)
+        again = jax.tree_util.tree_map(lambda o, r: o.at[at2].set(r, mode="drop"), again, out)
+        return j + 1, first, again
+
+    _, first, again = lax.while_loop(lambda c: c[0] * blk < count, body, (jnp.int32(0), blank, blank))
+    return first, again
 
 
 def _differs(a, b, tol=1e-7):

@@ -14,6 +14,7 @@ from jax import lax
 
 from . import status as stc
 from .primitives import B, M, W, dM_dh, dM_ds, dg_dh, g
+from .lane_blocks import map_compacted
 from .roots import Root, solve
 from .terminal import Period2, engagement_gain, h2_prop3
 
@@ -44,6 +45,10 @@ RTOL = {64: 1e-9, 32: 1e-4}
 #: Prop. 3 at a jump of h2*; the F1 root lands within rounding of the jump, on
 #: either side), by float width
 JUMP_RTOL = {64: 1e-10, 32: 1e-5}
+#: items (lanes or candidate slots) per block of the compacted phases (refinement of
+#: F1's sign changes, best replies to interior candidates, the 2-cycle refinement and
+#: the verification): the width those nested searches are compiled at
+BLOCK = 128
 #: minimum |x − y| for a pair to count as asymmetric
 ASYM_SEP = 1e-3
 #: two verified pairs closer than this (both coordinates) are one
@@ -181,29 +186,41 @@ def grid_values(q1: Period1, q2: Period2) -> ScanGrid:
 
 def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
     """Interior symmetric candidates: the first :data:`MAX_CROSSINGS` sign changes of F1 on the
-    grid, each refined by Chandrupatla on its cell.  Returns (Root (..., MAX_CROSSINGS),
-    has (..., MAX_CROSSINGS), number of sign changes)."""
+    grid, each refined by Chandrupatla on its cell.  Returns (Root (n, MAX_CROSSINGS),
+    has (n, MAX_CROSSINGS), number of sign changes).  Lanes are a 1-D batch (n,).
+
+    Only the slots that hold a sign change are solved (:func:`kernels.lane_blocks.map_compacted`,
+    blocks of :data:`BLOCK` slots): most lanes have none, and the solve's every
+    iteration is a nested terminal solve."""
     pos = grid.F1 > 0.0
     cross = pos[..., 1:] != pos[..., :-1]
     rank = jnp.cumsum(cross, axis=-1, dtype=jnp.int32)
     slots = jnp.arange(1, MAX_CROSSINGS + 1, dtype=jnp.int32)[:, None]
-    sel = cross[..., None, :] & (rank[..., None, :] == slots)          # (..., MAX_CROSSINGS, SCAN_POINTS−1)
+    sel = cross[..., None, :] & (rank[..., None, :] == slots)          # (n, MAX_CROSSINGS, SCAN_POINTS−1)
     has = jnp.any(sel, axis=-1)
     k = jnp.argmax(sel, axis=-1)
     lo, hi = grid.xs[k], grid.xs[k + 1]
-    nd = lo.ndim
-    # u = 1 + h ∈ [1, 2] keeps the solver's relative tolerance an absolute one in h
-    # (see kernels.terminal._select)
-    root = solve(lambda u, th: engagement_gain1(u - 1.0, *th).F1, lo + 1.0, hi + 1.0,
-                 (fit(q1, nd), fit(q2, nd)), mask=has)
-    # The solver re-evaluates F1 at the cell ends in a separately compiled
-    # expression; where one end is within rounding of 0 it may see no sign change.
-    # That end is then the candidate (never a dropped NaN).
     f_lo = jnp.take_along_axis(grid.F1, k, axis=-1)
     f_hi = jnp.take_along_axis(grid.F1, k + 1, axis=-1)
-    nosign = has & (root.status == stc.NO_SIGN_CHANGE)
-    x = jnp.where(nosign, jnp.where(jnp.abs(f_lo) <= jnp.abs(f_hi), lo, hi), root.x - 1.0)
-    status = jnp.where(nosign, stc.CONVERGED, root.status).astype(jnp.int8)
+
+    def refine(valid, lane, item):
+        q1i, q2i = lane
+        lo_i, hi_i, flo_i, fhi_i = item
+        # u = 1 + h ∈ [1, 2] keeps the solver's relative tolerance an absolute one in h
+        # (see kernels.terminal._select)
+        root = solve(lambda u, th: engagement_gain1(u - 1.0, *th).F1, lo_i + 1.0, hi_i + 1.0,
+                     (q1i, q2i), mask=valid)
+        # The solver re-evaluates F1 at the cell ends in a separately compiled
+        # expression; where one end is within rounding of 0 it may see no sign change.
+        # That end is then the candidate (never a dropped NaN).
+        nosign = valid & (root.status == stc.NO_SIGN_CHANGE)
+        x = jnp.where(nosign, jnp.where(jnp.abs(flo_i) <= jnp.abs(fhi_i), lo_i, hi_i), root.x - 1.0)
+        status = jnp.where(nosign, stc.CONVERGED, root.status).astype(jnp.int8)
+        return x, status
+
+    x, status = map_compacted(refine, has, (q1, q2), (lo, hi, f_lo, f_hi), BLOCK)
+    # slots without a sign change: what the full-width solve gives a masked lane
+    status = jnp.where(has, status, stc.SKIPPED).astype(jnp.int8)
     return Root(x, status), has, jnp.sum(cross, axis=-1, dtype=jnp.int32)
 
 
@@ -416,8 +433,10 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, 
        must not beat the pair's payoffs by more than tol·(1 + |Φ1|), and
        |x − y| > ASYM_SEP.
 
-    Only ``lanes`` (the admissible rows) are searched: the secant refinement runs
-    only when one of them has an interior 2-cycle.  Returns the most asymmetric
+    Only ``lanes`` (the admissible rows) are searched, and the refinement and the
+    verification run only on the slots that are active there (compacted blocks of
+    :data:`BLOCK` slots, :func:`kernels.lane_blocks.map_compacted`).  Lanes are a
+    1-D batch (n,).  Returns the most asymmetric
     verified pair and ``n_asym_eq``, the number of distinct verified pairs among
     the slots.
 
@@ -434,20 +453,30 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, 
     lanes = jnp.broadcast_to(lanes, shape)
     has_int = has_int & lanes[..., None]
 
-    def refine(_):
-        return _two_cycle_refine(y_int, sl_int, has_int, q1, q2, grid)
+    def refine(valid, lane, item):
+        q1i, q2i, gv = lane
+        y0, sl0 = item
+        return _two_cycle_refine(y0, sl0, valid, q1i, q2i, ScanGrid(xs, None, gv))
 
-    def skip(_):
-        return y_int, jnp.full_like(y_int, 0.5)
-
-    y_int, x_int = lax.cond(jnp.any(has_int), refine, skip, None)
+    # only the slots holding an interior 2-cycle are refined (compacted blocks)
+    y_ref, x_ref = map_compacted(refine, has_int, (q1, q2, grid.values), (y_int, sl_int), BLOCK)
+    y_int = jnp.where(has_int, y_ref, y_int)
+    x_int = jnp.where(has_int, x_ref, 0.5)
     y = jnp.concatenate([y_int, jnp.zeros(shape + (1,), xs.dtype), jnp.ones(shape + (1,), xs.dtype)],
                         axis=-1)
     x = jnp.concatenate([x_int, corner_replies], axis=-1)
     active = jnp.concatenate([has_int, jnp.broadcast_to(lanes[..., None], shape + (2,))], axis=-1)
     k = y.shape[-1]
     vgrid = verification_grid(q1, q2)
-    _, best, v = best_response(jnp.concatenate([y, x], axis=-1), q1, q2, vgrid, steps=VGOLDEN)
+
+    def deviation(valid, lane, item):
+        q1i, q2i, gv = lane
+        (start,) = item
+        return best_response(start, q1i, q2i, ScanGrid(vgrid.xs, None, gv), steps=VGOLDEN)
+
+    # best deviations against both members of every active slot (inactive slots: NaN)
+    _, best, v = map_compacted(deviation, jnp.concatenate([active, active], axis=-1),
+                               (q1, q2, vgrid.values), (jnp.concatenate([y, x], axis=-1),), BLOCK)
     vy = jax.tree_util.tree_map(lambda a: a[..., :k], v)
     vx = jax.tree_util.tree_map(lambda a: a[..., k:], v)
     phi_xy, phi_yx = payoff(vx, vy, q2), payoff(vy, vx, q2)
@@ -483,7 +512,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, 
     )
 
 
-__all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "GOLDEN", "NA_INT", "N_SECANT", "VG", "VGOLDEN", "RTOL", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
+__all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "BLOCK", "GOLDEN", "NA_INT", "N_SECANT", "VG", "VGOLDEN", "RTOL", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
            "ScanGrid", "Gain", "Root", "tolerance", "continuation", "values_at", "engagement_gain1",
            "payoff", "grid_values", "refine_crossings", "best_response",
            "asymmetric_search", "grid_reply_scan", "interior_two_cycles", "verification_grid"]

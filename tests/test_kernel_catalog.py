@@ -26,7 +26,7 @@ def test_status_codes_keep_their_stored_values_and_have_one_message_each():
 
 def test_catalog_lists_every_kernel_module_once():
     names = [k.name for k in catalog.KERNELS]
-    assert names == ["coverage_oa4", "coverage_oa5", "period1", "single_firm", "terminal",
+    assert names == ["coverage_oa4", "coverage_oa5", "period1", "period1_reference", "single_firm", "terminal",
                      "terminal_bonus", "period1_bonus"]
     assert set(names) <= set(catalog.kernel_names())
     for k in catalog.KERNELS:

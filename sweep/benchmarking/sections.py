@@ -21,6 +21,7 @@ __all__ = ["SECTION_MODULES", "load_sections"]
 #: modules of the extra sections, run in this order after the built-in ones
 SECTION_MODULES: tuple[str, ...] = (
     "sweep.benchmarking.reductions",
+    "sweep.benchmarking.period1",
 )
 
 

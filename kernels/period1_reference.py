@@ -1,0 +1,659 @@
+"""Kernel ``period1_reference``: the period-1 algorithm as it stood before the
+speed work of the fast ``period1`` kernel, frozen as the reference it is tested
+and benchmarked against (docs/model.md §6).
+
+Same parameters, outputs and flags as ``period1``; the algorithm is described in
+the docstrings of :mod:`kernels.period1` and :mod:`kernels.period1_search` as they
+were when this copy was made (129-point F1 scan, Chandrupatla refinement of its
+sign changes, golden-section deviation check, 2-cycle asymmetric search with
+secant refinement and a separate 61-point verification grid, a second solve with
+the other terminal order on rows flagged ``terminal_alternative``).  Every search
+routine is copied here verbatim, so changes to the fast kernel's modules cannot
+change this one; only the model's primitives, the terminal policy
+(:func:`kernels.terminal.h2_prop3`), the root solver and the shared setup
+(:func:`kernels.period1.period1_setup`) are imported.  Do not optimise this
+module: its purpose is to stay what it was.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from . import admissibility as adm
+from . import status as stc
+from . import status as st
+from .declare import declare
+from .params import broadcast_outputs, make_params
+from .period1 import N_REACH, P1_OUTPUTS, P1_PARAMS, _broadcast_all, period1_setup
+from .primitives import B, M, W, dM_dh, dM_ds, dg_dh, g
+from .roots import Root, solve
+from .terminal import Period2, both_corners, engagement_gain, h2_prop3
+
+__all__ = ["period1_reference", "PERIOD1_REFERENCE_KERNEL"]
+
+
+#: grid points of [0,1] for the F1 scan, the deviation check and best responses
+SCAN_POINTS = 129
+#: slots for interior sign changes of F1 (more are flagged ``crossings_overflow``)
+MAX_CROSSINGS = 4
+#: golden-section steps refining a best response inside its grid cell pair; the
+#: bracket 2/(SCAN_POINTS−1) shrinks by 0.618^24 ≈ 9.6e-6, to ~1.5e-7: the payoff is then
+#: resolved to ~Φ''·1e-14, far below the deviation tolerance, and a best reply's
+#: location to ~1e-7 (a smooth maximum is only defined to ~1e-8 in float64)
+GOLDEN = 24
+#: asymmetric search slots: the first NA_INT interior 2-cycles of the fine scan, and
+#: the two corner starts y = 0 and y = 1
+NA_INT = 2
+#: secant evaluations of E(y) = BR(BR(y)) − y refining an interior 2-cycle
+N_SECANT = 3
+#: points of the verification grid (not the search grid: spacing 1/60 vs 1/128, common
+#: points only 0, ¼, ½, ¾, 1) and golden steps there: the bracket 2/(VG−1) shrinks
+#: by 0.618^22 to ~8e-7, so the best deviation's
+#: payoff is resolved to ~Φ''·1e-12, far below the deviation tolerance
+VG = 61
+VGOLDEN = 22
+#: relative tolerance of the deviation test, by float width
+RTOL = {64: 1e-9, 32: 1e-4}
+#: band |F2 − λRδ| ≤ JUMP_RTOL·λRδ in which the deviation check of a symmetric
+#: candidate takes a terminal corner condition as met (the weak inequality of
+#: Prop. 3 at a jump of h2*; the F1 root lands within rounding of the jump, on
+#: either side), by float width
+JUMP_RTOL = {64: 1e-10, 32: 1e-5}
+#: minimum |x − y| for a pair to count as asymmetric
+ASYM_SEP = 1e-3
+#: two verified pairs closer than this (both coordinates) are one
+ASYM_SAME = 1e-6
+
+_INV_GOLDEN = 0.6180339887498949   # 1/golden ratio
+_LOG2 = math.log(2.0)
+
+
+class Period1(NamedTuple):
+    """Period-1 quantities (L1 = φℓ(π1)); β and η are read from :class:`Period2`."""
+
+    s1: jnp.ndarray
+    alpha1: jnp.ndarray
+    pi1: jnp.ndarray
+    gamma: jnp.ndarray
+    delta: jnp.ndarray
+    lam_R: jnp.ndarray
+    b: jnp.ndarray
+    L1: jnp.ndarray
+
+
+class Values(NamedTuple):
+    """What Φ1 needs of an engagement level x (with s2 = g(s1,x;A1)):
+    A = M(s1,x;A1) + βΠ2*(s2), P = βΠ2*(s2), V = V̄2(s2); plus the terminal
+    engagement h2*(s2) met there and its root status."""
+
+    A: jnp.ndarray
+    P: jnp.ndarray
+    V: jnp.ndarray
+    h2: jnp.ndarray
+    h2_status: jnp.ndarray
+
+
+def _no_values(z):
+    return Values(z, z, z, z, jnp.zeros(z.shape, jnp.int8))
+
+
+class Gain(NamedTuple):
+    F1: jnp.ndarray
+    values: Values
+    dPi: jnp.ndarray     # Π2*'(g1), including the response of h2*
+    g_h: jnp.ndarray     # ∂g/∂h1
+
+
+class ScanGrid(NamedTuple):
+    xs: jnp.ndarray      # (SCAN_POINTS,) engagement levels
+    F1: jnp.ndarray      # (..., SCAN_POINTS)
+    values: Values       # leaves (..., SCAN_POINTS)
+
+
+def tolerance(dtype) -> float:
+    return RTOL[jnp.finfo(dtype).bits]
+
+
+def fit(q, ndim):
+    """Append singleton axes to every leaf of q so it broadcasts against an array
+    of ``ndim`` dimensions whose leading axes are q's batch shape."""
+    return jax.tree_util.tree_map(lambda v: jnp.reshape(v, v.shape + (1,) * (ndim - v.ndim)), q)
+
+
+def continuation(s2, q2: Period2):
+    """Π2*(s2) = ½M(s2,h2*(s2);A2) (eq. 9) and V̄2(s2) = W(s2) + βB(g(s2,h2*;A2)) + η log 2,
+    with h2*(s2) and its status."""
+    r = h2_prop3(s2, q2)
+    h = r.x
+    pi2 = 0.5 * M(s2, h, q2.alpha2, q2.pi2, q2.delta, q2.lam_R, q2.b)
+    v2 = (W(s2, q2.b) + q2.beta * B(g(s2, h, q2.alpha2, q2.pi2, q2.gamma, q2.L2), q2.b)
+          + q2.eta * _LOG2)
+    return pi2, v2, h, r.status
+
+
+def values_at(x, q1: Period1, q2: Period2) -> Values:
+    """Values of engagement levels x (any trailing axes)."""
+    q1, q2 = fit(q1, x.ndim), fit(q2, x.ndim)
+    s2 = g(q1.s1, x, q1.alpha1, q1.pi1, q1.gamma, q1.L1)
+    pi2, v2, h2, status = continuation(s2, q2)
+    a = M(q1.s1, x, q1.alpha1, q1.pi1, q1.delta, q1.lam_R, q1.b) + q2.beta * pi2
+    return Values(a, q2.beta * pi2, v2, h2, status)
+
+
+def engagement_gain1(h, q1: Period1, q2: Period2) -> Gain:
+    """Period-1 engagement gain F1(h) = ∂Φ1^j/∂h1^j at the symmetric profile (docs/model.md §6):
+
+        F1 = β/(4η)·V̄2'(g1)·g_h·M(s1,h;A1) + ½[∂M/∂h1 + βΠ2*'(g1)·g_h].
+
+    Π2*' and V̄2' are forward-mode derivatives of the continuation in s2 through the
+    terminal root, so they include dh2*/ds2 = −(∂F2/∂s2)/(∂F2/∂h) where h2* is
+    interior and 0 at its corners.
+    """
+    q1, q2 = fit(q1, h.ndim), fit(q2, h.ndim)
+    s2 = g(q1.s1, h, q1.alpha1, q1.pi1, q1.gamma, q1.L1)
+    (pi2, v2, h2, h2_status), (dpi2, dv2, _, _) = jax.jvp(lambda s: continuation(s, q2), (s2,),
+                                             (jnp.ones_like(s2),))
+    gh = dg_dh(q1.s1, q1.alpha1, q1.pi1, q1.gamma, q1.L1)
+    m1 = M(q1.s1, h, q1.alpha1, q1.pi1, q1.delta, q1.lam_R, q1.b)
+    f1 = (q2.beta / (4.0 * q2.eta) * dv2 * gh * m1
+          + 0.5 * (dM_dh(q1.s1, q1.alpha1, q1.pi1, q1.delta, q1.lam_R) + q2.beta * dpi2 * gh))
+    return Gain(f1, Values(m1 + q2.beta * pi2, q2.beta * pi2, v2, h2, h2_status), dpi2, gh)
+
+
+def continuation_slope(s2, h2, h2_status, q2: Period2):
+    """Π2*'(s2) = ½[∂M/∂s + ∂M/∂h·dh2*/ds2] at a known terminal engagement h2*, with
+    dh2*/ds2 = −(∂F2/∂s2)/(∂F2/∂h) where h2* is an interior root (the formula the
+    solver's implicit JVP applies) and 0 at corners.  Used where h2* is already known,
+    so no second terminal solve is compiled."""
+    def foc(h, s):
+        return engagement_gain(h, s, q2)
+
+    _, f_h = jax.jvp(lambda h: foc(h, s2), (h2,), (jnp.ones_like(h2),))
+    _, f_s = jax.jvp(lambda s: foc(h2, s), (s2,), (jnp.ones_like(s2),))
+    interior = h2_status == stc.CONVERGED
+    dh = jnp.where(interior, -f_s / jnp.where(interior, f_h, 1.0), 0.0)
+    return 0.5 * (dM_ds(s2, h2, q2.pi2, q2.delta, q2.lam_R, q2.b)
+                  + dM_dh(s2, q2.alpha2, q2.pi2, q2.delta, q2.lam_R) * dh)
+
+
+def payoff(xv: Values, yv: Values, q2: Period2):
+    """Φ1^j(x, y) = σ1^j[M(s1,x;A1) + βΠ2*(g(s1,x))] + (1−σ1^j)βΠ2*(g(s1,y)) (eq. 10),
+    σ1^j = 1/(1 + exp(β[V̄2(g(s1,y)) − V̄2(g(s1,x))]/η))."""
+    nd = max(jnp.ndim(xv.A), jnp.ndim(yv.A))
+    q2 = fit(q2, nd)
+    sigma = jax.nn.sigmoid(q2.beta * (xv.V - yv.V) / q2.eta)
+    return sigma * xv.A + (1.0 - sigma) * yv.P
+
+
+def grid_values(q1: Period1, q2: Period2) -> ScanGrid:
+    """F1 and the values at the :data:`SCAN_POINTS` grid points of [0,1]."""
+    dt = q1.s1.dtype
+    xs = jnp.linspace(0.0, 1.0, SCAN_POINTS, dtype=dt)
+    h = jnp.broadcast_to(xs, q1.s1.shape + (SCAN_POINTS,))
+    e = engagement_gain1(h, q1, q2)
+    return ScanGrid(xs, e.F1, e.values)
+
+
+def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
+    """Interior symmetric candidates: the first :data:`MAX_CROSSINGS` sign changes of F1 on the
+    grid, each refined by Chandrupatla on its cell.  Returns (Root (..., MAX_CROSSINGS),
+    has (..., MAX_CROSSINGS), number of sign changes)."""
+    pos = grid.F1 > 0.0
+    cross = pos[..., 1:] != pos[..., :-1]
+    rank = jnp.cumsum(cross, axis=-1, dtype=jnp.int32)
+    slots = jnp.arange(1, MAX_CROSSINGS + 1, dtype=jnp.int32)[:, None]
+    sel = cross[..., None, :] & (rank[..., None, :] == slots)          # (..., MAX_CROSSINGS, SCAN_POINTS−1)
+    has = jnp.any(sel, axis=-1)
+    k = jnp.argmax(sel, axis=-1)
+    lo, hi = grid.xs[k], grid.xs[k + 1]
+    nd = lo.ndim
+    # u = 1 + h ∈ [1, 2] keeps the solver's relative tolerance an absolute one in h
+    # (see kernels.terminal._select)
+    root = solve(lambda u, th: engagement_gain1(u - 1.0, *th).F1, lo + 1.0, hi + 1.0,
+                 (fit(q1, nd), fit(q2, nd)), mask=has)
+    # The solver re-evaluates F1 at the cell ends in a separately compiled
+    # expression; where one end is within rounding of 0 it may see no sign change.
+    # That end is then the candidate (never a dropped NaN).
+    f_lo = jnp.take_along_axis(grid.F1, k, axis=-1)
+    f_hi = jnp.take_along_axis(grid.F1, k + 1, axis=-1)
+    nosign = has & (root.status == stc.NO_SIGN_CHANGE)
+    x = jnp.where(nosign, jnp.where(jnp.abs(f_lo) <= jnp.abs(f_hi), lo, hi), root.x - 1.0)
+    status = jnp.where(nosign, stc.CONVERGED, root.status).astype(jnp.int8)
+    return Root(x, status), has, jnp.sum(cross, axis=-1, dtype=jnp.int32)
+
+
+class _BR(NamedTuple):
+    """State of a best-response search (see :func:`best_response`)."""
+
+    yv: Values           # the opponent's values
+    a: jnp.ndarray       # golden bracket [a, b] and interior points c < d
+    b: jnp.ndarray
+    c: jnp.ndarray
+    d: jnp.ndarray
+    fc: jnp.ndarray
+    fd: jnp.ndarray
+    new_c: jnp.ndarray   # the point evaluated this step is c (else d)
+    x_grid: jnp.ndarray  # best grid point and its payoff
+    f_grid: jnp.ndarray
+
+
+def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: ScanGrid) -> _BR:
+    """Best grid reply to st.yv and the golden bracket (the two cells around it)."""
+    n = grid.xs.shape[0]
+    extra = st.yv.A.ndim - q1.s1.ndim                    # candidate / start axes
+    gv = jax.tree_util.tree_map(
+        lambda v: jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]), grid.values)
+    phi = payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], st.yv), q2)
+    i = jnp.argmax(phi, axis=-1)
+    a = grid.xs[jnp.maximum(i - 1, 0)]
+    b = grid.xs[jnp.minimum(i + 1, n - 1)]
+    r = _INV_GOLDEN
+    return st._replace(a=a, b=b, c=b - r * (b - a), d=a + r * (b - a),
+                       x_grid=grid.xs[i], f_grid=jnp.max(phi, axis=-1))
+
+
+def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLDEN):
+    """Best reply x to an opponent playing y (any trailing axes): the best point of
+    ``grid``, refined by golden section on the two cells around it.  Returns
+    (x, Φ1(x, y)) and the opponent's values.
+
+    Written as one loop of ``steps`` + 3 steps with a single evaluation of the
+    continuation per step (step 0: the opponent's values, then the grid argmax;
+    steps 1, 2: the golden points c, d; then golden steps), so each call site
+    compiles one nested terminal solve.  The step index is not batched, so the
+    ``lax.switch`` runs one branch even under vmap.  Each golden step keeps the
+    interior point that survives together with its payoff (it moves from c to d
+    or from d to c), so the bracket shrinks onto the continuous maximum, not onto
+    the grid point.
+    """
+    r = _INV_GOLDEN
+    z = jnp.zeros_like(y)
+    st0 = _BR(_no_values(z), z, z, z, z, z, z, jnp.zeros(y.shape, bool), z, z)
+
+    def shrink(st):
+        left = st.fc >= st.fd                      # the maximum lies in [a, d]
+        a2, b2 = jnp.where(left, st.a, st.c), jnp.where(left, st.d, st.b)
+        # left: old c becomes the new d (payoff fc), c is new; right: old d becomes
+        # the new c (payoff fd), d is new
+        c2 = jnp.where(left, b2 - r * (b2 - a2), st.d)
+        d2 = jnp.where(left, st.c, a2 + r * (b2 - a2))
+        fc2 = jnp.where(left, st.fc, st.fd)
+        fd2 = jnp.where(left, st.fc, st.fd)
+        st = st._replace(a=a2, b=b2, c=c2, d=d2, fc=fc2, fd=fd2, new_c=left)
+        return st, jnp.where(left, c2, d2)
+
+    def step(k, st):
+        phase = jnp.minimum(k, 3)
+        st, x = lax.switch(phase, [lambda s: (s, y), lambda s: (s, s.c), lambda s: (s, s.d), shrink], st)
+        v = values_at(x, q1, q2)
+
+        def opponent(s):
+            return _grid_best(s._replace(yv=v), q1, q2, grid)
+
+        def at_c(s):
+            return s._replace(fc=payoff(v, s.yv, q2))
+
+        def at_d(s):
+            return s._replace(fd=payoff(v, s.yv, q2))
+
+        def golden(s):
+            f = payoff(v, s.yv, q2)
+            return s._replace(fc=jnp.where(s.new_c, f, s.fc), fd=jnp.where(s.new_c, s.fd, f))
+
+        return lax.switch(phase, [opponent, at_c, at_d, golden], st)
+
+    st = lax.fori_loop(0, steps + 3, step, st0)
+    xg, fg = jnp.where(st.fc >= st.fd, st.c, st.d), jnp.maximum(st.fc, st.fd)
+    better = fg > st.f_grid
+    return jnp.where(better, xg, st.x_grid), jnp.where(better, fg, st.f_grid), st.yv
+
+
+def grid_reply_scan(grid: ScanGrid, q2: Period2):
+    """Best replies to every grid point y_j, refined below the grid's resolution.
+
+    For each y_j (a ``lax.scan`` over j, so only one column of Φ1 is live at a
+    time): the best grid reply i_j, then the vertex of the parabola through
+    Φ1(x_{i−1}, y_j), Φ1(x_i, y_j), Φ1(x_{i+1}, y_j) (kept within one cell of x_i,
+    and only where the three points are concave).  Returns r (..., SCAN_POINTS), the
+    approximate continuous best replies; their error is O(dx²) where Φ1 is smooth.
+    """
+    xs = grid.xs
+    n = xs.shape[0]
+    dx = xs[1] - xs[0]
+    gv = grid.values
+
+    def column(_, j):
+        yv = jax.tree_util.tree_map(lambda v: lax.dynamic_index_in_dim(v, j, -1, keepdims=True), gv)
+        phi = payoff(gv, yv, q2)                                        # (..., SCAN_POINTS)
+        i = jnp.argmax(phi, axis=-1)
+        ic = jnp.clip(i, 1, n - 2)
+        fm, f0, fp = (jnp.take_along_axis(phi, (ic + o)[..., None], axis=-1)[..., 0] for o in (-1, 0, 1))
+        den = fm - 2.0 * f0 + fp
+        t = jnp.where(den < 0.0, 0.5 * (fm - fp) / jnp.where(den < 0.0, den, -1.0), 0.0)
+        x = xs[ic] + jnp.clip(t, -1.0, 1.0) * dx
+        xi = xs[i]
+        x = jnp.clip(x, jnp.maximum(xi - dx, 0.0), jnp.minimum(xi + dx, 1.0))
+        return None, x
+
+    _, r = lax.scan(column, None, jnp.arange(n))
+    return jnp.moveaxis(r, 0, -1)
+
+
+def _interp(r, y, xs):
+    """Piecewise-linear interpolation of r (..., SCAN_POINTS) on the grid xs at y (..., K)."""
+    n = xs.shape[0]
+    dx = xs[1] - xs[0]
+    k = jnp.clip(jnp.floor(y / dx).astype(jnp.int32), 0, n - 2)
+    w = y / dx - k.astype(y.dtype)
+    lo = jnp.take_along_axis(r, k, axis=-1)
+    hi = jnp.take_along_axis(r, k + 1, axis=-1)
+    return (1.0 - w) * lo + w * hi
+
+
+def interior_two_cycles(r, xs):
+    """Starting points of interior 2-cycles of the best-reply map.
+
+    With r the approximate best replies on the grid, E(y) = R(R(y)) − y (R the
+    piecewise-linear interpolant of r) vanishes at both members of every 2-cycle
+    and at every symmetric equilibrium.  A cell [y_j, y_{j+1}] holds the *lower*
+    member y of a pair (x, y), x > y, when E changes sign (or vanishes) on it while
+    R(y) − y > ASYM_SEP at both ends (which excludes the symmetric crossings).
+    Returns (y0, slope, has) for the first NA_INT such cells: the linear root of E
+    in the cell and E's slope there.
+    """
+    dx = xs[1] - xs[0]
+    d = r - xs
+    e = _interp(r, r, xs) - xs
+    sign_change = (e[..., :-1] == 0.0) | ((e[..., :-1] > 0.0) != (e[..., 1:] > 0.0))
+    cell = sign_change & (d[..., :-1] > ASYM_SEP) & (d[..., 1:] > ASYM_SEP)
+    rank = jnp.cumsum(cell, axis=-1, dtype=jnp.int32)
+    slots = jnp.arange(1, NA_INT + 1, dtype=jnp.int32)[:, None]
+    sel = cell[..., None, :] & (rank[..., None, :] == slots)          # (..., NA_INT, SCAN_POINTS−1)
+    has = jnp.any(sel, axis=-1)
+    k = jnp.argmax(sel, axis=-1)
+    e0 = jnp.take_along_axis(e, k, axis=-1)
+    e1 = jnp.take_along_axis(e, k + 1, axis=-1)
+    slope = (e1 - e0) / dx
+    ok = has & (slope != 0.0)
+    t = jnp.where(ok, -e0 / jnp.where(ok, e1 - e0, 1.0), 0.0)
+    y0 = xs[k] + jnp.clip(t, 0.0, 1.0) * dx
+    return y0, jnp.where(ok, slope, -1.0), has
+
+
+def _two_cycle_refine(y0, slope0, move, q1, q2, grid):
+    """Secant iterations on E(y) = BR(BR(y)) − y with continuous best replies.
+
+    N_SECANT evaluations of E, each two best replies, written as one loop with one
+    best-response call site (even steps x ← BR(y), odd steps z ← BR(x), then the
+    secant update of y where ``move``, except after the last evaluation); the
+    first update uses the scan's slope ``slope0``.  Returns (y, x = BR(y))."""
+    def step(k, c):
+        y, x, yp, ep, sl = c
+        odd = (k % 2) == 1
+        new, _, _ = best_response(jnp.where(odd, x, y), q1, q2, grid)
+        x2 = jnp.where(odd, x, new)
+        e = new - y
+        sl_sec = (e - ep) / jnp.where(y != yp, y - yp, 1.0)
+        sl2 = jnp.where((k > 1) & (y != yp) & (sl_sec != 0.0), sl_sec, sl)
+        upd = odd & (k < 2 * N_SECANT - 1) & move
+        y_new = jnp.clip(y - e / jnp.where(sl2 != 0.0, sl2, 1.0), 0.0, 1.0)
+        return (jnp.where(upd, y_new, y), x2, jnp.where(upd, y, yp), jnp.where(upd, e, ep),
+                jnp.where(odd, sl2, sl))
+
+    z = jnp.zeros_like(y0)
+    y, x, _, _, _ = lax.fori_loop(0, 2 * N_SECANT, step, (y0, z, y0, z, slope0))
+    return y, x
+
+
+def verification_grid(q1: Period1, q2: Period2) -> ScanGrid:
+    """Values on the verification grid of VG points (spacing 1/(VG−1), not the
+    search grid's 1/(SCAN_POINTS−1)), for best replies that share nothing with the search."""
+    xs = jnp.linspace(0.0, 1.0, VG, dtype=q1.s1.dtype)
+    v = values_at(jnp.broadcast_to(xs, q1.s1.shape + (VG,)), q1, q2)
+    return ScanGrid(xs, None, v)
+
+
+def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, lanes=True):
+    """Asymmetric pure equilibria (x, y), x ≠ y, with x a best response to y and y
+    to x (docs/model.md §6, after eq. 11).
+
+    1. Fine scan: approximate continuous best replies to every grid point
+       (:func:`grid_reply_scan`) and the sign changes of BR(BR(y)) − y away from
+       the diagonal (:func:`interior_two_cycles`): the first NA_INT interior
+       2-cycles; plus the corner starts y = 0 and y = 1 with their continuous
+       best replies ``corner_replies`` (..., 2) (from the symmetric check), which
+       catch pairs with a firm at a corner however close the other firm is.
+    2. Refinement of the interior slots: N_SECANT secant evaluations of
+       BR(BR(y)) − y with continuous best replies, x = BR(y) (skipped when no lane
+       of the batch has an interior 2-cycle).
+    3. Verification that shares nothing with the search grid: both firms' best
+       deviations on the verification grid (VG points) refined by golden section
+       must not beat the pair's payoffs by more than tol·(1 + |Φ1|), and
+       |x − y| > ASYM_SEP.
+
+    Only ``lanes`` (the admissible rows) are searched: the secant refinement runs
+    only when one of them has an interior 2-cycle.  Returns the most asymmetric
+    verified pair and ``n_asym_eq``, the number of distinct verified pairs among
+    the slots.
+
+    Limits: a 2-cycle whose lower member's cell also holds a diagonal crossing
+    (|x − y| within about two grid cells of a symmetric equilibrium) is found only
+    through the corner starts; interior 2-cycles beyond the first NA_INT are not
+    examined; a 2-cycle at which BR∘BR is not smooth (kinks of Φ1) may not
+    converge in N_SECANT steps and then fails its verification (not reported).
+    """
+    shape = q1.s1.shape
+    xs = grid.xs
+    r = grid_reply_scan(grid, q2)
+    y_int, sl_int, has_int = interior_two_cycles(r, xs)
+    lanes = jnp.broadcast_to(lanes, shape)
+    has_int = has_int & lanes[..., None]
+
+    def refine(_):
+        return _two_cycle_refine(y_int, sl_int, has_int, q1, q2, grid)
+
+    def skip(_):
+        return y_int, jnp.full_like(y_int, 0.5)
+
+    y_int, x_int = lax.cond(jnp.any(has_int), refine, skip, None)
+    y = jnp.concatenate([y_int, jnp.zeros(shape + (1,), xs.dtype), jnp.ones(shape + (1,), xs.dtype)],
+                        axis=-1)
+    x = jnp.concatenate([x_int, corner_replies], axis=-1)
+    active = jnp.concatenate([has_int, jnp.broadcast_to(lanes[..., None], shape + (2,))], axis=-1)
+    k = y.shape[-1]
+    vgrid = verification_grid(q1, q2)
+    _, best, v = best_response(jnp.concatenate([y, x], axis=-1), q1, q2, vgrid, steps=VGOLDEN)
+    vy = jax.tree_util.tree_map(lambda a: a[..., :k], v)
+    vx = jax.tree_util.tree_map(lambda a: a[..., k:], v)
+    phi_xy, phi_yx = payoff(vx, vy, q2), payoff(vy, vx, q2)
+    gain_x = best[..., :k] - phi_xy               # best deviation against y
+    gain_y = best[..., k:] - phi_yx               # best deviation against x
+    tol = tolerance(x.dtype)
+    ok = (active & (gain_x <= tol * (1.0 + jnp.abs(phi_xy)))
+          & (gain_y <= tol * (1.0 + jnp.abs(phi_yx))) & (jnp.abs(x - y) > ASYM_SEP)
+          & jnp.isfinite(phi_xy) & jnp.isfinite(phi_yx))
+    hi, lo = jnp.maximum(x, y), jnp.minimum(x, y)
+    p_hi = jnp.where(x > y, phi_xy, phi_yx)
+    p_lo = jnp.where(x > y, phi_yx, phi_xy)
+    # distinct verified pairs: a slot counts unless an earlier verified slot is the same pair
+    same = ((jnp.abs(hi[..., :, None] - hi[..., None, :]) <= ASYM_SAME)
+            & (jnp.abs(lo[..., :, None] - lo[..., None, :]) <= ASYM_SAME))
+    earlier = jnp.tril(jnp.ones((k, k), bool), -1)
+    dup = jnp.any(same & earlier & ok[..., None, :], axis=-1)
+    n_asym = jnp.sum(ok & ~dup, axis=-1, dtype=jnp.int32)
+    # report the most asymmetric verified pair
+    j = jnp.argmax(jnp.where(ok, hi - lo, -1.0), axis=-1)[..., None]
+    any_ok = jnp.any(ok, axis=-1)
+
+    def pick(v):
+        return jnp.where(any_ok, jnp.take_along_axis(v, j, axis=-1)[..., 0], jnp.nan)
+
+    return dict(
+        asym_eq=any_ok,
+        n_asym_eq=n_asym,
+        asym_high=pick(hi),
+        asym_low=pick(lo),
+        payoff_high=pick(p_hi),
+        payoff_low=pick(p_lo),
+    )
+
+
+def symmetric_equilibria(q1, q2, grid):
+    """Verified symmetric equilibria h1* (Lemma 2, Prop. 6) from the candidates of
+    the F1 scan; returns a dict of per-lane results (see module docstring)."""
+    F1g = grid.F1
+    roots, has, n_cross = refine_crossings(q1, q2, grid)
+    zero, one = jnp.zeros_like(q1.s1), jnp.ones_like(q1.s1)
+    y = jnp.concatenate([zero[..., None], one[..., None], roots.x], axis=-1)
+    interior_ok = (has & jnp.isin(roots.status, jnp.array(st.OK, jnp.int8))
+                   & (roots.x > 0.0) & (roots.x < 1.0))
+    pre = jnp.concatenate([(F1g[..., 0] <= 0.0)[..., None], (F1g[..., -1] >= 0.0)[..., None],
+                           interior_ok], axis=-1)
+    # placeholder keeps masked interior slots finite; the corner slots are always
+    # evaluated, their best replies feed the asymmetric search's corner starts
+    y = jnp.where(pre | (jnp.arange(y.shape[-1]) < 2), y, 0.5)
+    # knife edge at a jump of h2* (module docstring): the check evaluates the
+    # candidate and its deviations with corner conditions met within JUMP_RTOL
+    q2j = q2._replace(snap_rtol=jnp.asarray(JUMP_RTOL[jnp.finfo(y.dtype).bits], y.dtype))
+    x_best, phi_best, yv = best_response(y, q1, q2j, grid)
+    phi_yy = payoff(yv, yv, q2j)
+    gain = phi_best - phi_yy
+    verified = pre & (gain <= tolerance(y.dtype) * (1.0 + jnp.abs(phi_yy)))
+    n = jnp.sum(verified, axis=-1, dtype=jnp.int32)
+    unique = n == 1
+    h_unique = jnp.sum(jnp.where(verified, y, 0.0), axis=-1)
+    slot_status = jnp.concatenate([jnp.full(zero.shape + (1,), st.AT_LOWER, jnp.int8),
+                                   jnp.full(zero.shape + (1,), st.AT_UPPER, jnp.int8),
+                                   roots.status], axis=-1)
+    status = jnp.sum(jnp.where(verified, slot_status, 0), axis=-1, dtype=jnp.int32)
+
+    def pick(v):        # the value of the unique verified slot
+        return jnp.sum(jnp.where(verified, v, jnp.zeros_like(v)), axis=-1, dtype=v.dtype)
+
+    return dict(
+        h2_next=pick(yv.h2),
+        h2_next_status=pick(yv.h2_status),
+        n_sym_eq=n,
+        h1_star=jnp.where(unique, h_unique, jnp.nan),
+        status_h1_star=jnp.where(unique, status, st.NOT_UNIQUE).astype(jnp.int8),
+        h1_star_min=jnp.min(jnp.where(verified, y, jnp.inf), axis=-1),
+        h1_star_max=jnp.max(jnp.where(verified, y, -jnp.inf), axis=-1),
+        crossings_overflow=n_cross > MAX_CROSSINGS,
+        corner_replies=x_best[..., :2],
+    )
+
+
+def period1_reference(p):
+    """Period-1 game at skill s1: symmetric equilibria h1* (Lemma 2, Prop. 6, verified
+    against deviations of Φ1, eq. 10), F1 at the corners, eq. 11, and asymmetric
+    equilibria (one firm builds skill, the other free-rides)."""
+    p = _broadcast_all(make_params(p, P1_PARAMS))
+    a1, a2, pi1, pi2 = p["alpha1"], p["alpha2"], p["pi1"], p["pi2"]
+    gam, dl, lr, beta, b, s1 = p["gamma"], p["delta"], p["lam_R"], p["beta"], p["b"], p["s1"]
+    su = period1_setup(p, P1_PARAMS)
+    q1, q2, L1, in_D1, h1_sf = su.q1, su.q2, su.q1.L1, su.in_D1, su.h1_sf
+    f_dom, f_A1, f_A2, f_A3, f_A4, f_OA1 = (su.flags[f] for f in ("domain", "A1", "A2", "A3", "A4", "OA1"))
+    admissible = f_dom & f_A1 & f_A2 & f_A3 & f_A4
+
+    def game(zero_first):
+        q2x = q2._replace(zero_first=zero_first)
+        grid = grid_values(q1, q2x)
+        sym = symmetric_equilibria(q1, q2x, grid)
+        asym = asymmetric_search(q1, q2x, grid, sym.pop("corner_replies"), admissible)
+        return dict(sym, F1_at_0=grid.F1[..., 0], F1_at_1=grid.F1[..., -1], **asym)
+
+    # Off D2 both terminal corners can be candidates at a reachable s2; there the
+    # game is solved again with the other selection order (one compiled body: a
+    # while loop that runs a second time only when some lane needs it).
+    order = p["terminal_order"]
+    other = jnp.where(order > 0.5, 0.0, 1.0).astype(order.dtype)
+    hs = jnp.linspace(0.0, 1.0, N_REACH, dtype=s1.dtype)
+    reach = g(s1[..., None], hs, a1[..., None], pi1[..., None], gam[..., None], L1[..., None])
+    alt = jnp.any(both_corners(reach, jax.tree_util.tree_map(lambda v: v[..., None], q2)), axis=-1)
+    # inadmissible rows (e.g. s1 below s̲, where the skill floor binds) get no flag
+    # and never trigger the second solve
+    alt = alt & (s1 < a1) & admissible
+    shapes = jax.eval_shape(game, order)
+    blank = jax.tree_util.tree_map(lambda t: jnp.zeros(t.shape, t.dtype), shapes)
+
+    def body(c):
+        k, first, _ = c
+        out = game(jnp.where(k == 0, order, other))
+        first = jax.tree_util.tree_map(lambda a, b_: jnp.where(k == 0, a, b_), out, first)
+        return k + 1, first, out
+
+    def more(c):
+        return (c[0] == 0) | ((c[0] == 1) & jnp.any(alt))
+
+    k, res, res_other = lax.while_loop(more, body, (jnp.int32(0), blank, blank))
+    order_matters = alt & (k == 2) & _differs(res, res_other)
+
+    h1 = res["h1_star"]
+    has_h1 = ~jnp.isnan(h1)
+    s2_next = g(s1, h1, a1, pi1, gam, L1)
+    # h2*(s2_next) was met by the deviation check; Π2*'(s2_next) for eq. 11 follows
+    # from it by the implicit-function formula, without another terminal solve
+    s2_safe = jnp.where(has_h1, s2_next, 0.5 * a2)
+    dpi = continuation_slope(s2_safe, res["h2_next"], res["h2_next_status"],
+                             q2._replace(zero_first=order))
+    lhs11 = 2.0 * beta * dpi * dg_dh(s1, a1, pi1, gam, L1)
+    comp = has_h1 & (lhs11 < lr * dl * (1.0 - pi1) * (a1 - s1))
+    n = res["n_sym_eq"]
+    return broadcast_outputs(dict(
+        h1_sf=h1_sf,
+        n_sym_eq=n.astype(jnp.int8),
+        h1_star=h1,
+        status_h1_star=res["status_h1_star"],
+        h1_star_min=jnp.where(n > 0, res["h1_star_min"], jnp.nan),
+        h1_star_max=jnp.where(n > 0, res["h1_star_max"], jnp.nan),
+        s2_next=s2_next,
+        h2_star_next=jnp.where(has_h1, res["h2_next"], jnp.nan),
+        status_h2_star_next=jnp.where(has_h1, res["h2_next_status"], st.SKIPPED).astype(jnp.int8),
+        F1_at_0=res["F1_at_0"],
+        F1_at_1=res["F1_at_1"],
+        complements=comp,
+        asym_eq=res["asym_eq"],
+        n_asym_eq=res["n_asym_eq"].astype(jnp.int8),
+        asym_high=res["asym_high"],
+        asym_low=res["asym_low"],
+        payoff_high=res["payoff_high"],
+        payoff_low=res["payoff_low"],
+        crossings_overflow=res["crossings_overflow"],
+        terminal_alternative=alt,
+        terminal_order_matters=order_matters,
+        in_D1=in_D1,
+        domain=f_dom, A1=f_A1, A2=f_A2, A3=f_A3, A4=f_A4, OA1=f_OA1,
+        monotone=adm.monotone(b, a2, pi2, lr),
+        admissible=admissible,
+    ), p)
+
+
+def _differs(a, b, tol=1e-7):
+    """Whether two solves of the game report different equilibria: counts, the
+    extreme symmetric equilibria, the asymmetric pair (NaN equal to NaN)."""
+    def far(u, v):
+        return ~((jnp.isnan(u) & jnp.isnan(v)) | (jnp.abs(u - v) <= tol))
+
+    def bounds(r):
+        n = r["n_sym_eq"] > 0
+        return (jnp.where(n, r["h1_star_min"], jnp.nan), jnp.where(n, r["h1_star_max"], jnp.nan))
+
+    (amin, amax), (bmin, bmax) = bounds(a), bounds(b)
+    return ((a["n_sym_eq"] != b["n_sym_eq"]) | (a["asym_eq"] != b["asym_eq"])
+            | (a["n_asym_eq"] != b["n_asym_eq"]) | far(amin, bmin) | far(amax, bmax)
+            | far(a["asym_high"], b["asym_high"]) | far(a["asym_low"], b["asym_low"]))
+
+
+PERIOD1_REFERENCE_KERNEL = declare(
+    "period1_reference", period1_reference, P1_PARAMS, P1_OUTPUTS,
+    "Reference (pre-speed-up) algorithm of period1, kept to test and benchmark the fast kernel "
+    "against: verified symmetric equilibria h1* (Lemma 2, Prop. 6, eq. 10), F1, eq. 11, "
+    "asymmetric equilibria",
+    flags=("domain", "A1", "A2", "A3", "A4", "OA1", "monotone"),
+    requires=("domain", "A1", "A2", "A3", "A4"),
+    max_batch=8192,
+)
