@@ -13,6 +13,7 @@ import numpy as np
 
 from kernels import status as stc
 from kernels.catalog import get_kernel
+from kernels.period1 import period1
 
 from . import reference_bonus as rb
 from . import reference_equilibria as ref
@@ -256,7 +257,6 @@ def test_terminal_float32_agrees_with_float64():
 # --- period1_bonus -------------------------------------------------------------------
 
 P1B = get_kernel("period1_bonus")
-P1 = get_kernel("period1")
 K1 = 16
 P1_KEYS = ("alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta", "s1")
 #: the calibration of the policies notebook's figure 4 (h1* against η at s1 = 0.3)
@@ -279,6 +279,23 @@ def _compiled(spec, args):
 def run_p1(spec, p):
     args = _args(p, K1)
     return {k: np.asarray(v) for k, v in _compiled(spec, args)(args).items()}
+
+
+#: ``period1`` compiled exactly as tests/test_period1.py compiles it (``jax.jit`` of the
+#: same function, default options, 32 float64 lanes, the same argument names with
+#: terminal_order = 0): in one pytest session JAX's compilation cache then serves both
+#: files with one compile (this test's own opt-level-0 compile took ~58 s).  Keep the
+#: two in step when either changes.
+_P1_BASE = jax.jit(period1)
+K_BASE = 32
+
+
+def run_period1_base(p):
+    """``period1`` on the K1 vectors of p (padded to K_BASE lanes by repeating the last)."""
+    a = {**PROFILE_BASE, "terminal_order": 0.0, **{k: v for k, v in p.items() if k != "omega"}}
+    args = {k: jnp.asarray(np.pad(np.broadcast_to(np.asarray(v, np.float64), (K1,)), (0, K_BASE - K1),
+                                  mode="edge")) for k, v in a.items()}
+    return {k: np.asarray(v)[:K1] for k, v in _P1_BASE(args).items()}
 
 
 def p1_vectors():
@@ -322,7 +339,7 @@ def test_period1_omega0_is_the_base_model():
     symmetric equilibrium, ``period1_bonus`` finds the same h1* (to the precision of
     the two root refinements) with z1* = 0."""
     p = p1_vectors()
-    pb, base = run_p1(P1B, {**p, "omega": 0.0}), run_p1(P1, p)
+    pb, base = run_p1(P1B, {**p, "omega": 0.0}), run_period1_base(p)
     np.testing.assert_array_equal(pb["h1_sf"], base["h1_sf"])
     assert (pb["n_nopay_eq"] == pb["n_pay_eq"]).all()
     rows = base["in_D1"] & (base["n_sym_eq"] == 1)
@@ -335,15 +352,23 @@ def test_period1_omega0_is_the_base_model():
     assert h[0] == 1.0 and h[-1] == 0.0 and ((h > 0) & (h < 1)).any()
 
 
+def p1_bonus_batch():
+    """:func:`p1_vectors` at ω = 0.05, lane 15 replaced by the free-riding calibration
+    at η = 9.7 (an asymmetric equilibrium: interior and corner symmetric
+    equilibria, both corners, and an asymmetric pair in one batch)."""
+    p = p1_vectors()
+    p["omega"] = np.full(K1, 0.05)
+    for k in P1_KEYS:
+        p[k] = np.asarray(p[k], float).copy()
+        p[k][15] = FREE_RIDE[k] if k != "eta" else 9.7
+    return p
+
+
 def test_period1_bonus_equilibria_pass_the_reference_deviation_test():
     """The symmetric equilibrium reported at ω > 0 (and the asymmetric one of the
     free-riding calibration) survive every deviation (x, zx) of the independent scalar
     Φ1 (tests/reference_bonus.py), and its payoffs are the reference's."""
-    p = p1_vectors()
-    p["omega"] = np.full(K1, 0.05)
-    for k in P1_KEYS:                       # lane 15: the free-riding calibration at η = 9.7
-        p[k] = np.asarray(p[k], float).copy()
-        p[k][15] = FREE_RIDE[k] if k != "eta" else 9.7
+    p = p1_bonus_batch()
     out = run_p1(P1B, p)
     checked = 0
     for i in (1, 4, 6, 9):
@@ -379,3 +404,61 @@ def test_period1_bonus_nan_is_explained():
     for f in ("asym_high", "asym_low", "payoff_high", "payoff_low"):
         assert (np.isnan(out[f]) == ~out["asym_eq"]).all(), f
     assert (~out["mixed_bonus_eq"] | out["asym_eq"]).all()
+
+
+_P1B_SECONDARY = {}
+
+
+def run_p1b_secondary(p, dtype, vmapped):
+    """The float32 and the vmapped ``period1_bonus`` programs, compiled once each at
+    XLA's lowest backend optimization level, as the float64 program of :func:`run_p1`
+    (so the comparisons are between programs built the same way; each compile is
+    most of its test's time)."""
+    key = (np.dtype(dtype).name, vmapped)
+    args = {k: v.astype(dtype) for k, v in _args(p, K1).items()}
+    if key not in _P1B_SECONDARY:
+        fn = jax.vmap(P1B.fn) if vmapped else P1B.fn
+        _P1B_SECONDARY[key] = jax.jit(fn).lower(args).compile({"xla_backend_optimization_level": 0})
+    return {k: np.asarray(v) for k, v in _P1B_SECONDARY[key](args).items()}
+
+
+def test_period1_bonus_vmap_matches_batched_kernel():
+    """vmap of the scalar kernel is the batched kernel on :func:`p1_bonus_batch`: flags,
+    counts and statuses equal, values to the last bits (measured: all bit-identical
+    but one payoff, 8.9e-16 apart)."""
+    p = p1_bonus_batch()
+    out, mapped = run_p1(P1B, p), run_p1b_secondary(p, np.float64, vmapped=True)
+    assert out["asym_eq"].any() and np.isin(out["h1_star"], [0.0, 1.0]).any()
+    for k in P1B.output_names:
+        np.testing.assert_allclose(mapped[k], out[k], rtol=1e-12, atol=1e-13, equal_nan=True, err_msg=k)
+
+
+def test_period1_bonus_float32_agrees_with_float64():
+    """float32 against float64 on :func:`p1_bonus_batch`.
+
+    Measured on this batch: every flag, count, status and bonus choice agrees (no
+    candidate's float64 deviation gain lies between the two dtypes' tolerances, 1e-9
+    and 1e-4, here: see test_terminal_float32_agrees_with_float64 for rows where one
+    does); h1* to 1.2e-6 and the asymmetric engagements to 7.8e-7 (the float32 root
+    and bisection stop at ~1e-6), h1_sf to 6.2e-6 (float32 rounding of the inputs
+    through eq. 3), the payoffs (≈ 5) to a relative 1e-7, F1 to 6.3e-7 absolute (F1
+    is a difference of O(1) terms and can be ~3e-4 itself, so only an absolute bound
+    is meaningful).  Tolerances: 1e-5 on engagements (as tests/test_period1.py), a
+    relative 1e-6 on payoffs, 5e-6 on F1, corners exact."""
+    p = p1_bonus_batch()
+    o64, o32 = run_p1(P1B, p), run_p1b_secondary(p, np.float32, vmapped=False)
+    assert o32["h1_star"].dtype == np.float32
+    exact = [o.name for o in P1B.outputs if o.kind != "float"]
+    assert "n_sym_eq" in exact and "asym_eq" in exact
+    for k in exact:
+        assert (o32[k] == o64[k]).all(), k
+    assert o64["asym_eq"].any()
+    for k in ("h1_star", "h1_nopay", "h1_pay", "h1_star_min", "h1_star_max", "asym_high", "asym_low", "h1_sf"):
+        np.testing.assert_allclose(o32[k], o64[k], rtol=0, atol=1e-5, equal_nan=True, err_msg=k)
+    corner = np.isin(o64["h1_star"], [0.0, 1.0])
+    assert corner.any() and (o32["h1_star"][corner] == o64["h1_star"][corner]).all()
+    for k in ("payoff_high", "payoff_low"):
+        np.testing.assert_allclose(o32[k], o64[k], rtol=1e-6, equal_nan=True, err_msg=k)
+    for k in ("F1_at_0", "F1_at_1"):
+        np.testing.assert_allclose(o32[k], o64[k], rtol=0, atol=5e-6, err_msg=k)
+
