@@ -462,3 +462,51 @@ def test_period1_bonus_float32_agrees_with_float64():
     for k in ("F1_at_0", "F1_at_1"):
         np.testing.assert_allclose(o32[k], o64[k], rtol=0, atol=5e-6, err_msg=k)
 
+
+#: a period-1 vector where, at ω = 0, the base terminal selection is not an equilibrium
+#: at the skills low engagement reaches (s2 = g(s1,x;A1) for x ≤ 0.44).  Found by
+#: ``python benchmarks/bonus_omega0_search.py --n 20000 --seed 0`` (row 9457: the draw
+#: whose selections differ over the widest low-x range at the largest η).
+OMEGA0_P1 = dict(alpha1=0.8244946396765589, alpha2=0.8763828426464934, pi1=0.777910847136749,
+                 pi2=0.4742423591860519, phi=2.12463518598265, gamma=0.3393790768910039,
+                 delta=0.04547761926475512, lam_R=7.621103651931392, beta=0.8106560899970906,
+                 b=1.4796007227122197, eta=7.788547987271513, s1=0.34263605004571307)
+
+
+def test_period1_omega0_where_base_continuation_is_not_an_equilibrium():
+    """The documented period-1 difference at ω = 0, on :data:`OMEGA0_P1`.
+
+    Cause: at s2 = g(s1,0;A1) both corners and a root are Prop. 3 candidates;
+    ``terminal`` selects h2* = 1, which a firm leaves with profit (scalar reference),
+    ``terminal_bonus`` the verified h2* = 0.  So the continuation values of the two
+    period-1 kernels differ at low engagement, and with them the engagement gain at 0:
+    ``period1_bonus``'s F1(0) is the derivative of the reference's Φ1 (built on
+    verified terminal equilibria only), ``period1``'s is not.  Both report h1* = 1
+    (full engagement takes s2 out of the region), which the reference verifies: the
+    difference is in what is computed on the way, as docs/model.md §9 documents.  (The
+    search found no vector, among 48 with such a region, where h1* itself differs.)"""
+    p = {k: np.full(K1, v) for k, v in OMEGA0_P1.items()}
+    pb, base = run_p1(P1B, {**p, "omega": 0.0}), run_period1_base(p)
+    q = dict(OMEGA0_P1, omega=0.0)
+    game = rb.Period1Bonus(q)
+    s2_0 = ref.trans(q["s1"], 0.0, q["alpha1"], q["pi1"], q["gamma"], game.L1)
+    # the cause, from both terminal kernels and the reference
+    t_keys = ("alpha2", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta")
+    pt = {k: q[k] for k in t_keys} | {"s2": s2_0}
+    assert run_t(pt)["h2_star"][0] == 1.0 and run_tb({**pt, "omega": 0.0})["h2_star"][0] == 0.0
+    q2 = rb.period2(q)
+    assert not rb.is_equilibrium2(1.0, 0, s2_0, q2) and rb.is_equilibrium2(0.0, 0, s2_0, q2)
+    # the consequence: F1(0) = ∂Φ1/∂x at x = y = 0 (one-sided, second order, step 1e-4)
+    e = 1e-4
+    f0, f1, f2 = (game.Phi(x, 0, 0.0, 0) for x in (0.0, e, 2 * e))
+    F1_ref = (-3 * f0 + 4 * f1 - f2) / (2 * e)
+    assert abs(pb["F1_at_0"][0] - F1_ref) <= 1e-6 * abs(F1_ref), (pb["F1_at_0"][0], F1_ref)
+    assert abs(base["F1_at_0"][0] - F1_ref) > 1e-3 * abs(F1_ref), (base["F1_at_0"][0], F1_ref)
+    # the equilibrium: h1* = 1 in both, verified against every deviation by the reference
+    assert base["h1_star"][0] == 1.0 and base["n_sym_eq"][0] == 1
+    assert pb["h1_star"][0] == 1.0 and not pb["z1_star"][0] and pb["n_nopay_eq"][0] == 1
+    # deviations on a 41-point grid refined by bounded maximisation (each point is a
+    # reference terminal solve: the 201-point default costs ~20 s here)
+    own = game.Phi(1.0, 0, 1.0, 0)
+    gain = game.best_deviation(1.0, 0, n=41) - own
+    assert gain <= 1e-8 * (1 + abs(own)), gain
