@@ -5,9 +5,11 @@ Step 1 (cheap, terminal kernels only): random admissible period-1 vectors of the
 paper's ranges; at the reachable skills s2 = g(s1, x; A1) for x on a 17-point grid,
 ``terminal`` and ``terminal_bonus`` (ω = 0) are compared; a vector is kept when their
 selected h2* differ at some reachable s2 (there the continuation values of the two
-period-1 kernels differ).  Step 2: ``period1`` and ``period1_bonus`` (ω = 0) on the
-kept vectors; rows where h1* or the number of equilibria differ are printed with
-full-precision parameters, ready to paste into tests/test_bonus.py.
+period-1 kernels differ); those that differ at x = 0 come first, largest η first.
+Step 2: ``period1`` and ``period1_bonus`` (ω = 0) on the first ``--keep`` kept vectors;
+each is printed with both kernels' h1*, counts and statuses and its full-precision
+parameters, ready to paste into tests/test_bonus.py.  (Run with ``--keep 32``: all 32
+had h1* = 1 in both kernels; the test's vector OMEGA0_P1 is the first of them.)
 
     python benchmarks/bonus_omega0_search.py [--n 20000] [--seed 0]
 
