@@ -486,8 +486,9 @@ def test_period1_omega0_where_base_continuation_is_not_an_equilibrium():
     ``period1_bonus``'s F1(0) is the derivative of the reference's Φ1 (built on
     verified terminal equilibria only), ``period1``'s is not.  Both report h1* = 1
     (full engagement takes s2 out of the region), which the reference verifies: the
-    difference is in what is computed on the way, as docs/model.md §9 documents.  (The
-    search found no vector, among 48 with such a region, where h1* itself differs.)"""
+    difference is in what is computed on the way, as docs/model.md §9 documents.  (No
+    vector where h1* itself differs was found: the search's 32 vectors with such a
+    region, and four of them at 2, 4 and 8 times their η, all have h1* = 1 in both.)"""
     p = {k: np.full(K1, v) for k, v in OMEGA0_P1.items()}
     pb, base = run_p1(P1B, {**p, "omega": 0.0}), run_period1_base(p)
     q = dict(OMEGA0_P1, omega=0.0)
