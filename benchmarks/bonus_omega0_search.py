@@ -11,7 +11,7 @@ each is printed with both kernels' h1*, counts and statuses and its full-precisi
 parameters, ready to paste into tests/test_bonus.py.  (Run with ``--keep 32``: all 32
 had h1* = 1 in both kernels; the test's vector OMEGA0_P1 is the first of them.)
 
-    python benchmarks/bonus_omega0_search.py [--n 20000] [--seed 0]
+    python -m benchmarks.bonus_omega0_search [--n 20000] [--seed 0] [--keep 32]
 
 Not part of the test suite: it compiles both period-1 kernels (minutes on 2 cores).
 """

@@ -8,7 +8,7 @@ parameters (β = 0.95 and the baseline learning profile) are passed either as sc
 as ``sweep bench`` and the engine pass fixed parameters, or (``--arrays``) as
 per-vector arrays.
 
-    python benchmarks/terminal_bonus_ratio.py [--n 16384] [--rounds 7] [--arrays]
+    python -m benchmarks.terminal_bonus_ratio [--n 16384] [--rounds 7] [--arrays]
 """
 from __future__ import annotations
 

@@ -456,7 +456,8 @@ def test_period1_bonus_float32_agrees_with_float64():
     for k in exact:
         assert (o32[k] == o64[k]).all(), k
     assert o64["asym_eq"].any()
-    for k in ("h1_star", "h1_nopay", "h1_pay", "h1_star_min", "h1_star_max", "asym_high", "asym_low", "h1_sf"):
+    for k in ("h1_star", "h1_nopay", "h1_pay", "h1_star_min", "h1_star_max", "asym_high", "asym_low",
+              "h1_sf"):
         np.testing.assert_allclose(o32[k], o64[k], rtol=0, atol=1e-5, equal_nan=True, err_msg=k)
     corner = np.isin(o64["h1_star"], [0.0, 1.0])
     assert corner.any() and (o32["h1_star"][corner] == o64["h1_star"][corner]).all()
@@ -468,8 +469,8 @@ def test_period1_bonus_float32_agrees_with_float64():
 
 #: a period-1 vector where, at ω = 0, the base terminal selection is not an equilibrium
 #: at the skills low engagement reaches (s2 = g(s1,x;A1) for x ≤ 0.44).  Found by
-#: ``python benchmarks/bonus_omega0_search.py --n 20000 --seed 0`` (row 9457: the draw
-#: whose selections differ over the widest low-x range at the largest η).
+#: ``python -m benchmarks.bonus_omega0_search --n 20000 --seed 0 --keep 32``: row 9457,
+#: the first it prints (largest η among the draws whose selections differ at x = 0).
 OMEGA0_P1 = dict(alpha1=0.8244946396765589, alpha2=0.8763828426464934, pi1=0.777910847136749,
                  pi2=0.4742423591860519, phi=2.12463518598265, gamma=0.3393790768910039,
                  delta=0.04547761926475512, lam_R=7.621103651931392, beta=0.8106560899970906,
