@@ -13,6 +13,7 @@ import numpy as np
 
 from kernels import status as stc
 from kernels.catalog import get_kernel
+from kernels.period1 import period1
 
 from . import reference_bonus as rb
 from . import reference_equilibria as ref
@@ -161,10 +162,104 @@ def test_terminal_omega0_where_base_selection_is_not_an_equilibrium():
     assert sum(verdict.values()) == 1
 
 
+#: float32 and vmapped programs of ``terminal_bonus``, compiled once each with XLA's
+#: default options, as ``_TB``.  Not at backend optimization level 0 (which the
+#: period-1 programs below use to save compile time): with jax/jaxlib 0.10.2 that
+#: program returns, on 3 of the 4096 lanes of :func:`secondary_vectors`, a pay-class
+#: root that stopped after one Chandrupatla step with status CONVERGED (h 0.3516
+#: against 0.3489 on lane 2890), while the default build matches the scalar reference
+_TB_SECONDARY = {}
+
+
+def run_tb_secondary(p, dtype=np.float64, vmapped=False):
+    key = (np.dtype(dtype).name, vmapped)
+    if key not in _TB_SECONDARY:
+        _TB_SECONDARY[key] = jax.jit(jax.vmap(TB.fn) if vmapped else TB.fn)
+    args = {k: v.astype(dtype) for k, v in _args(p).items()}
+    return {k: np.asarray(v) for k, v in _TB_SECONDARY[key](args).items()}
+
+
+def secondary_vectors():
+    """Vectors for the float32 and vmap comparisons: the paper's ranges, s2 on (0, α2),
+    bonuses up to a tenth of the benchmark margin λRα2(1−π2), so both classes and
+    class switches occur."""
+    rng = np.random.default_rng(5)
+    p = terminal_vectors(rng)
+    p["omega"] = rng.uniform(0.0, 1.0, N) * 0.1 * p["lam_R"] * p["alpha2"] * (1 - p["pi2"])
+    return p
+
+
+def test_terminal_vmap_matches_batched_kernel():
+    """vmap of the scalar kernel is the batched kernel, lane for lane (every output,
+    NaN in the same places): the compacted solves and searches see the arithmetic
+    of the full width whatever the batch shape."""
+    p = secondary_vectors()
+    batched, mapped = run_tb(p), run_tb_secondary(p, vmapped=True)
+    assert batched["pay_eq"].sum() > 100 and batched["nopay_eq"].sum() > 100
+    for k in TB.output_names:
+        np.testing.assert_allclose(mapped[k], batched[k], rtol=1e-12, atol=1e-13, equal_nan=True,
+                                   err_msg=k)
+
+
+def test_terminal_float32_agrees_with_float64():
+    """float32 against float64 on the 4096 vectors of :func:`secondary_vectors`.
+
+    The float32 deviation test is looser (relative 1e-4 against 1e-9, :data:`RTOL` of
+    kernels.bonus_terminal_game: float32 payoffs carry ~1e-7 relative rounding, and a
+    golden-section maximum is only as flat as that), so float32 may verify a candidate
+    that float64 rejects, never the other way round.  Measured: 22 of 4096 rows verify
+    one more equilibrium in float32 (a bonus class that float64 finds beaten by a
+    deviation worth 9e-6 to 1e-4 of the payoff, usually at ω small against the
+    margin, where paying and not paying are nearly equivalent).  Each such row is
+    checked with the scalar reference: the extra equilibrium's best deviation gains
+    more than 1e-9 (float64 is right to reject it) and at most 1e-4 (float32's
+    tolerance admits it).  On the other rows every flag, status and selection agrees;
+    corners are exact; interior h2* to 2e-5 (measured 4.0e-6: the float32 root stops
+    at ~4ε32 ≈ 5e-7 in h, and the inputs rounded to float32 move a root by their
+    ~6e-8 relative error times its condition number) and Π̄2, V̄2 to a relative 2e-6
+    (measured 3.1e-7 and 1.9e-7, the h2* error times ∂M/∂h)."""
+    p = secondary_vectors()
+    o64, o32 = run_tb(p), run_tb_secondary(p, np.float32)
+    assert o32["h2_star"].dtype == np.float32
+    for f in ("domain", "A2", "A4", "OA1", "admissible", "in_D2", "below_benchmark", "roots_overflow",
+              "asym_eq", "asym_mixed_bonus"):
+        assert (o32[f] == o64[f]).all(), f
+    assert (o32["n_sym_eq"] >= o64["n_sym_eq"]).all()
+    assert (o32["pay_eq"] >= o64["pay_eq"]).all() and (o32["nopay_eq"] >= o64["nopay_eq"]).all()
+    same = ((o32["n_sym_eq"] == o64["n_sym_eq"]) & (o32["pay_eq"] == o64["pay_eq"])
+            & (o32["nopay_eq"] == o64["nopay_eq"]))
+    extra = np.flatnonzero(~same)
+    assert 0 < len(extra) <= 0.01 * N, len(extra)
+    checked = 0
+    for i in extra:
+        pi = {k: float(v[i]) for k, v in p.items()}
+        q = rb.period2(pi)
+        for z, key in ((0, "h2_nopay"), (1, "h2_pay")):
+            h32, h64 = float(o32[key][i]), float(o64[key][i])
+            if math.isnan(h32) or abs(h32 - h64) <= 2e-5:
+                continue                    # float64 selects the same h in this class
+            own = rb.payoff2(h32, z, h32, z, pi["s2"], q)
+            gain = (rb.best_deviation2(h32, z, pi["s2"], q) - own) / (1 + abs(own))
+            assert 1e-9 < gain <= 1e-4, (i, z, h32, gain)
+            checked += 1
+    assert checked >= len(extra)
+    for f in ("z2_star", "status_h2_star", "sel_differs", "h0_first_differs"):
+        assert (o32[f][same] == o64[f][same]).all(), f
+    fin = same & np.isfinite(o64["h2_star"])
+    assert (np.isfinite(o32["h2_star"]) == np.isfinite(o64["h2_star"]))[same].all()
+    assert fin.sum() > 0.9 * N
+    corner = fin & np.isin(o64["h2_star"], [0.0, 1.0])
+    assert (o32["h2_star"][corner] == o64["h2_star"][corner]).all()
+    interior = fin & ~corner
+    assert interior.sum() >= 20, interior.sum()
+    np.testing.assert_allclose(o32["h2_star"][fin], o64["h2_star"][fin], rtol=0, atol=2e-5)
+    for f in ("Pi2_bar", "V2_bar"):
+        np.testing.assert_allclose(o32[f][fin], o64[f][fin], rtol=2e-6, err_msg=f)
+
+
 # --- period1_bonus -------------------------------------------------------------------
 
 P1B = get_kernel("period1_bonus")
-P1 = get_kernel("period1")
 K1 = 16
 P1_KEYS = ("alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta", "s1")
 #: the calibration of the policies notebook's figure 4 (h1* against η at s1 = 0.3)
@@ -187,6 +282,23 @@ def _compiled(spec, args):
 def run_p1(spec, p):
     args = _args(p, K1)
     return {k: np.asarray(v) for k, v in _compiled(spec, args)(args).items()}
+
+
+#: ``period1`` compiled exactly as tests/test_period1.py compiles it (``jax.jit`` of the
+#: same function, default options, 32 float64 lanes, the same argument names with
+#: terminal_order = 0): in one pytest session JAX's compilation cache then serves both
+#: files with one compile (this test's own opt-level-0 compile took ~58 s).  Keep the
+#: two in step when either changes.
+_P1_BASE = jax.jit(period1)
+K_BASE = 32
+
+
+def run_period1_base(p):
+    """``period1`` on the K1 vectors of p (padded to K_BASE lanes by repeating the last)."""
+    a = {**PROFILE_BASE, "terminal_order": 0.0, **{k: v for k, v in p.items() if k != "omega"}}
+    args = {k: jnp.asarray(np.pad(np.broadcast_to(np.asarray(v, np.float64), (K1,)), (0, K_BASE - K1),
+                                  mode="edge")) for k, v in a.items()}
+    return {k: np.asarray(v)[:K1] for k, v in _P1_BASE(args).items()}
 
 
 def p1_vectors():
@@ -230,7 +342,7 @@ def test_period1_omega0_is_the_base_model():
     symmetric equilibrium, ``period1_bonus`` finds the same h1* (to the precision of
     the two root refinements) with z1* = 0."""
     p = p1_vectors()
-    pb, base = run_p1(P1B, {**p, "omega": 0.0}), run_p1(P1, p)
+    pb, base = run_p1(P1B, {**p, "omega": 0.0}), run_period1_base(p)
     np.testing.assert_array_equal(pb["h1_sf"], base["h1_sf"])
     assert (pb["n_nopay_eq"] == pb["n_pay_eq"]).all()
     rows = base["in_D1"] & (base["n_sym_eq"] == 1)
@@ -243,15 +355,23 @@ def test_period1_omega0_is_the_base_model():
     assert h[0] == 1.0 and h[-1] == 0.0 and ((h > 0) & (h < 1)).any()
 
 
+def p1_bonus_batch():
+    """:func:`p1_vectors` at ω = 0.05, lane 15 replaced by the free-riding calibration
+    at η = 9.7 (an asymmetric equilibrium: interior and corner symmetric
+    equilibria, both corners, and an asymmetric pair in one batch)."""
+    p = p1_vectors()
+    p["omega"] = np.full(K1, 0.05)
+    for k in P1_KEYS:
+        p[k] = np.asarray(p[k], float).copy()
+        p[k][15] = FREE_RIDE[k] if k != "eta" else 9.7
+    return p
+
+
 def test_period1_bonus_equilibria_pass_the_reference_deviation_test():
     """The symmetric equilibrium reported at ω > 0 (and the asymmetric one of the
     free-riding calibration) survive every deviation (x, zx) of the independent scalar
     Φ1 (tests/reference_bonus.py), and its payoffs are the reference's."""
-    p = p1_vectors()
-    p["omega"] = np.full(K1, 0.05)
-    for k in P1_KEYS:                       # lane 15: the free-riding calibration at η = 9.7
-        p[k] = np.asarray(p[k], float).copy()
-        p[k][15] = FREE_RIDE[k] if k != "eta" else 9.7
+    p = p1_bonus_batch()
     out = run_p1(P1B, p)
     checked = 0
     for i in (1, 4, 6, 9):
@@ -287,3 +407,111 @@ def test_period1_bonus_nan_is_explained():
     for f in ("asym_high", "asym_low", "payoff_high", "payoff_low"):
         assert (np.isnan(out[f]) == ~out["asym_eq"]).all(), f
     assert (~out["mixed_bonus_eq"] | out["asym_eq"]).all()
+
+
+_P1B_SECONDARY = {}
+
+
+def run_p1b_secondary(p, dtype, vmapped):
+    """The float32 and the vmapped ``period1_bonus`` programs, compiled once each at
+    XLA's lowest backend optimization level, as the float64 program of :func:`run_p1`
+    (so the comparisons are between programs built the same way; each compile is
+    most of its test's time)."""
+    key = (np.dtype(dtype).name, vmapped)
+    args = {k: v.astype(dtype) for k, v in _args(p, K1).items()}
+    if key not in _P1B_SECONDARY:
+        fn = jax.vmap(P1B.fn) if vmapped else P1B.fn
+        _P1B_SECONDARY[key] = jax.jit(fn).lower(args).compile({"xla_backend_optimization_level": 0})
+    return {k: np.asarray(v) for k, v in _P1B_SECONDARY[key](args).items()}
+
+
+def test_period1_bonus_vmap_matches_batched_kernel():
+    """vmap of the scalar kernel is the batched kernel on :func:`p1_bonus_batch`: flags,
+    counts and statuses equal, values to the last bits (measured: all bit-identical
+    but one payoff, 8.9e-16 apart)."""
+    p = p1_bonus_batch()
+    out, mapped = run_p1(P1B, p), run_p1b_secondary(p, np.float64, vmapped=True)
+    assert out["asym_eq"].any() and np.isin(out["h1_star"], [0.0, 1.0]).any()
+    for k in P1B.output_names:
+        np.testing.assert_allclose(mapped[k], out[k], rtol=1e-12, atol=1e-13, equal_nan=True, err_msg=k)
+
+
+def test_period1_bonus_float32_agrees_with_float64():
+    """float32 against float64 on :func:`p1_bonus_batch`.
+
+    Measured on this batch: every flag, count, status and bonus choice agrees (no
+    candidate's float64 deviation gain lies between the two dtypes' tolerances, 1e-9
+    and 1e-4, here: see test_terminal_float32_agrees_with_float64 for rows where one
+    does); h1* to 1.2e-6 and the asymmetric engagements to 7.8e-7 (the float32 root
+    and bisection stop at ~1e-6), h1_sf to 6.2e-6 (float32 rounding of the inputs
+    through eq. 3), the payoffs (≈ 5) to a relative 1e-7, F1 to 6.3e-7 absolute (F1
+    is a difference of O(1) terms and can be ~3e-4 itself, so only an absolute bound
+    is meaningful).  Tolerances: 1e-5 on engagements (as tests/test_period1.py), a
+    relative 1e-6 on payoffs, 5e-6 on F1, corners exact."""
+    p = p1_bonus_batch()
+    o64, o32 = run_p1(P1B, p), run_p1b_secondary(p, np.float32, vmapped=False)
+    assert o32["h1_star"].dtype == np.float32
+    exact = [o.name for o in P1B.outputs if o.kind != "float"]
+    assert "n_sym_eq" in exact and "asym_eq" in exact
+    for k in exact:
+        assert (o32[k] == o64[k]).all(), k
+    assert o64["asym_eq"].any()
+    for k in ("h1_star", "h1_nopay", "h1_pay", "h1_star_min", "h1_star_max", "asym_high", "asym_low",
+              "h1_sf"):
+        np.testing.assert_allclose(o32[k], o64[k], rtol=0, atol=1e-5, equal_nan=True, err_msg=k)
+    corner = np.isin(o64["h1_star"], [0.0, 1.0])
+    assert corner.any() and (o32["h1_star"][corner] == o64["h1_star"][corner]).all()
+    for k in ("payoff_high", "payoff_low"):
+        np.testing.assert_allclose(o32[k], o64[k], rtol=1e-6, equal_nan=True, err_msg=k)
+    for k in ("F1_at_0", "F1_at_1"):
+        np.testing.assert_allclose(o32[k], o64[k], rtol=0, atol=5e-6, err_msg=k)
+
+
+#: a period-1 vector where, at ω = 0, the base terminal selection is not an equilibrium
+#: at the skills low engagement reaches (s2 = g(s1,x;A1) for x ≤ 0.44).  Found by
+#: ``python -m benchmarks.bonus_omega0_search --n 20000 --seed 0 --keep 32``: row 9457,
+#: the first it prints (largest η among the draws whose selections differ at x = 0).
+OMEGA0_P1 = dict(alpha1=0.8244946396765589, alpha2=0.8763828426464934, pi1=0.777910847136749,
+                 pi2=0.4742423591860519, phi=2.12463518598265, gamma=0.3393790768910039,
+                 delta=0.04547761926475512, lam_R=7.621103651931392, beta=0.8106560899970906,
+                 b=1.4796007227122197, eta=7.788547987271513, s1=0.34263605004571307)
+
+
+def test_period1_omega0_where_base_continuation_is_not_an_equilibrium():
+    """The documented period-1 difference at ω = 0, on :data:`OMEGA0_P1`.
+
+    Cause: at s2 = g(s1,0;A1) both corners and a root are Prop. 3 candidates;
+    ``terminal`` selects h2* = 1, which a firm leaves with profit (scalar reference),
+    ``terminal_bonus`` the verified h2* = 0.  So the continuation values of the two
+    period-1 kernels differ at low engagement, and with them the engagement gain at 0:
+    ``period1_bonus``'s F1(0) is the derivative of the reference's Φ1 (built on
+    verified terminal equilibria only), ``period1``'s is not.  Both report h1* = 1
+    (full engagement takes s2 out of the region), which the reference verifies: the
+    difference is in what is computed on the way, as docs/model.md §9 documents.  (No
+    vector where h1* itself differs was found: the search's 32 vectors with such a
+    region, and four of them at 2, 4 and 8 times their η, all have h1* = 1 in both.)"""
+    p = {k: np.full(K1, v) for k, v in OMEGA0_P1.items()}
+    pb, base = run_p1(P1B, {**p, "omega": 0.0}), run_period1_base(p)
+    q = dict(OMEGA0_P1, omega=0.0)
+    game = rb.Period1Bonus(q)
+    s2_0 = ref.trans(q["s1"], 0.0, q["alpha1"], q["pi1"], q["gamma"], game.L1)
+    # the cause, from both terminal kernels and the reference
+    t_keys = ("alpha2", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta")
+    pt = {k: q[k] for k in t_keys} | {"s2": s2_0}
+    assert run_t(pt)["h2_star"][0] == 1.0 and run_tb({**pt, "omega": 0.0})["h2_star"][0] == 0.0
+    q2 = rb.period2(q)
+    assert not rb.is_equilibrium2(1.0, 0, s2_0, q2) and rb.is_equilibrium2(0.0, 0, s2_0, q2)
+    # the consequence: F1(0) = ∂Φ1/∂x at x = y = 0 (one-sided, second order, step 1e-4)
+    e = 1e-4
+    f0, f1, f2 = (game.Phi(x, 0, 0.0, 0) for x in (0.0, e, 2 * e))
+    F1_ref = (-3 * f0 + 4 * f1 - f2) / (2 * e)
+    assert abs(pb["F1_at_0"][0] - F1_ref) <= 1e-6 * abs(F1_ref), (pb["F1_at_0"][0], F1_ref)
+    assert abs(base["F1_at_0"][0] - F1_ref) > 1e-3 * abs(F1_ref), (base["F1_at_0"][0], F1_ref)
+    # the equilibrium: h1* = 1 in both, verified against every deviation by the reference
+    assert base["h1_star"][0] == 1.0 and base["n_sym_eq"][0] == 1
+    assert pb["h1_star"][0] == 1.0 and not pb["z1_star"][0] and pb["n_nopay_eq"][0] == 1
+    # deviations on a 41-point grid refined by bounded maximisation (each point is a
+    # reference terminal solve: the 201-point default costs ~20 s here)
+    own = game.Phi(1.0, 0, 1.0, 0)
+    gain = game.best_deviation(1.0, 0, n=41) - own
+    assert gain <= 1e-8 * (1 + abs(own)), gain
