@@ -18,8 +18,7 @@ Its group is the mixed-radix number of its ``by`` digits.  Then, by segment
 reductions: the group's count; per float output the count of NaN values, the
 count, sum and sum of squares of the others (float64, whatever the run's dtype),
 min and max; per boolean output the count of True; per quantile output a
-histogram of order-preserving integer keys (below) with each bin's smallest and
-largest key.
+histogram of order-preserving integer keys (below).
 
 **Sums.**  A device sums its lanes in blocks of :data:`BLOCK` lanes (a segment
 sum over (block, group)), then the blocks' sums: each float64 partial carries at
@@ -38,11 +37,12 @@ relative error is that bound times mean²/variance.
 the filtered non-NaN values; NaN when the group holds a NaN, as numpy gives).
 A float64 value ``x`` maps to a uint64 key that sorts as ``x`` does (sign bit
 set: all bits flipped; else the sign bit set).  The chunk pass keeps, per group,
-a histogram of the top :func:`hist_bits` bits of the keys with each bin's min and
-max key.  After the merge, for each rank that a quantile needs, the bin holding
-it is found; if its min and max keys are equal, the value is known; otherwise a
-narrowing pass over the grid histograms only the keys inside that bin's
-[min, max] (the next bits below their common prefix) and also gathers those keys,
+a histogram of the top :func:`hist_bits` bits of the keys (counts only: a bin's
+key range is its edges).  After the merge, for each rank that a quantile needs,
+the bin holding it is found, and a narrowing pass over the grid histograms only
+the keys inside that bin's range (the next bits below their common prefix), with
+each new bin's exact min and max key (a bin whose min equals its max is a known
+value: a mass point ends there), and also gathers those keys,
 up to :data:`GATHER_KEYS` per rank slot: when the bin held at most that many, the
 host sorts them and reads the rank exactly, so one narrowing pass often ends it
 (the paper grid; K = 5 needs two for OA4's ρ1); otherwise the histogram fixes at least
@@ -263,8 +263,14 @@ class ReduceDevice:
             keys = jnp.concatenate([key] * len(hist))
             ones = jnp.ones_like(cell)
             res[o + ".hcount"] = seg(ones, cell, num_segments=cells + 1)[:cells]
-            res[o + ".hmin"] = jax.ops.segment_min(keys, cell, num_segments=cells + 1)[:cells]
-            res[o + ".hmax"] = jax.ops.segment_max(keys, cell, num_segments=cells + 1)[:cells]
+            if self.mode != "chunk":
+                # Each bin's exact key range: a bin holding one value (a mass point,
+                # e.g. ρ1^D+ρ1^F = 1) ends its rank's narrowing.  The chunk pass skips
+                # them (two scatters of every lane, most of its histogram's cost): the
+                # host uses the bins' edges instead, and the first narrowing pass
+                # finds such a mass point.
+                res[o + ".hmin"] = jax.ops.segment_min(keys, cell, num_segments=cells + 1)[:cells]
+                res[o + ".hmax"] = jax.ops.segment_max(keys, cell, num_segments=cells + 1)[:cells]
         return {k: v[None] for k, v in res.items()}  # leading axis: one row per device
 
 
@@ -545,7 +551,13 @@ class ReduceSink:
         state: dict = {}
         for o in self.quant:
             n, nan = acc.get(o + ".n"), acc.get(o + ".nan")
-            hc, hmin, hmax = (acc.get(f"{o}.{k}").reshape(G, 1 << b0) for k in ("hcount", "hmin", "hmax"))
+            hc = acc.get(f"{o}.hcount").reshape(G, 1 << b0)
+            if f"{o}.hmin" in acc.v:  # partials written with each bin's exact key range
+                hmin, hmax = (acc.get(f"{o}.{k}").reshape(G, 1 << b0) for k in ("hmin", "hmax"))
+            else:  # the bins' edges: bin j holds the keys whose top b0 bits are j
+                lo = np.arange(1 << b0, dtype=np.uint64) << np.uint64(64 - b0)
+                hmin = np.broadcast_to(lo, (G, 1 << b0))
+                hmax = np.broadcast_to(lo | np.uint64((1 << (64 - b0)) - 1), (G, 1 << b0))
             for g in range(G):
                 if nan[g] > 0 or n[g] == 0:
                     continue
