@@ -23,23 +23,9 @@ say) is one new module here and one line in :func:`sinks_for`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .combined import Combined
 
 __all__ = ["Combined", "sinks_for", "close_sinks"]
-
-
-@dataclass(frozen=True)
-class Combined:
-    """The device parts of several sinks in one chunk function: outputs keyed by
-    the sink's position."""
-
-    parts: tuple
-
-    def __call__(self, lanes):
-        from dataclasses import replace
-
-        return {str(i): part(replace(lanes, extra=lanes.extra[str(i)]))
-                for i, part in enumerate(self.parts)}
 
 
 def sinks_for(spec) -> list:

@@ -669,7 +669,7 @@ def narrow_jointly(items: list, out_dir, factor) -> bool:
     A reduction with no open rank still takes part (with empty slots) while another
     is narrowing, so that the pass's compiled function is the same every round."""
     from ..runner import get_runner
-    from . import Combined
+    from .combined import Combined
 
     opens = [{k: st for k, st in state.items() if st["value"] is None} for _, state in items]
     if not any(opens):
