@@ -618,7 +618,10 @@ def cmd_bench(args) -> int:
                   f"{a['worst']:.3g} (tolerance {TOLERANCES[b]:g}), {a['mismatches']} NaN/flag mismatches",
                   file=sys.stderr)
         return 1
-    return 0
+    failed = {k: r["failed"] for k, r in doc.get("sections", {}).items() if isinstance(r, dict) and "failed" in r}
+    for k, msg in failed.items():  # a section's own check failed (e.g. tables that disagree)
+        print(f"sweep bench: error: section {k}: {msg}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _output_paths(args) -> tuple[Path, Path]:

@@ -78,7 +78,8 @@ def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
 
     def body(start, axis_values, fixed, sizes, strides, last):
         shard = jax.lax.axis_index("d").astype(jnp.int64)
-        raw = start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
+        first = start + shard * per_device
+        raw = first + jnp.arange(per_device, dtype=jnp.int64)
         idx = jnp.minimum(raw, last)
         # Padding lanes (past the sub-grid; their rows are never read) get NaN
         # parameters: a kernel flags NaN as out of domain and skips its root solves
@@ -266,7 +267,10 @@ class Lanes:
     returns only some of them lets XLA drop the work of the others); ``digits``:
     per axis, the lanes' digit (int); ``axis_values``: per numeric axis position,
     the lanes' values; ``valid``: False on padding lanes (past the chunk's last
-    vector, which they recompute); ``extra``: the device part's runtime inputs.
+    vector, which they recompute); ``extra``: the device part's runtime inputs;
+    ``first``: the flat grid index of the device's first lane (lane ``i`` is vector
+    ``first + i`` unless it is padding), so a device part may use the grid's
+    C-order layout instead of the digits.
     """
 
     outputs: dict
@@ -276,6 +280,7 @@ class Lanes:
     valid: Any
     extra: Any
     per_device: int
+    first: Any = None
 
 
 def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dtype: str, devices: tuple,
@@ -315,7 +320,8 @@ def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dt
 
     def body(start, axis_arrays, fixed, sizes, strides, last, extra, *stage):
         shard = jax.lax.axis_index("d").astype(jnp.int64)
-        raw = start + shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
+        first = start + shard * per_device
+        raw = first + jnp.arange(per_device, dtype=jnp.int64)
         # Padding lanes (past the chunk's last vector, ``last``) recompute that vector;
         # the sink trims them (rows) or masks them out (reductions).
         idx = jnp.minimum(raw, last)
@@ -346,7 +352,7 @@ def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dt
             v = v.astype(dt if o.kind == "float" else KIND_DTYPES[o.kind])
             res[o.name] = jnp.broadcast_to(v, idx.shape)
         return device_part(Lanes(res, tuple(digits), axis_values, structure, raw <= last, extra,
-                                 per_device))
+                                 per_device, first))
 
     n_args = 7 if fac is None else 9
     # check_vma=False: kernels mix replicated (fixed) and per-lane values in loop

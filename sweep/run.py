@@ -21,7 +21,7 @@ from .manifest import prepare_output
 from .plan import columns_doc, factor_plan, parse_shard, shard_chunks, vectors_in
 from .progress import Progress
 from .runner import ChunkRunner, Pending, get_runner
-from .sinks import Combined, sinks_for
+from .sinks import Combined, close_sinks, sinks_for
 from .spec import Spec, parse_spec
 
 __all__ = ["ChunkTask", "RunResult", "run", "compute_chunk", "evaluate", "done_chunks"]
@@ -208,10 +208,7 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
             ex.execute(todo, task, on_done)
         total_done = len(done_chunks(out, sinks))
         complete = total_done == spec.n_chunks
-        summaries = []
-        for s in sinks:
-            if s.close(out, complete, factor=plan is not None):
-                summaries.append(s.name)
+        summaries = close_sinks(sinks, out, complete, factor=plan is not None)  # reductions narrow together
     except SweepError:
         raise
     except (Exception, KeyboardInterrupt) as exc:

@@ -175,18 +175,30 @@ def test_quantiles_exact_through_many_narrowing_passes(tmp_path, monkeypatch):
     monkeypatch.setattr(red, "HIST_CELLS", 48)
     monkeypatch.setattr(red, "GATHER_KEYS", 2)
     passes = []
-    real = red.ReduceSink._narrowing_pass
-    monkeypatch.setattr(red.ReduceSink, "_narrowing_pass",
-                        lambda self, *a: (passes.append(len(a[1])), real(self, *a))[1])
-    spec = toy_spec(reduce={"q": {"by": ["mode"], "prod": {"quantiles": [0.1, 0.5, 0.77]}}})
+    real = red.narrow_jointly
+
+    def counted(items, *a):
+        ran = real(items, *a)
+        if ran:
+            passes.append(tuple(s.name for s, _ in items))
+        return ran
+
+    monkeypatch.setattr(red, "narrow_jointly", counted)
+    # two quantile reductions: their narrowing passes are shared (one pass over the
+    # grid serves both), so a run makes as many passes as the slower one needs
+    spec = toy_spec(reduce={"q": {"by": ["mode"], "prod": {"quantiles": [0.1, 0.5, 0.77]}},
+                            "all": {"prod": {"quantiles": [0.5]}}})
     run(spec, tmp_path, progress=False)
     assert len(passes) >= 3  # several passes really ran
-    ds = open_summary(tmp_path, "q")
+    assert {tuple(sorted(p)) for p in passes} == {("all", "q")}  # every pass served both
     rows = reference()
+    ds = open_summary(tmp_path, "q")
     for m in MODES:
         v = np.array([p for x, mm, y, p in rows if mm == m])
         for q in (0.1, 0.5, 0.77):
             assert float(ds.sel(mode=m)[f"q{q:g}_prod"]) == np.quantile(v, q), (m, q)
+    every = np.array([p for x, mm, y, p in rows])
+    assert float(open_summary(tmp_path, "all")["q0.5_prod"]) == np.quantile(every, 0.5)
 
 
 CHUNK_SPLIT = r"""
@@ -228,3 +240,35 @@ def test_chunks_that_do_not_split_evenly_over_devices_count_each_vector_once(tmp
     want = [sum(1 for x, m, y, _ in rows if m == mode and not x * y > 1.0) for mode in got["mode"]]
     assert got["mode"] == ["lo", "hi", "mid"] and min(want) > 10
     assert got["count"] == want
+
+
+def test_groups_of_consecutive_axes_need_no_scatter_and_agree_with_it(tmp_path, monkeypatch):
+    """`by` axes consecutive in the grid's order (mode here: stride 6, period 18)
+    take the dense layout (groups as a period of the flat index); the segment
+    scatter gives the same counts exactly and the same sums to rounding, with the
+    grid split in chunks that do not align with the period."""
+    import sweep.sinks.reduce as red
+
+    reduce = {"m": {"by": ["mode"], "where": ["!big"], "prod": ["count", "sum", "mean", "min", "max"]}}
+    spec = toy_spec(chunk=37, reduce=reduce)
+    sink = red.ReduceSink(spec, spec.reductions[0])
+    assert sink.device_part.run_stride == len(YS)
+    run(spec, tmp_path / "dense", progress=False)
+    real = red.ReduceSink.__init__
+
+    def scatter_only(self, *a):
+        real(self, *a)
+        from dataclasses import replace
+        self.device_part = replace(self.device_part, run_stride=0)
+
+    monkeypatch.setattr(red.ReduceSink, "__init__", scatter_only)
+    run(spec, tmp_path / "scatter", progress=False)
+    a, b = open_summary(tmp_path / "dense", "m"), open_summary(tmp_path / "scatter", "m")
+    rows = reference()
+    for m in MODES:
+        v = np.array([p for x, mm, y, p in rows if mm == m and not x * y > 1.0])
+        assert int(a.sel(mode=m)["count"]) == int(b.sel(mode=m)["count"]) == v.size > 0
+        for st in ("min", "max"):
+            assert float(a.sel(mode=m)[f"{st}_prod"]) == float(b.sel(mode=m)[f"{st}_prod"]) == getattr(v, st)()
+        assert float(a.sel(mode=m)["sum_prod"]) == pytest.approx(v.sum(), rel=1e-13)
+        assert float(a.sel(mode=m)["sum_prod"]) == pytest.approx(float(b.sel(mode=m)["sum_prod"]), rel=1e-13)

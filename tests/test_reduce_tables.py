@@ -67,3 +67,50 @@ def test_oa5_from_reductions_equals_rows_and_numpy(both):
     # printed cells are the same whichever way the table was computed
     a, b = compare("oa5", red["rows"]), compare("oa5", rows["rows"])
     assert [c["computed"] for c in a["cells"]] == [c["computed"] for c in b["cells"]]
+
+
+def test_factored_numpy_baseline_prints_the_same_tables(both):
+    """The bench's factored numpy baseline (numpy + scipy, no kernel code) against the
+    reductions on the same K = 3 grid: every printed cell and count identical, and a
+    changed cell is caught."""
+    import copy
+
+    from sweep.benchmarking.factored_numpy import compare_tables, oa45_tables
+
+    base = oa45_tables(3)
+    ours = {t: summarize_reductions(both, t) for t in ("oa4", "oa5")}
+    assert base["oa4"]["n_nonempty"] > 1000 and len(base["oa5"]["rows"]) == 3
+    cmp = compare_tables(ours, base)
+    assert cmp["agree"], cmp["mismatches"]
+    assert cmp["cells"] == 3 + 5 + 2 + 3 * 5 and cmp["max_abs_diff"] < 1e-12
+    bad = copy.deepcopy(base)
+    bad["oa5"]["rows"][1]["mean_rho1_D"] += 0.002  # 0.2 pp: prints differently
+    assert not compare_tables(ours, bad)["agree"]
+    bad = copy.deepcopy(base)
+    bad["oa4"]["n_admissible"] += 1
+    assert compare_tables(ours, bad)["mismatches"] == [
+        f"oa4 n_admissible: ours {ours['oa4']['n_admissible']}, baseline {bad['oa4']['n_admissible']}"]
+
+
+def test_a_failed_bench_section_makes_the_bench_exit_1(tmp_path, monkeypatch, capsys):
+    """A section whose own check fails (the factored_numpy section when the tables
+    disagree) turns `sweep bench` into exit status 1, naming the section."""
+    import argparse
+    import sys
+    import types
+
+    from sweep import bench
+    from sweep.benchmarking import sections
+
+    fake = types.ModuleType("tests_failing_bench_section")
+    fake.NAME = "failing_probe"
+    fake.run = lambda cfg, ctx: {"failed": "tables differ: oa5 median_sum"}
+    fake.markdown = lambda r: "## Failing probe\n"
+    monkeypatch.setitem(sys.modules, fake.__name__, fake)
+    monkeypatch.setattr(sections, "SECTION_MODULES", (fake.__name__,))
+    skip = ["baselines", "scaling", "compile", "chunks", "cost", "iterations", "factored", "compaction",
+            "roofline", "e2e", "engine"]
+    args = argparse.Namespace(argv=["--quick", "--kernels", "no_such_kernel", "--dtypes", "float64", "--n", "16",
+                                    "--out", str(tmp_path), "--skip", *skip])
+    assert bench.cmd_bench(args) == 1
+    assert "section failing_probe: tables differ" in capsys.readouterr().err

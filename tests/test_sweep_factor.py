@@ -174,25 +174,6 @@ def test_chunk_task_carries_the_factor_setting(tmp_path):
     assert pickle.loads(pickle.dumps(old)).factor is None
 
 
-def test_stage_sizes_are_bucketed():
-    # table: n rounded up to 1/16 of the power of two above it (≥ 256 points);
-    # one call covers the whole table up to FACTOR_BATCH points
-    assert engine._stage_sizes(1, 1) == (256, 256)
-    assert engine._stage_sizes(12, 1) == (256, 256)
-    assert engine._stage_sizes(41472, 1) == (45056, 45056)
-    assert engine._stage_sizes(41472, 3) == (15019, 45056)
-    assert engine._stage_sizes(6 ** 8, 1) == (1 << 20, 13 * (1 << 17))
-    assert engine._stage_sizes(1 << 23, 2) == (1 << 19, 1 << 23)
-    # few shapes per octave: the compiled functions are shared within a bucket
-    assert len({engine._stage_sizes(n, 2) for n in range(32769, 65537, 97)}) == 8
-    assert len({engine._stage_sizes(n, 2) for n in range(40961, 45057, 97)}) == 1
-    for n in (5, 300, 5000, 70000, 41472, 6 ** 8, (1 << 23) - 1):
-        per_device, table = engine._stage_sizes(n, 2)
-        assert table >= n and per_device * 2 >= min(table, engine.FACTOR_BATCH)
-        # padding is less than an eighth of the stage work (or one 256-point quantum)
-        assert table - n < max(256, n / 8)
-
-
 def test_evaluate_single_vector_is_not_factored():
     spec = oa5_spec({}, chunk_size=1)
     assert spec.n_vectors == 1 and factor_plan(spec) is None  # 2·1 > 1: nothing to share

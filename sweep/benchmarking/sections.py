@@ -9,6 +9,8 @@ A section module defines
   ``doc`` (the report so far, e.g. to compare with the kernel's throughput);
 * ``markdown(result) -> str`` — its part of the markdown report.
 
+A result with a ``failed`` key (a message) makes ``sweep bench`` exit 1.
+
 Adding a section is that module in ``sweep/benchmarking/`` plus one line below.
 The built-in sections are written out in :mod:`sweep.bench`.
 """
@@ -22,6 +24,7 @@ __all__ = ["SECTION_MODULES", "load_sections"]
 SECTION_MODULES: tuple[str, ...] = (
     "sweep.benchmarking.reductions",
     "sweep.benchmarking.period1",
+    "sweep.benchmarking.factored_baseline",
 )
 
 

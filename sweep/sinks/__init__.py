@@ -14,29 +14,18 @@ A sink has
 * ``close(out_dir, complete)``: after the chunks of one call (e.g. merge the
   partials into a summary when every chunk is done).
 
+A run ends with :func:`close_sinks`, which closes the reductions together so that
+their exact-quantile narrowing passes share one pass over the grid.
+
 A run with several sinks computes each chunk once: :class:`Combined` runs every
 sink's device part in the same chunk function.  Adding a sink (Zarr arrays,
 say) is one new module here and one line in :func:`sinks_for`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from .combined import Combined
 
-__all__ = ["Combined", "sinks_for"]
-
-
-@dataclass(frozen=True)
-class Combined:
-    """The device parts of several sinks in one chunk function: outputs keyed by
-    the sink's position."""
-
-    parts: tuple
-
-    def __call__(self, lanes):
-        from dataclasses import replace
-
-        return {str(i): part(replace(lanes, extra=lanes.extra[str(i)]))
-                for i, part in enumerate(self.parts)}
+__all__ = ["Combined", "sinks_for", "close_sinks"]
 
 
 def sinks_for(spec) -> list:
@@ -50,3 +39,12 @@ def sinks_for(spec) -> list:
         sinks.append(RowsSink(spec, spec.output_names))
     sinks += [ReduceSink(spec, r) for r in spec.reductions]
     return sinks
+
+
+def close_sinks(sinks, out_dir, complete: bool, factor=None) -> list[str]:
+    """Close every sink after a run's chunks; the names of the summaries written.
+    Reductions are closed together (:func:`sweep.sinks.reduce.close_reductions`)."""
+    from .reduce import close_reductions
+
+    written = [s.name for s in sinks if s.kind != "reduce" and s.close(out_dir, complete, factor=factor)]
+    return written + close_reductions([s for s in sinks if s.kind == "reduce"], out_dir, complete, factor)

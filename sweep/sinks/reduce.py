@@ -18,8 +18,7 @@ Its group is the mixed-radix number of its ``by`` digits.  Then, by segment
 reductions: the group's count; per float output the count of NaN values, the
 count, sum and sum of squares of the others (float64, whatever the run's dtype),
 min and max; per boolean output the count of True; per quantile output a
-histogram of order-preserving integer keys (below) with each bin's smallest and
-largest key.
+histogram of order-preserving integer keys (below).
 
 **Sums.**  A device sums its lanes in blocks of :data:`BLOCK` lanes (a segment
 sum over (block, group)), then the blocks' sums: each float64 partial carries at
@@ -38,11 +37,12 @@ relative error is that bound times mean²/variance.
 the filtered non-NaN values; NaN when the group holds a NaN, as numpy gives).
 A float64 value ``x`` maps to a uint64 key that sorts as ``x`` does (sign bit
 set: all bits flipped; else the sign bit set).  The chunk pass keeps, per group,
-a histogram of the top :func:`hist_bits` bits of the keys with each bin's min and
-max key.  After the merge, for each rank that a quantile needs, the bin holding
-it is found; if its min and max keys are equal, the value is known; otherwise a
-narrowing pass over the grid histograms only the keys inside that bin's
-[min, max] (the next bits below their common prefix) and also gathers those keys,
+a histogram of the top :func:`hist_bits` bits of the keys (counts only: a bin's
+key range is its edges).  After the merge, for each rank that a quantile needs,
+the bin holding it is found, and a narrowing pass over the grid histograms only
+the keys inside that bin's range (the next bits below their common prefix), with
+each new bin's exact min and max key (a bin whose min equals its max is a known
+value: a mass point ends there), and also gathers those keys,
 up to :data:`GATHER_KEYS` per rank slot: when the bin held at most that many, the
 host sorts them and reads the rank exactly, so one narrowing pass often ends it
 (the paper grid; K = 5 needs two for OA4's ρ1); otherwise the histogram fixes at least
@@ -65,7 +65,8 @@ from ..dataset import (META_CHUNK, META_KERNEL, META_SPEC_HASH, _tmp_name, clean
                        list_part_files, part_name, write_parquet_atomic)
 from ..reduce_spec import Reduction, quantile_column, stat_column
 
-__all__ = ["ReduceDevice", "ReduceSink", "summary_path", "partials_dir", "BLOCK", "HIST_CELLS"]
+__all__ = ["ReduceDevice", "ReduceSink", "close_reductions", "narrow_jointly", "summary_path", "partials_dir",
+           "BLOCK", "HIST_CELLS"]
 
 #: lanes summed sequentially before block sums are added (error bound, see above)
 BLOCK = 1024
@@ -123,6 +124,7 @@ class ReduceDevice:
     slots: int = 1
     bits: int = 16
     cap: int = 0       # narrowing: keys gathered per slot (all groups), 0 = none
+    run_stride: int = 0  # by axes consecutive in the grid: C-order stride of the last one, else 0
 
     @property
     def n_groups(self) -> int:
@@ -158,21 +160,46 @@ class ReduceDevice:
         # groups, per-group masked passes measured slower than the scatters.
         single = G == 1
         nb = -(-n // BLOCK)
+        # Groups by consecutive axes of the C-order grid (e.g. by η, the last axis of
+        # OA5) follow the lanes' flat indices with period G·stride: lane i, vector
+        # first + i, is in group ((first + i) // stride) mod G.  Placing lane i at
+        # position (first mod period) + i of a zero-padded buffer and viewing it as
+        # (blocks, rows, G, stride) turns every per-group count, sum, min and max into
+        # a dense reduction (no scatter, which XLA's CPU backend runs one element at a
+        # time).  Blocks of at most BLOCK lanes keep the sums' error bound.
+        period = G * self.run_stride
+        dense = (not single and self.run_stride > 0 and lanes.first is not None and period <= n)
+        if dense:
+            rows_blk = max(1, BLOCK // period)
+            n_blk = -(-(n + period) // (rows_blk * period))
+            off = lanes.first % jnp.int64(period)
+
+            def grouped(v, fill):
+                z = jnp.full((n_blk * rows_blk * period,), fill, v.dtype)
+                z = jax.lax.dynamic_update_slice(z, v, (off,))
+                return z.reshape(n_blk, rows_blk, G, self.run_stride)
 
         def count(m):
             if single:
                 return jnp.sum(m.astype(jnp.int64))[None]
+            if dense:
+                return grouped(m.astype(jnp.int64), 0).sum(axis=(0, 1, 3))
             return seg(m.astype(jnp.int64), g, num_segments=G)
 
         def bsum(v):
             if single:
                 return jnp.pad(v, (0, nb * BLOCK - n)).reshape(nb, BLOCK).sum(axis=1).sum()[None]
+            if dense:
+                return grouped(v, 0.0).sum(axis=(1, 3)).sum(axis=0)
             block = jnp.arange(n, dtype=jnp.int32) // jnp.int32(BLOCK)
             return seg(v, block * jnp.int32(G) + g, num_segments=nb * G).reshape(nb, G).sum(axis=0)
 
         def extreme(v, op):
             if single:
                 return (jnp.min(v) if op == "min" else jnp.max(v))[None]
+            if dense:
+                z = grouped(v, jnp.inf if op == "min" else -jnp.inf)
+                return z.min(axis=(0, 1, 3)) if op == "min" else z.max(axis=(0, 1, 3))
             f = jax.ops.segment_min if op == "min" else jax.ops.segment_max
             return f(v, g, num_segments=G)
 
@@ -236,8 +263,14 @@ class ReduceDevice:
             keys = jnp.concatenate([key] * len(hist))
             ones = jnp.ones_like(cell)
             res[o + ".hcount"] = seg(ones, cell, num_segments=cells + 1)[:cells]
-            res[o + ".hmin"] = jax.ops.segment_min(keys, cell, num_segments=cells + 1)[:cells]
-            res[o + ".hmax"] = jax.ops.segment_max(keys, cell, num_segments=cells + 1)[:cells]
+            if self.mode != "chunk":
+                # Each bin's exact key range: a bin holding one value (a mass point,
+                # e.g. ρ1^D+ρ1^F = 1) ends its rank's narrowing.  The chunk pass skips
+                # them (two scatters of every lane, most of its histogram's cost): the
+                # host uses the bins' edges instead, and the first narrowing pass
+                # finds such a mass point.
+                res[o + ".hmin"] = jax.ops.segment_min(keys, cell, num_segments=cells + 1)[:cells]
+                res[o + ".hmax"] = jax.ops.segment_max(keys, cell, num_segments=cells + 1)[:cells]
         return {k: v[None] for k, v in res.items()}  # leading axis: one row per device
 
 
@@ -372,9 +405,14 @@ class ReduceSink:
         self.bools = tuple(i.output for i in red.items if kinds[i.output] == "bool")
         self.quant = tuple(i.output for i in red.items if i.quantiles)
         by_pos = tuple(pos[b] for b in red.by)
+        # by axes that are consecutive in the grid's (C) order: their groups are a
+        # period of the flat index (see ReduceDevice), so they need no scatter
+        consecutive = bool(by_pos) and by_pos == tuple(range(by_pos[0], by_pos[0] + len(by_pos)))
+        stride = math.prod(len(a) for a in spec.axes[by_pos[-1] + 1:]) if consecutive else 0
         self.device_part = ReduceDevice(by_pos, tuple(len(spec.axes[j]) for j in by_pos), red.where,
                                         red.define, self.floats, self.bools, self.quant,
-                                        bits=hist_bits(math.prod(len(spec.axes[j]) for j in by_pos)))
+                                        bits=hist_bits(math.prod(len(spec.axes[j]) for j in by_pos)),
+                                        run_stride=stride)
 
     # -- the sink interface ---------------------------------------------------
     def extra(self):
@@ -398,14 +436,16 @@ class ReduceSink:
                      META_KERNEL: spec.kernel.encode(), META_REDUCTION: self.name.encode()})
         write_parquet_atomic(partials_dir(out_dir, self.name) / part_name(chunk, spec.n_chunks), table, meta)
 
+    def needs_summary(self, out_dir, complete: bool) -> bool:
+        """Every chunk is done and the summary is not already there."""
+        path = summary_path(out_dir, self.name)
+        return complete and not (path.exists() and _file_hash(path) == self.spec.hash)
+
     def close(self, out_dir, complete: bool, factor: bool | None = None) -> bool:
         """Merge the partials into ``summary-<name>.parquet`` when every chunk is done
-        (and the summary is not already there); True if it was written."""
-        path = summary_path(out_dir, self.name)
-        if not complete or (path.exists() and _file_hash(path) == self.spec.hash):
-            return False
-        self.write_summary(out_dir, factor)
-        return True
+        (and the summary is not already there); True if it was written.  Several
+        reductions of one run are closed together by :func:`close_reductions`."""
+        return bool(close_reductions([self], out_dir, complete, factor))
 
     # -- merging ----------------------------------------------------------------
     def merged(self, out_dir) -> _Merged:
@@ -421,11 +461,19 @@ class ReduceSink:
             acc.add(_from_table(pq.read_table(parts[k])))
         return acc
 
-    def write_summary(self, out_dir, factor=None) -> Path:
+    def write_summary(self, out_dir, factor=None, acc: "_Merged | None" = None, quant: dict | None = None) -> Path:
+        """Write the summary from the merged partials ``acc`` and the exact quantiles
+        ``quant`` (both computed here when not given)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        acc = self.merged(out_dir)
+        if acc is None:
+            acc = self.merged(out_dir)
+        if quant is None and self.quant:
+            state = self.quantile_states(acc)
+            while narrow_jointly([(self, state)], out_dir, factor):
+                pass
+            quant = self.quantile_values(acc, state)
         red, spec = self.red, self.spec
         G = self.device_part.n_groups
         cols: dict = {}
@@ -438,7 +486,7 @@ class ReduceSink:
                 pa.array(np.asarray(vals, np.float64)[digit])
         count = acc.get("count")
         cols["count"] = pa.array(count)
-        quant = self._quantiles(out_dir, acc, factor) if self.quant else {}
+        quant = quant or {}
         for item in red.items:
             o = item.output
             if o in self.bools:
@@ -493,27 +541,34 @@ class ReduceSink:
         return final
 
     # -- exact quantiles --------------------------------------------------------
-    def _quantiles(self, out_dir, acc: _Merged, factor) -> dict:
-        """``{(output, q): values per group}``: see the module docstring."""
+    def quantile_states(self, acc: _Merged) -> dict:
+        """Per (output, group, rank) that a quantile needs: its state
+        ``{lo, hi, below, value}`` narrowed from the chunk pass's histogram (value
+        None until known; see the module docstring)."""
         G = self.device_part.n_groups
         b0 = self.device_part.bits
         qs = {i.output: i.quantiles for i in self.red.items if i.quantiles}
-        # Per output and group: the ranks wanted, and for each a state
-        # [lo, hi, below, value or None] narrowed from the chunk pass's histogram.
         state: dict = {}
         for o in self.quant:
             n, nan = acc.get(o + ".n"), acc.get(o + ".nan")
-            hc, hmin, hmax = (acc.get(f"{o}.{k}").reshape(G, 1 << b0) for k in ("hcount", "hmin", "hmax"))
+            hc = acc.get(f"{o}.hcount").reshape(G, 1 << b0)
+            if f"{o}.hmin" in acc.v:  # partials written with each bin's exact key range
+                hmin, hmax = (acc.get(f"{o}.{k}").reshape(G, 1 << b0) for k in ("hmin", "hmax"))
+            else:  # the bins' edges: bin j holds the keys whose top b0 bits are j
+                lo = np.arange(1 << b0, dtype=np.uint64) << np.uint64(64 - b0)
+                hmin = np.broadcast_to(lo, (G, 1 << b0))
+                hmax = np.broadcast_to(lo | np.uint64((1 << (64 - b0)) - 1), (G, 1 << b0))
             for g in range(G):
                 if nan[g] > 0 or n[g] == 0:
                     continue
                 for r in _ranks(int(n[g]), qs[o]):
                     state[(o, g, r)] = _narrow(r, 0, hc[g], hmin[g], hmax[g])
-        for _ in range(64):
-            open_ = {k: s for k, s in state.items() if s["value"] is None}
-            if not open_:
-                break
-            self._narrowing_pass(out_dir, open_, G, factor)
+        return state
+
+    def quantile_values(self, acc: _Merged, state: dict) -> dict:
+        """``{(output, q): values per group}`` from fully narrowed ``state``."""
+        G = self.device_part.n_groups
+        qs = {i.output: i.quantiles for i in self.red.items if i.quantiles}
         out = {}
         for o in self.quant:
             n, nan = acc.get(o + ".n"), acc.get(o + ".nan")
@@ -531,23 +586,24 @@ class ReduceSink:
                 out[(o, q)] = vals
         return out
 
-    def _narrowing_pass(self, out_dir, open_: dict, G: int, factor) -> None:
-        """One pass over the grid histogramming the keys inside each open rank's
-        [lo, hi]; updates ``open_``'s states in place."""
+    def narrow_part(self) -> "ReduceDevice":
+        """The device part of a narrowing pass.  Shapes are fixed for the whole run
+        (two ranks per quantile, every quantile output), so every narrowing pass
+        reuses one compiled function."""
         from dataclasses import replace
 
-        from ..runner import get_runner
-
-        # Shapes fixed for the whole run (two ranks per quantile, every quantile
-        # output): every narrowing pass reuses one compiled function.
         slots = max(2 * len(i.quantiles) for i in self.red.items)
-        outs = list(self.quant)
-        bits = hist_bits(G * slots)
-        cap = GATHER_KEYS
-        part = replace(self.device_part, mode="narrow", slots=slots, bits=bits, quant=tuple(outs),
-                       floats=(), bools=(), cap=cap)
+        return replace(self.device_part, mode="narrow", slots=slots, bits=hist_bits(self.device_part.n_groups * slots),
+                       quant=tuple(self.quant), floats=(), bools=(), cap=GATHER_KEYS)
+
+    def narrow_request(self, open_: dict) -> tuple[dict, dict]:
+        """Runtime inputs of a narrowing pass for the open ranks ``open_`` (each
+        group's distinct key ranges, one slot each; none: every slot empty), and the
+        slot of each open rank."""
+        part = self.narrow_part()
+        G, slots = part.n_groups, part.slots
         extra, where = {}, {}
-        for o in outs:
+        for o in part.quant:
             lo = np.ones((G, slots), np.uint64)   # lo > hi: an empty slot
             hi = np.zeros((G, slots), np.uint64)
             shift = np.zeros((G, slots), np.int64)
@@ -563,42 +619,102 @@ class ReduceSink:
                     shift[g, j] = int(st["lo"] ^ st["hi"]).bit_length()
                 where[(o, g, r)] = mine[rng]
             extra[o] = {"lo": lo, "hi": hi, "shift": shift}
-        runner = get_runner(self.spec, factor)
-        dev_extra = runner.put(extra)
-        acc = _Merged()
-        gathered = {o: [] for o in outs}
-        overflow = set()
+        return extra, where
 
-        def take(outputs):
-            outputs = dict(outputs)
-            for o in outs:
-                keys, grp, slot, cnt = (np.asarray(outputs.pop(f"{o}.{k}"))
-                                        for k in ("gkeys", "ggrp", "gslot", "gn"))
-                for d in range(keys.shape[0]):
-                    c = int(cnt[d])
-                    if c > cap:
-                        overflow.add(o)
-                    elif c:
-                        gathered[o].append((keys[d, :c], grp[d, :c], slot[d, :c]))
-            acc.add(_combine_devices(outputs))
 
-        pending = None
-        for k in range(self.spec.n_chunks):
-            nxt = runner.dispatch(k, part, dev_extra)
-            if pending is not None:
-                take(pending.outputs)
-            pending = nxt
-        take(pending.outputs)
-        for (o, g, r), st in open_.items():
-            j = where[(o, g, r)]
-            if o not in overflow and sum(len(k) for k, _, _ in gathered[o]) <= cap:
+class _NarrowTake:
+    """One reduction's share of a narrowing pass: histograms merged over chunks and
+    the keys gathered, then the open ranks' states updated."""
+
+    def __init__(self, sink: ReduceSink, open_: dict):
+        self.sink, self.open = sink, open_
+        self.part = sink.narrow_part()
+        self.extra, self.where = sink.narrow_request(open_)
+        self.acc = _Merged()
+        self.gathered = {o: [] for o in self.part.quant}
+        self.overflow: set = set()
+
+    def take(self, outputs) -> None:
+        outputs = dict(outputs)
+        cap = self.part.cap
+        for o in self.part.quant:
+            keys, grp, slot, cnt = (np.asarray(outputs.pop(f"{o}.{k}")) for k in ("gkeys", "ggrp", "gslot", "gn"))
+            for d in range(keys.shape[0]):
+                c = int(cnt[d])
+                if c > cap:
+                    self.overflow.add(o)
+                elif c:
+                    self.gathered[o].append((keys[d, :c], grp[d, :c], slot[d, :c]))
+        self.acc.add(_combine_devices(outputs))
+
+    def update(self) -> None:
+        part, acc, gathered = self.part, self.acc, self.gathered
+        for (o, g, r), st in self.open.items():
+            j = self.where[(o, g, r)]
+            if o not in self.overflow and sum(len(k) for k, _, _ in gathered[o]) <= part.cap:
                 keys = np.concatenate([k[(gr == g) & (sl == j)] for k, gr, sl in gathered[o]])
                 keys.sort()
                 st["value"] = _value_of_key(int(keys[r - st["below"]]))
                 continue
-            shape = (G, slots, 1 << bits)
+            shape = (part.n_groups, part.slots, 1 << part.bits)
             hc, hmin, hmax = (acc.get(f"{o}.{k}").reshape(shape)[g, j] for k in ("hcount", "hmin", "hmax"))
             st.update(_narrow(r, st["below"], hc, hmin, hmax))
+
+
+def narrow_jointly(items: list, out_dir, factor) -> bool:
+    """One narrowing pass over the grid serving every reduction of ``items``
+    (``[(sink, state)]``, sinks of one spec): each chunk is computed once for all
+    of them.  Updates the states in place; False (and no pass) when no rank is open.
+
+    A reduction with no open rank still takes part (with empty slots) while another
+    is narrowing, so that the pass's compiled function is the same every round."""
+    from ..runner import get_runner
+    from .combined import Combined
+
+    opens = [{k: st for k, st in state.items() if st["value"] is None} for _, state in items]
+    if not any(opens):
+        return False
+    takes = [_NarrowTake(sink, open_) for (sink, _), open_ in zip(items, opens)]
+    runner = get_runner(items[0][0].spec, factor)
+    if len(takes) == 1:
+        part, extra = takes[0].part, runner.put(takes[0].extra)
+    else:
+        part = Combined(tuple(t.part for t in takes))
+        extra = runner.put({str(i): t.extra for i, t in enumerate(takes)})
+
+    def take(outputs):
+        for i, t in enumerate(takes):
+            t.take(outputs if len(takes) == 1 else outputs[str(i)])
+
+    pending = None
+    for k in range(items[0][0].spec.n_chunks):
+        nxt = runner.dispatch(k, part, extra)  # the next chunk computes while this one is read
+        if pending is not None:
+            take(pending.outputs)
+        pending = nxt
+    take(pending.outputs)
+    for t in takes:
+        t.update()
+    return True
+
+
+def close_reductions(sinks, out_dir, complete: bool, factor=None) -> list[str]:
+    """Write the summary of every reduction sink of ``sinks`` (one spec) that needs
+    one; returns their names.  Their exact quantiles are narrowed together: each
+    narrowing pass computes the grid once for all of them (see
+    :func:`narrow_jointly`), so a run with several quantile reductions (Tables OA4
+    and OA5) makes as many passes as its slowest reduction needs, not their sum."""
+    todo = [s for s in sinks if s.kind == "reduce" and s.needs_summary(out_dir, complete)]
+    accs = [s.merged(out_dir) for s in todo]
+    items = [(s, s.quantile_states(acc)) for s, acc in zip(todo, accs) if s.quant]
+    for _ in range(64):  # each pass fixes at least `bits` more bits of 64
+        if not narrow_jointly(items, out_dir, factor):
+            break
+    states = {id(s): st for s, st in items}
+    for s, acc in zip(todo, accs):
+        quant = s.quantile_values(acc, states[id(s)]) if s.quant else {}
+        s.write_summary(out_dir, factor, acc=acc, quant=quant)
+    return [s.name for s in todo]
 
 
 def _ranks(n: int, qs) -> list[int]:
