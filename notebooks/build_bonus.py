@@ -27,15 +27,6 @@ classes the larger common profit, ties to no bonus).
     md("**Parameters.** `RESOLUTION` sets the points per axis (the period-1 curves use 2×). "
        "`SWEEP_NB_RESOLUTION` overrides it (the tests use 10)."),
     code("RESOLUTION = 20", tags=["parameters"]),
-    code(r'''
-import os
-
-# period1_bonus nests the terminal bonus game (with its own searches) inside every
-# period-1 search: at XLA's lowest backend optimization level (same HLO program, less
-# LLVM work) it compiles in a fraction of the time, which dominates this notebook
-if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
-'''),
     code(SETUP),
     md(r'''
 ## Calibrations
