@@ -1,20 +1,35 @@
 """Kernels that declare ``max_batch`` are evaluated in sequential sub-batches, with
-the same results as one batch (engine: ``_batched_call`` / ``_per_device``)."""
+the same results as one batch."""
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from kernels.catalog import get_kernel
-from sweep.engine import _per_device, run
+from sweep.engine import run
 from sweep.spec import parse_spec
+from tests import toy_kernels
 from tests.conftest import BATCHED_OA5 as NAME
 
 
-def test_per_device_rounds_up_to_whole_batches(batched_oa5):
-    ks = batched_oa5
-    assert _per_device(ks, 1000, 2) == 512          # 500 -> 8 batches of 64
-    assert _per_device(ks, 100, 2) == 50            # below max_batch: unchanged
-    assert _per_device(get_kernel("coverage_oa5"), 1000, 2) == 500
+@pytest.mark.parametrize("chunk, n, expected", [
+    (1000, 1000, {(64,)}),   # 1000 lanes: 16 sub-batches of 64 (24 padding lanes)
+    (130, 260, {(64,)}),     # 130 lanes: 3 sub-batches of 64
+    (50, 100, {(50,)}),      # at most max_batch lanes: one call, no sub-batching
+])
+def test_kernel_never_sees_more_than_max_batch_lanes(tmp_path, chunk, n, expected):
+    """A kernel that declares ``max_batch = 64`` is traced only at batch shapes of at most
+    64 lanes (exactly 64 once a chunk needs several), and every vector's value is right,
+    the padding lanes of the last sub-batch included nowhere."""
+    toy_kernels.TRACED_SHAPES.clear()
+    x = np.arange(1.0, n + 1.0)
+    spec = parse_spec({"kernel": toy_kernels.SHAPES, "chunk_size": chunk, "axes": {"x": x.tolist()}})
+    res = run(spec, tmp_path / "out", progress=False)
+    assert res.complete and res.n_vectors == n
+    shapes = set(toy_kernels.TRACED_SHAPES)
+    assert shapes == expected, shapes
+    df = pd.read_parquet(tmp_path / "out" / "data").sort_values("index")
+    assert list(df["index"]) == list(range(n))
+    np.testing.assert_array_equal(df["v"].to_numpy(), 2.0 * x + 1.0)
 
 
 def test_sub_batched_run_equals_plain_run(tmp_path, batched_oa5):

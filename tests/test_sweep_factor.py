@@ -13,11 +13,13 @@ import pickle
 
 import jax
 import numpy as np
+import pytest
 
 import sweep.plan
 from sweep import dataset, engine
 from sweep.engine import ChunkRunner, ChunkTask, factor_plan, run
 from sweep.spec import parse_spec
+from tests import toy_kernels
 from tests.test_sweep_engine import count_compiles
 
 OA5_FIXED = {"alpha1": 0.65, "pi1": 0.6, "b": 1.05, "alpha2": 0.82, "eta": 1.0, "phi": 1.2, "gamma": 0.2, "delta": 0.1,
@@ -181,33 +183,38 @@ def test_evaluate_single_vector_is_not_factored():
     assert np.isfinite(out["outputs"]["rho1"])
 
 
-def test_packed_stage_columns_round_trip_bit_for_bit():
-    """Bools and int8/int16 codes share uint32 words in the stage table; unpacking
-    gives back every value exactly (negative codes included, several words)."""
-    import jax.numpy as jnp
-    from jax.sharding import Mesh
-
-    rng = np.random.default_rng(0)
-    n = 37
-    cols = {f"flag{i}": rng.random(n) < 0.5 for i in range(30)}
-    cols.update({f"code{i}": rng.integers(-128, 128, n).astype(np.int8) for i in range(3)})
-    cols["wide"] = rng.integers(-2 ** 15, 2 ** 15, n).astype(np.int16)
-    cols["x"] = rng.standard_normal(n)
-    cols["y"] = rng.standard_normal(n)
-    cols["big"] = rng.integers(-2 ** 40, 2 ** 40, n)
-    layout = engine._pack_layout({k: v.dtype for k, v in cols.items()})
-    # floats share one 2-D column block, wide ints another; flags and codes share words
-    assert layout[0] == (("big", "<i8", 0), ("x", "<f8", 0), ("y", "<f8", 1))
-    assert {w for _, _, w, _, _ in layout[1]} == {0, 1, 2}
-    mesh = Mesh(np.array(jax.local_devices()[:1]), ("d",))
-    parts = [{k: jnp.asarray(v[:20]) for k, v in cols.items()}, {k: jnp.asarray(v[20:]) for k, v in cols.items()}]
-    table = engine._assemble_function(layout, 2, 64, mesh)(parts)
-    assert table["words"].shape == (64, 3) and table["words"].dtype == jnp.uint32
-    assert table["plain"]["<f8"].shape == (64, 2) and table["plain"]["<i8"].shape == (64, 1)
-    back = jax.jit(lambda t: engine._unpack(layout, t))(table)
-    for k, v in cols.items():
-        assert back[k].dtype == v.dtype, k
-        np.testing.assert_array_equal(np.asarray(back[k])[:n], v, err_msg=k)
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_stage_flags_and_codes_survive_the_factored_path_bit_for_bit(tmp_path, dtype):
+    """The stage's bools and int8 codes travel between the stage and the chunks packed
+    into 32-bit words (34 flags + 3 signed codes: two words), its floats in the run
+    dtype: a factored run gives exactly the direct run's values, and in float64 both
+    equal the numpy reference (flags and codes exactly, floats to rounding; in float32
+    a flag's threshold may fall differently, so only factored = direct is asserted)."""
+    x = np.round(np.linspace(0.05, 9.95, 41), 6)
+    y = [-1.5, 0.0, 2.0]
+    spec = parse_spec({"kernel": toy_kernels.PACKED, "chunk_size": 50, "dtype": dtype,
+                       "axes": {"x": x.tolist(), "y": y}})
+    frames = {}
+    for factor in (True, False):
+        res = run(spec, tmp_path / str(factor), progress=False, factor=factor)
+        assert res.complete and (res.factor_subgrid is not None) == factor
+        frames[factor] = dataset.read_dataset(tmp_path / str(factor)).sort_values("index", ignore_index=True)
+    fac, direct = frames[True], frames[False]
+    assert res.n_vectors == len(fac) == 41 * 3
+    ref = toy_kernels.packed_expected(fac["x"].to_numpy(np.float64), fac["y"].to_numpy(np.float64))
+    codes = np.stack([fac[f"code{j}"].to_numpy() for j in range(toy_kernels.N_CODES)])
+    assert (codes < 0).any() and (codes >= 0).any()          # both signs occur
+    flags = np.stack([fac[f"flag{i}"].to_numpy() for i in range(toy_kernels.N_FLAGS)])
+    assert flags.any(axis=1).all() and (~flags).any(axis=1).all()  # no constant flag
+    for name, want in ref.items():
+        got = fac[name].to_numpy()
+        np.testing.assert_array_equal(got, direct[name].to_numpy(), err_msg=name)
+        if dtype == "float32":
+            assert got.dtype == (np.float32 if want.dtype.kind == "f" else want.dtype), name
+        elif got.dtype.kind == "f":
+            np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14, err_msg=name)
+        else:
+            np.testing.assert_array_equal(got, want, err_msg=name)
 
 
 MULTI_DEVICE = r"""

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from kernels.registry import Categorical, Domain, KernelSpec, Output, Param
+from kernels.registry import Categorical, Domain, Factor, KernelSpec, Output, Param
 
 TOY = "sweep_test_toy"
 SLOW = "sweep_test_slow"
@@ -152,7 +152,76 @@ HOOK_KERNEL = KernelSpec(
 )
 
 #: what conftest.py and SWEEP_KERNEL_MODULES register
-KERNELS = (TOY_KERNEL, SLOW_KERNEL, BROKEN_KERNEL, HOOK_KERNEL)
+# --- a factored kernel whose stage returns many flags and int8 codes -------------
+
+PACKED = "sweep_test_packed"
+#: flags and int8 codes of the stage: 34 flags + 3 codes × 8 bits need two 32-bit words
+N_FLAGS, N_CODES = 34, 3
+
+
+def packed_expected(x, y):
+    """The outputs of :data:`PACKED_KERNEL` in numpy (float64), the independent reference:
+    ``flag_i = frac((i+1)·x·0.618…) > 0.5`` xor ``y > 0``; ``code_j = (⌊37(j+1)x⌋ mod 256)
+    − 128`` (negative codes included); ``s = sin x + y``; ``q = x² · y``."""
+    out = {}
+    for i in range(N_FLAGS):
+        f = np.modf((i + 1) * x * 0.6180339887498949)[0] > 0.5
+        out[f"flag{i}"] = f ^ (y > 0)
+    for j in range(N_CODES):
+        out[f"code{j}"] = (np.mod(np.floor(37.0 * (j + 1) * x), 256.0) - 128.0).astype(np.int8)
+    out["s"], out["q"] = np.sin(x) + y, x * x * y
+    return out
+
+
+def _packed_stage(p):
+    x = p["x"]
+    st = {f"flag{i}": jnp.modf((i + 1) * x * 0.6180339887498949)[0] > 0.5 for i in range(N_FLAGS)}
+    st.update({f"code{j}": (jnp.mod(jnp.floor(37.0 * (j + 1) * x), 256.0) - 128.0).astype(jnp.int8)
+               for j in range(N_CODES)})
+    st["sin"], st["sq"] = jnp.sin(x), x * x
+    return st
+
+
+def _packed_combine(p, st):
+    pos = p["y"] > 0
+    out = {f"flag{i}": st[f"flag{i}"] ^ pos for i in range(N_FLAGS)}
+    out.update({f"code{j}": st[f"code{j}"] for j in range(N_CODES)})
+    out["s"], out["q"] = st["sin"] + p["y"], st["sq"] * p["y"]
+    return out
+
+
+PACKED_KERNEL = KernelSpec(
+    name=PACKED,
+    fn=lambda p: _packed_combine(p, _packed_stage(p)),
+    params=(Param("x", Domain(0.0, 10.0), None, "stage input"),
+            Param("y", Domain(-5.0, 5.0, True, True), 1.0, "combine input")),
+    outputs=tuple(Output(f"flag{i}", "bool") for i in range(N_FLAGS))
+    + tuple(Output(f"code{j}", "int8") for j in range(N_CODES))
+    + (Output("s", "float"), Output("q", "float")),
+    description="test-only factored kernel: many stage flags and signed int8 codes",
+    factor=Factor(params=("x",), stage=_packed_stage, combine=_packed_combine),
+)
+
+
+# --- a kernel that records the batch shapes it is traced with ---------------------
+
+SHAPES = "sweep_test_shapes"
+#: every batch shape :data:`SHAPES_KERNEL`'s function was traced with, in order
+TRACED_SHAPES: list = []
+
+
+def _shapes_fn(p):
+    TRACED_SHAPES.append(tuple(jnp.shape(p["x"])))  # a trace-time side effect, on purpose
+    return {"v": 2.0 * p["x"] + 1.0}
+
+
+SHAPES_KERNEL = KernelSpec(
+    name=SHAPES, fn=_shapes_fn, params=(Param("x", Domain(0.0, 1e9), None, "input"),),
+    outputs=(Output("v", "float", "2x + 1"),), description="test-only: records its batch shapes",
+    max_batch=64,
+)
+
+KERNELS = (TOY_KERNEL, SLOW_KERNEL, BROKEN_KERNEL, HOOK_KERNEL, PACKED_KERNEL, SHAPES_KERNEL)
 
 
 def subprocess_env() -> dict:
