@@ -124,16 +124,24 @@ def _crossing_cells(f, hs):
     """The first :data:`ROOTS` sign-changing cells of f − λRδ on the grid (last axis)."""
     pos = f > 0.0
     cross = pos[..., 1:] != pos[..., :-1]
-    rank = jnp.cumsum(cross, axis=-1, dtype=jnp.int32)
-    slots = jnp.arange(1, ROOTS + 1, dtype=jnp.int32)[:, None]
-    sel = cross[..., None, :] & (rank[..., None, :] == slots)        # (..., ROOTS, 64)
-    has = jnp.any(sel, axis=-1)
-    k = jnp.argmax(sel, axis=-1)
+    # the j-th crossing is the first one after the (j−1)-th: ROOTS passes of any/argmax
+    # (a rank by cumsum over the 64 cells, compared with each slot, cost as much as
+    # the whole grid evaluation on CPU); argmax is 0 where there is none, as before
+    cells = jnp.arange(cross.shape[-1], dtype=jnp.int32)
+    rest, has, k = cross, [], []
+    for _ in range(ROOTS):
+        has.append(jnp.any(rest, axis=-1))
+        k.append(jnp.argmax(rest, axis=-1).astype(jnp.int32))
+        rest = rest & (cells > k[-1][..., None])
+    has, k = jnp.stack(has, axis=-1), jnp.stack(k, axis=-1)           # (..., ROOTS)
     return has, hs[k], hs[k + 1], jnp.sum(cross, axis=-1)
 
 
-#: share of root slots solved per block (a lane has about one sign change per class)
-ROOT_FRACTION = 0.25
+#: share of root slots solved per block.  Every block costs a full solve of its rows,
+#: so blocks are small: on the bench's paper-grid vectors 2% of the slots have a sign
+#: change (1,311 of 65,536), and one block of 1/4 solved 12 times the rows needed;
+#: more sign changes only add blocks (results never depend on the fraction)
+ROOT_FRACTION = 1 / 32
 
 
 def candidates(s2, q: Period2, omega) -> Candidates:
@@ -289,9 +297,10 @@ def best_reply(u_opp, s2, q: Period2, omega, grid: Strategy, hs) -> Reply:
     return Reply(jnp.where(better, xg, x_grid), zb, jnp.where(better, fg, f_grid))
 
 
-#: share of candidate slots verified in the compacted buffer (a lane has 2 of its 8
-#: slots on average in the paper's ranges, never more than 3 per class)
-VERIFY_FRACTION = 0.375
+#: share of candidate slots verified per block (a lane has about 2 of its 8 slots as
+#: candidates, 34,480 of 131,072 on the bench's vectors): blocks of 1/16 waste at
+#: most one partial block, where one block of 3/8 verified 1.4 times the candidates
+VERIFY_FRACTION = 1 / 16
 
 
 def verify_payoffs(u_c, pre, s2, q: Period2, omega, grid: Strategy, hs):
@@ -429,8 +438,8 @@ def continuation_slopes(s2, sel: TerminalSelection, q: Period2, omega):
     return dpi, dv
 
 
-#: share of lanes whose grid 2-cycle is refined in the compacted buffer
-ASYM_FRACTION = 0.125
+#: share of lanes whose grid 2-cycle is refined per block (more such lanes only add blocks)
+ASYM_FRACTION = 1 / 32
 
 
 

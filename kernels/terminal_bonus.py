@@ -26,7 +26,7 @@ from .params import broadcast_outputs, make_params, params_for
 from .declare import declare
 from .profiles import profile_scale
 from .registry import Domain, Output, Param
-from .terminal import H_GRID, learning_term, period2_of
+from .terminal import H_GRID, Period2, learning_term
 
 #: the bonus ω ≥ 0 per employed worker and period (docs/model.md §9)
 OMEGA = Param("omega", Domain(0.0, float("inf"), True, False), None,
@@ -72,12 +72,18 @@ def broadcast_all(p):
 def terminal_bonus(p):
     """Terminal pay-bonus game at skill s2 (docs/model.md §9): verified symmetric
     equilibria in (h, z), the selected one, Π̄2, V̄2 and an asymmetric search."""
-    p = broadcast_all(make_params(p, TB_PARAMS))
+    p = make_params(p, TB_PARAMS)
+    # the profile constant k and L2 = φℓ(π2) from the parameters as given, before the
+    # broadcast: with a fixed profile (0-d ell_*, as ``sweep`` passes it) k is one
+    # number per call and ℓ takes the cheap exact powers of kernels.profiles._power;
+    # broadcast first, k's 512-point search and libm pow calls ran once per lane
+    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+    L2 = learning_term(p, p["pi2"], k)
+    p = broadcast_all(p)
     a2, pi2, gam, dl, lr, b = p["alpha2"], p["pi2"], p["gamma"], p["delta"], p["lam_R"], p["b"]
     s2, omega = p["s2"], p["omega"]
-    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
-    q = period2_of(p, a2, pi2, k)
-    L2 = learning_term(p, pi2, k)
+    L2 = jnp.broadcast_to(L2, s2.shape)
+    q = Period2(a2, pi2, gam, dl, lr, b, p["beta"], p["eta"], L2)
     f_dom = adm.in_domain(p, TB_PARAMS)
     f_A2 = adm.A2(L2)
     f_A4 = adm.A4(b, lr, a2)
