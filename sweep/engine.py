@@ -14,11 +14,9 @@ table and fixed value handed to the kernel is a float32 array.
 """
 from __future__ import annotations
 
-from .compiled import (assemble_function as _assemble_function, describe_devices,  # noqa: F401
-                       pack_layout as _pack_layout, unpack as _unpack)
+from .compiled import describe_devices  # noqa: F401
 from .plan import (FACTOR_BATCH, FACTOR_ENV, FACTOR_MAX_SUB, FactorPlan, factor_plan,  # noqa: F401
-                   lanes_per_device as _per_device, output_schema, parse_shard, shard_chunks,
-                   stage_sizes as _stage_sizes)
+                   output_schema, parse_shard, shard_chunks)
 from .run import ChunkTask, RunResult, compute_chunk, evaluate, run
 from .runner import ChunkRunner, Pending, get_runner
 

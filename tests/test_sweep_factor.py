@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import pickle
 
-import jax
 import numpy as np
 import pytest
 
