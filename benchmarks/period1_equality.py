@@ -3,12 +3,13 @@
 
     python benchmarks/period1_equality.py [N] [--seed S] [--batch B] [--all]
 
-Vectors: ``tests.reference_equilibria.sample_vectors`` draws kept where A1–A4 hold
+Vectors: ``sweep.benchmarking.period1_vectors.sample_vectors`` draws kept where A1–A4 hold
 (``--all``: every draw, most of them outside the paper's region).  Both kernels are
 compiled once for batches of B lanes (default 4,096) and run batch by batch.
 Prints, per output, the number of lanes that differ beyond the contract (counts,
 statuses and flags identical; floats within 1e-9·(1 + |reference|), NaN only
-against NaN; the asymmetric pair's location and payoffs within :data:`LOOSE`, with
+against NaN; the asymmetric pair's location and payoffs within
+``sweep.benchmarking.period1.LOOSE``, with
 the count beyond 1e-9 printed too), the largest float difference, the throughput of each kernel (best
 of the batches, warm) and their ratio, with the load average.  Exit status 1 on
 any disagreement (the lanes are printed).
@@ -30,16 +31,10 @@ import jax.numpy as jnp  # noqa: E402
 
 from kernels.period1 import period1  # noqa: E402
 from kernels.period1_reference import period1_reference  # noqa: E402
-from tests import reference_equilibria as ref  # noqa: E402
+from sweep.benchmarking.period1 import TOL, within_contract  # noqa: E402
+from sweep.benchmarking.period1_vectors import sample_vectors  # noqa: E402
 from tests.reference_bruteforce import admissible  # noqa: E402
 
-TOL = 1e-9
-#: wider tolerances for the location of an asymmetric pair and the payoffs at it:
-#: a best reply located by golden section, resolved to ~1e-7 (where Φ1 is flat, only
-#: to rounding); see tests/test_period1_equality.py for the measurement that the
-#: reference differs from itself by that much under another compilation
-LOOSE = {"asym_high": (1e-5, 0.0), "asym_low": (1e-5, 0.0),
-         "payoff_high": (0.0, 1e-7), "payoff_low": (0.0, 1e-7)}
 KEYS = ("alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta", "s1")
 PROFILE = dict(ell_a=1.0, ell_c=1.0, ell_kappa0=0.0, ell_kappa1=0.0, ell_normalize=1.0,
                terminal_order=0.0)
@@ -50,7 +45,7 @@ def vectors(n, seed, only_admissible):
     cols = {k: [] for k in KEYS}
     got = 0
     while got < n:
-        p = ref.sample_vectors(rng, 2 * n)
+        p = sample_vectors(rng, 2 * n)
         keep = [i for i in range(2 * n)
                 if not only_admissible or admissible({k: float(p[k][i]) for k in KEYS})]
         for k in KEYS:
@@ -97,14 +92,13 @@ def main(argv=None):
         x, y = fast[k], slow[k]
         if x.dtype.kind == "f":
             both = ~np.isnan(x) & ~np.isnan(y)
-            atol, rtol = LOOSE.get(k, (TOL, TOL))
-            same = (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= atol + rtol * np.abs(y))
+            same = within_contract(k, x, y)
             strict = (np.isnan(x) & np.isnan(y)) | (np.abs(x - y) <= TOL * (1 + np.abs(y)))
             dmax = float(np.max(np.abs(x - y)[both])) if both.any() else 0.0
             print(f"  {k:24s} max |diff| {dmax:.2e}  disagreements {int((~same).sum())}"
                   f"  (beyond 1e-9: {int((~strict).sum())})")
         else:
-            same = x == y
+            same = within_contract(k, x, y)
             print(f"  {k:24s} {'':25s}disagreements {int((~same).sum())}")
         if not same.all():
             bad[k] = np.flatnonzero(~same)

@@ -3,7 +3,8 @@ speed-up, frozen verbatim in :mod:`kernels.period1_reference`): same verified an
 
 Every output is compared: counts, statuses and flags identical; floats to 1e-9
 (relative to 1 + |value|; NaN only where the other is NaN), except the location of
-an asymmetric pair and the payoffs at it (:data:`LOOSE`).  Why those cannot be held
+an asymmetric pair and the payoffs at it
+(:data:`sweep.benchmarking.period1.LOOSE`, the contract the bench applies too).  Why those cannot be held
 to 1e-9: one member of a pair is a best reply located by golden section, which the
 algorithm resolves to ~1e-7 (kernels/period1_search.py, GOLDEN) and, where Φ1 is
 flat below double precision near its maximum, only to the point where payoff
@@ -32,17 +33,12 @@ import pytest
 
 from kernels.lane_blocks import map_compacted
 from kernels.period1_reference import period1_reference
+from sweep.benchmarking import period1 as contract
 
 from . import reference_equilibria as ref
 from .test_period1 import ASYM_VECTORS, K, KEYS, _args, admissible_np, run
 from .test_period1_audit import NAMED, ORDER_VECTOR
 
-TOL = 1e-9
-#: outputs compared with a wider tolerance (see the module docstring): name →
-#: (absolute, relative) tolerance; both are far below anything a reader of the
-#: atlas resolves, and asym_eq / n_asym_eq must still be identical
-LOOSE = {"asym_high": (1e-5, 0.0), "asym_low": (1e-5, 0.0),
-         "payoff_high": (0.0, 1e-7), "payoff_low": (0.0, 1e-7)}
 _REF = {}
 
 
@@ -63,20 +59,12 @@ def run_fast(p, terminal_order=None):
 
 
 def disagreements(fast, slow):
-    """Outputs (name → lanes) where the two kernels differ beyond the contract."""
+    """Outputs (name → lanes) where the two kernels differ beyond the contract
+    (:func:`sweep.benchmarking.period1.within_contract`, shared with the bench)."""
     assert set(fast) == set(slow)
-    bad = {}
     for k in fast:
-        a, b = fast[k], slow[k]
-        assert a.dtype == b.dtype, k
-        if a.dtype.kind == "f":
-            atol, rtol = LOOSE.get(k, (TOL, TOL))
-            same = (np.isnan(a) & np.isnan(b)) | (np.abs(a - b) <= atol + rtol * np.abs(b))
-        else:
-            same = a == b
-        if not same.all():
-            bad[k] = np.flatnonzero(~same).tolist()
-    return bad
+        assert fast[k].dtype == slow[k].dtype, k
+    return {k: v.tolist() for k, v in contract.disagreements(fast, slow).items()}
 
 
 def batches():

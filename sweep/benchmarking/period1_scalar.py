@@ -20,6 +20,8 @@ import math
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
+from .period1_vectors import RANGES, sample_vectors  # noqa: F401  (re-exported for the tests)
+
 __all__ = ["XTOL","RTOL","ell","L","trans","margin","Bp","Bpp","h1_single_firm","period2","F2","h2_star","terminal_payoff","dh2_dtheta_fd","dh2_dtheta_fd_err","continuation","Period1Game","RANGES","sample_vectors"]
 
 XTOL = 1e-15
@@ -251,21 +253,3 @@ class Period1Game:
                 if 0.0 < r < 1.0:
                     cands.append(r)
         return sorted(h for h in cands if self.is_equilibrium(h))
-
-
-# --- random parameter vectors for the tests -----------------------------------------------
-
-RANGES = dict(alpha1=(0.45, 0.85), pi1=(0.35, 0.85), phi=(0.3, 2.5), gamma=(0.05, 0.4),
-              delta=(0.03, 0.6), lam_R=(2.0, 20.0), beta=(0.8, 1.0), b=(1.02, 1.5))
-
-
-def sample_vectors(rng, n, eta=(0.05, 20.0)):
-    """n random vectors over the ranges of the paper's grids (A1 built in: α2 ≥ α1,
-    π2 ≤ π1; η log-uniform; s1 uniform on (0, α1)).  Other assumptions are left to
-    the caller to filter on."""
-    p = {k: rng.uniform(lo, hi, n) for k, (lo, hi) in RANGES.items()}
-    p["alpha2"] = p["alpha1"] + rng.uniform(0.0, 0.3, n) * (1.0 - p["alpha1"])
-    p["pi2"] = p["pi1"] * rng.uniform(0.3, 1.0, n)
-    p["eta"] = np.exp(rng.uniform(np.log(eta[0]), np.log(eta[1]), n))
-    p["s1"] = rng.uniform(0.0, 1.0, n) * p["alpha1"]
-    return p
