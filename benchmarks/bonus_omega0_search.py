@@ -26,23 +26,12 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 from kernels.catalog import get_kernel  # noqa: E402
-from tests import reference_equilibria as ref  # noqa: E402
+from sweep.benchmarking.period1_vectors import admissible, sample_vectors  # noqa: E402
 
 KEYS = ("alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta", "s1")
 PROFILE = dict(ell_a=1.0, ell_c=1.0, ell_kappa0=0.0, ell_kappa1=0.0, ell_normalize=1.0)
 NX = 17
 LANES = 4096
-
-
-def admissible(p):
-    """A1–A4 of docs/model.md §3 for the baseline profile, in numpy."""
-    L1 = p["phi"] * p["pi1"] * (1 - p["pi1"])
-    L2 = p["phi"] * p["pi2"] * (1 - p["pi2"])
-    e1, e2 = p["gamma"] * (1 - p["pi1"]), p["gamma"] * (1 - p["pi2"])
-    s_und = (e2 * p["alpha2"] + e1 * p["alpha1"] * (1 + e2)) / ((1 + e2) * (1 + e1))
-    return ((p["alpha2"] >= p["alpha1"]) & (p["pi2"] <= p["pi1"]) & (L1 < 1) & (L2 < 1)
-            & (p["s1"] > s_und) & (p["s1"] < p["alpha1"])
-            & (p["lam_R"] > np.maximum(p["alpha1"], p["alpha2"]) ** (p["b"] - 1)))
 
 
 def g1(p, x):
@@ -77,7 +66,7 @@ def main():
     ap.add_argument("--keep", type=int, default=16, help="period-1 vectors to evaluate")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
-    p = ref.sample_vectors(rng, a.n)
+    p = sample_vectors(rng, a.n)
     ok = admissible(p)
     p = {k: v[ok] for k, v in p.items()}
     n = len(p["s1"])

@@ -28,7 +28,7 @@ import time
 
 import numpy as np
 
-from .period1_vectors import sample_vectors
+from .period1_vectors import admissible, sample_vectors
 
 #: the section's name in ``sweep bench`` (see :mod:`sweep.benchmarking.sections`)
 NAME = "period1_speedup"
@@ -42,17 +42,6 @@ TOL = 1e-9
 #: by that much under another compilation)
 LOOSE = {"asym_high": (1e-5, 0.0), "asym_low": (1e-5, 0.0),
          "payoff_high": (0.0, 1e-7), "payoff_low": (0.0, 1e-7)}
-
-
-def admissible(p: dict) -> np.ndarray:
-    """A1–A4 of docs/model.md §3 for the baseline learning profile ℓ = π(1−π)."""
-    L1 = p["phi"] * p["pi1"] * (1 - p["pi1"])
-    L2 = p["phi"] * p["pi2"] * (1 - p["pi2"])
-    e1, e2 = p["gamma"] * (1 - p["pi1"]), p["gamma"] * (1 - p["pi2"])
-    s_und = (e2 * p["alpha2"] + e1 * p["alpha1"] * (1 + e2)) / ((1 + e2) * (1 + e1))
-    return ((p["alpha2"] >= p["alpha1"]) & (p["pi2"] <= p["pi1"]) & (L1 < 1) & (L2 < 1)
-            & (p["s1"] > s_und) & (p["s1"] < p["alpha1"]) & (p["b"] > 1)
-            & (p["lam_R"] > np.maximum(p["alpha1"], p["alpha2"]) ** (p["b"] - 1)))
 
 
 def admissible_vectors(n: int, seed: int = 0) -> dict:
