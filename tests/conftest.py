@@ -79,3 +79,43 @@ def batched_oa5():
         yield spec
     finally:
         catalog.unregister(BATCHED_OA5)
+
+
+# ---------------------------------------------------------------------------
+# Scheduling over pytest-xdist workers (``--dist loadgroup``, pyproject.toml)
+#
+# Compiling the equilibrium kernels is most of the suite's CPU time, so two rules:
+# 1. Files that compile the *same* period-1 programs run in one worker, one after
+#    another: ``tests/test_period1.py``'s float64 program serves the audit and
+#    equality tests in-process, and ``tests/test_bonus.py``'s base ``period1``
+#    (compiled exactly as there) comes from the cache instead of a second compile.
+#    Every other file is its own unit, as with ``--dist loadfile``, so module
+#    fixtures are built once.
+# 2. Units start longest first (longest-processing-time scheduling): the notebooks
+#    (four kernels in parallel) and the period-1 group, whose end would otherwise be
+#    the suite's tail on one worker while the other sits idle.  The list is by
+#    measured CPU time of each unit (``--durations``); a file not listed keeps its
+#    collection order after them.
+
+#: test files that share period-1 executables: one worker unit
+SHARED_UNITS = {"test_period1.py": "period1", "test_period1_audit.py": "period1",
+                "test_period1_equality.py": "period1", "test_bonus.py": "period1"}
+#: units in the order they are handed out (CPU seconds measured on 2 cores, 2026-11)
+LONGEST_FIRST = ("test_notebooks.py",      # ~440 s: four notebooks, each compiling kernels
+                 "period1",                # ~420 s
+                 "test_sweep_factor.py", "test_tables.py", "test_coverage.py", "test_reduce.py",
+                 "test_terminal.py", "test_profiles.py", "test_roots.py")
+
+
+def _unit(item) -> str:
+    name = item.path.name
+    return SHARED_UNITS.get(name, name)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    rank = {u: i for i, u in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda it: rank.get(_unit(it), len(rank)))  # stable: file order kept within
+    if config.pluginmanager.hasplugin("xdist"):
+        for it in items:
+            it.add_marker(pytest.mark.xdist_group(_unit(it)))

@@ -5,6 +5,13 @@ axes it depends on and combines per vector; it must give the rows of the
 unfactored run (exactly for ints and bools, to 1e-13 relative for floats), with
 the sub-grid axes anywhere in the axis order, with no sub-grid axis at all, and
 with a categorical axis among them; and compile once.
+
+The engine's factoring knows nothing of the economics, so these tests use
+``sweep_test_factored`` (tests/toy_kernels.py: a stage on (a, b, c) and a
+categorical, NaN where its "threshold" does not exist, a combine on (x, y)),
+checked against its numpy reference too; ``coverage_oa5``'s own factor is tested
+in tests/test_coverage.py (factored = direct on a cartesian grid) and its plan on
+the paper grid below.
 """
 from __future__ import annotations
 
@@ -21,23 +28,44 @@ from sweep.spec import parse_spec
 from tests import toy_kernels
 from tests.test_sweep_engine import count_compiles
 
-OA5_FIXED = {"alpha1": 0.65, "pi1": 0.6, "b": 1.05, "alpha2": 0.82, "eta": 1.0, "phi": 1.2, "gamma": 0.2, "delta": 0.1,
-             "lam_R": 5.0, "pi2": 0.35, "beta": 0.95}
+FAC_FIXED = {"a": 2.0, "b": 1.0, "c": 0.5, "x": 0.5, "y": -0.3}
 
 
-def oa5_spec(axes: dict, fixed: dict | None = None, *, chunk_size=25, dtype="float64"):
-    fixed = dict(OA5_FIXED if fixed is None else fixed)
+def fac_spec(axes: dict, fixed: dict | None = None, *, chunk_size=25, dtype="float64"):
+    fixed = dict(FAC_FIXED if fixed is None else fixed)
     for name in axes:
         fixed.pop(name, None)
-    return parse_spec({"kernel": "coverage_oa5", "dtype": dtype, "chunk_size": chunk_size,
+    return parse_spec({"kernel": toy_kernels.FACTORED, "dtype": dtype, "chunk_size": chunk_size,
                        "fixed": fixed, "axes": axes})
 
 
-#: sub-grid axes (b, alpha2, eta) interleaved with the others (alpha1, pi1)
-INTERLEAVED = {"b": [1.03, 1.08], "alpha1": [0.55, 0.65, 0.75], "alpha2": [0.7, 0.9],
-               "pi1": [0.45, 0.75], "eta": [0.2, 1.0, 10.0]}
+#: sub-grid axes (a, b, c) interleaved with the others (x, y); a·k1 < b on some rows
+INTERLEAVED = {"a": [0.5, 2.5], "x": [-1.0, 0.5, 2.0], "b": [0.4, 1.0], "y": [-0.5, 1.0], "c": [0.1, 1.0, 3.0]}
 
 
+def assert_matches_reference(df, spec):
+    """Every row equals :func:`tests.toy_kernels.factored_expected` (floats to 1e-12
+    relative in float64, 1e-5 in float32; NaN exactly where the reference has NaN)."""
+    cols = {}
+    for k in ("a", "b", "c", "x", "y"):
+        cols[k] = df[k].to_numpy(np.float64) if k in df else np.full(len(df), spec.resolved_fixed()[k])
+    if "shape" in df:
+        names = df["shape"].astype(str).to_numpy()
+        for t in ("k1", "k2"):
+            cols[t] = np.array([toy_kernels.SHAPE.choices[n][t] for n in names])
+    else:
+        for t in ("k1", "k2"):
+            cols[t] = np.full(len(df), spec.resolved_fixed()[t])
+    want = toy_kernels.factored_expected(**cols)
+    rtol = 1e-12 if spec.dtype == "float64" else 1e-5
+    for name, w in want.items():
+        got = df[name].to_numpy()
+        if w.dtype.kind == "f":
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(w), err_msg=name)
+            np.testing.assert_allclose(got.astype(np.float64), w, rtol=rtol, atol=rtol, equal_nan=True,
+                                       err_msg=name)
+        else:
+            np.testing.assert_array_equal(got, w, err_msg=name)
 
 
 def assert_same_rows(a, b, spec):
@@ -65,53 +93,58 @@ def run_both(spec, tmp_path):
 
 
 def test_factored_run_equals_direct_with_interleaved_sub_grid_axes(tmp_path):
-    spec = oa5_spec(INTERLEAVED)
+    spec = fac_spec(INTERLEAVED)
     assert spec.n_vectors == 72 and spec.n_chunks == 3  # last chunk padded
     res_f, res_u, df_f, df_u = run_both(spec, tmp_path)
-    assert res_f.factor_subgrid == {"axes": ["b", "alpha2", "eta"], "n_sub": 12}
+    assert res_f.factor_subgrid == {"axes": ["a", "b", "c"], "n_sub": 12}
     assert res_u.factor_subgrid is None
     assert_same_rows(df_f, df_u, spec)
+    assert_matches_reference(df_f, spec)
     # the rows exercise the interesting cases, not only NaN/inadmissible ones
     assert df_f["admissible"].any() and (~df_f["admissible"]).any()
-    assert np.isfinite(df_f["rho1_D"]).any()
+    assert np.isfinite(df_f["v"]).any() and np.isnan(df_f["v"]).any()
     # the manifest says how it was computed; the spec hash does not depend on it
     m_f = json.loads((tmp_path / "factored" / "_sweep.json").read_text())
     m_u = json.loads((tmp_path / "direct" / "_sweep.json").read_text())
-    assert m_f["factored"] == {"axes": ["b", "alpha2", "eta"], "n_sub": 12}
+    assert m_f["factored"] == {"axes": ["a", "b", "c"], "n_sub": 12}
     assert m_u["factored"] is None
     assert m_f["spec_hash"] == m_u["spec_hash"] == spec.hash == res_f.spec_hash
 
 
 def test_factored_float32_run_equals_direct(tmp_path):
-    spec = oa5_spec(INTERLEAVED, dtype="float32", chunk_size=32)
+    spec = fac_spec(INTERLEAVED, dtype="float32", chunk_size=32)
     res_f, _, df_f, df_u = run_both(spec, tmp_path)
     assert res_f.factor_subgrid is not None
-    assert df_f["rho1"].dtype == np.float32
+    assert df_f["v"].dtype == np.float32
     assert_same_rows(df_f, df_u, spec)
+    assert_matches_reference(df_f, spec)
 
 
 def test_all_factor_parameters_fixed_is_one_stage_point(tmp_path):
-    spec = oa5_spec({"alpha1": [0.55, 0.6, 0.65, 0.7, 0.75], "pi1": [0.45, 0.55, 0.65, 0.75]},
-                    chunk_size=8)
+    spec = fac_spec({"x": [-1.0, 0.0, 0.5, 1.5, 2.0], "y": [-0.5, 0.25, 1.0, 3.0]}, chunk_size=8)
     plan = factor_plan(spec)  # the default decides to factor: 2·1 ≤ 20
     assert plan is not None and plan.axes == () and plan.n_sub == 1
     res_f, _, df_f, df_u = run_both(spec, tmp_path)
     assert res_f.factor_subgrid == {"axes": [], "n_sub": 1}
     assert_same_rows(df_f, df_u, spec)
-    assert df_f["admissible"].any()
+    assert_matches_reference(df_f, spec)
+    assert df_f["admissible"].any() and (~df_f["admissible"]).any()
 
 
-def test_categorical_profile_axis_is_a_sub_grid_axis(tmp_path):
-    spec = oa5_spec({"alpha1": [0.55, 0.75], "profile": ["pi(1-pi)", "pi^2(1-pi)", "(0.05+pi)(1-pi)"],
-                     "pi1": [0.45, 0.6, 0.75], "eta": [0.5, 2.0]}, chunk_size=10)
+def test_categorical_axis_is_a_sub_grid_axis(tmp_path):
+    spec = fac_spec({"x": [-1.0, 2.0], "shape": ["flat", "wave", "steep"], "y": [-0.5, 0.0, 1.0],
+                     "c": [0.5, 2.0]}, chunk_size=10)
     res_f, _, df_f, df_u = run_both(spec, tmp_path)
-    assert res_f.factor_subgrid == {"axes": ["profile", "eta"], "n_sub": 6}
+    assert res_f.factor_subgrid == {"axes": ["shape", "c"], "n_sub": 6}
     assert_same_rows(df_f, df_u, spec)
+    assert_matches_reference(df_f, spec)
+    # each choice reaches the stage: the outputs differ between choices
+    assert df_f.groupby(df_f["shape"].astype(str))["w"].mean().nunique() == 3
     assert df_f["admissible"].any()
 
 
 def test_second_chunk_of_a_factored_run_compiles_nothing(tmp_path):
-    spec = oa5_spec(INTERLEAVED, chunk_size=13)  # a chunk size no other test uses
+    spec = fac_spec(INTERLEAVED, chunk_size=13)  # a chunk size no other test uses
     runner = ChunkRunner(spec)
     assert runner.plan is not None and runner.plan.n_sub == 12
     with count_compiles() as compiles:
@@ -123,16 +156,16 @@ def test_second_chunk_of_a_factored_run_compiles_nothing(tmp_path):
 
     # Another grid of the same structure (other values, a sub-grid in the same size
     # bucket) reuses both the stage and the chunk executables.
-    other = oa5_spec({"b": [1.05, 1.12], "alpha1": [0.6, 0.7, 0.72], "alpha2": [0.75, 0.85],
-                      "pi1": [0.5, 0.7], "eta": [0.3, 3.0, 5.0]}, chunk_size=13)
+    other = fac_spec({"a": [0.7, 3.5], "x": [-2.0, 0.25, 1.0], "b": [0.2, 1.5], "y": [-1.0, 0.5],
+                      "c": [0.3, 2.0, 4.0]}, chunk_size=13)
     with count_compiles() as compiles:
         res = run(other, tmp_path / "out", progress=False)
-    assert res.factor_subgrid == {"axes": ["b", "alpha2", "eta"], "n_sub": 12}
+    assert res.factor_subgrid == {"axes": ["a", "b", "c"], "n_sub": 12}
     assert res.chunks_computed == 6 and len(compiles) == 0
 
 
 def test_factor_plan_decisions(monkeypatch):
-    spec = oa5_spec(INTERLEAVED)
+    spec = fac_spec(INTERLEAVED)
     assert factor_plan(spec).positions == (0, 2, 4)
     assert factor_plan(spec, False) is None
     monkeypatch.setenv(engine.FACTOR_ENV, "0")
@@ -140,7 +173,7 @@ def test_factor_plan_decisions(monkeypatch):
     assert factor_plan(spec, True) is not None  # an explicit argument wins
     monkeypatch.delenv(engine.FACTOR_ENV)
     # a grid made only of sub-grid axes does not pay (n_sub == n_vectors) ...
-    only_sub = oa5_spec({"b": [1.03, 1.08], "eta": [0.2, 1.0, 10.0]})
+    only_sub = fac_spec({"b": [0.4, 1.0], "c": [0.1, 1.0, 3.0]})
     assert factor_plan(only_sub) is None
     # ... unless asked for
     assert factor_plan(only_sub, True).n_sub == 6
@@ -165,7 +198,7 @@ def test_paper_grid_plan():
 
 
 def test_chunk_task_carries_the_factor_setting(tmp_path):
-    spec = oa5_spec(INTERLEAVED)
+    spec = fac_spec(INTERLEAVED)
     task = pickle.loads(pickle.dumps(ChunkTask(spec, tmp_path / "out", factor=False)))
     assert task.factor is False and task.runner().plan is None
     assert ChunkTask(spec, tmp_path / "out").runner().plan is not None
@@ -176,10 +209,11 @@ def test_chunk_task_carries_the_factor_setting(tmp_path):
 
 
 def test_evaluate_single_vector_is_not_factored():
-    spec = oa5_spec({}, chunk_size=1)
+    spec = fac_spec({}, chunk_size=1)
     assert spec.n_vectors == 1 and factor_plan(spec) is None  # 2·1 > 1: nothing to share
-    out = engine.evaluate("coverage_oa5", OA5_FIXED)
-    assert np.isfinite(out["outputs"]["rho1"])
+    out = engine.evaluate(toy_kernels.FACTORED, FAC_FIXED)["outputs"]
+    want = toy_kernels.factored_expected(*(np.float64(v) for v in (2.0, 1.0, 0.5, 1.0, 0.0, 0.5, -0.3)))
+    assert out["v"] == pytest.approx(float(want["v"]), rel=1e-14) and out["admissible"] is True
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -221,6 +255,8 @@ import json, sys
 import numpy as np
 from sweep.spec import parse_spec
 from sweep.engine import ChunkRunner
+from sweep.kernel_modules import load_kernel_modules
+load_kernel_modules()  # the toy kernels, via SWEEP_KERNEL_MODULES
 spec = parse_spec(json.loads(sys.argv[1]))
 a, b = ChunkRunner(spec, factor=True), ChunkRunner(spec, factor=False)
 assert len(a.devices) == 3 and a.plan is not None and b.plan is None
@@ -242,9 +278,9 @@ def test_factored_run_on_three_devices_equals_direct():
 
     from tests.toy_kernels import REPO, subprocess_env
 
-    axes = dict(INTERLEAVED, eta=[0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0])
-    fixed = {k: v for k, v in OA5_FIXED.items() if k not in axes}
-    spec = {"kernel": "coverage_oa5", "chunk_size": 50, "fixed": fixed, "axes": axes}
+    axes = dict(INTERLEAVED, c=[0.1, 0.3, 0.6, 1.0, 2.0, 3.0, 5.0])
+    fixed = {k: v for k, v in FAC_FIXED.items() if k not in axes}
+    spec = {"kernel": toy_kernels.FACTORED, "chunk_size": 50, "fixed": fixed, "axes": axes}
     env = subprocess_env()
     env["JAX_PLATFORMS"] = "cpu"
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=3").strip()

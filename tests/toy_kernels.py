@@ -203,6 +203,64 @@ PACKED_KERNEL = KernelSpec(
 )
 
 
+# --- a small factored kernel with a categorical stage input ------------------------
+
+FACTORED = "sweep_test_factored"
+
+SHAPE = Categorical(
+    name="shape",
+    targets=("k1", "k2"),
+    choices={"flat": {"k1": 1.0, "k2": 0.0}, "wave": {"k1": 0.5, "k2": 1.0}, "steep": {"k1": 2.0, "k2": -0.5}},
+    default="flat",
+    doc="a categorical stage input (as coverage_oa5's learning profile is)",
+)
+
+
+def _factored_stage(p):
+    """Stage on (a, b, c, k1, k2): a NaN where a·k1 < b (as a threshold that does
+    not exist), a flag, a signed int8 code."""
+    a, b, c, k1, k2 = (p[k] for k in ("a", "b", "c", "k1", "k2"))
+    d = a * k1 - b
+    return {"root": jnp.sqrt(jnp.where(d >= 0, d, jnp.nan)), "ok": d >= 0,
+            "s": jnp.sin(a) * k2 + b * c,
+            "code": (jnp.mod(jnp.floor(3.0 * a + c), 7.0) - 3.0).astype(jnp.int8)}
+
+
+def _factored_combine(p, st):
+    x, y = p["x"], p["y"]
+    return {"v": st["root"] * x + st["s"] * y, "w": st["s"] * x * x,
+            "admissible": st["ok"] & (x > y), "code": st["code"]}
+
+
+def factored_expected(a, b, c, k1, k2, x, y):
+    """:data:`FACTORED_KERNEL`'s outputs in numpy (float64), the independent reference."""
+    d = a * k1 - b
+    with np.errstate(invalid="ignore"):
+        root = np.sqrt(d)
+    s = np.sin(a) * k2 + b * c
+    return {"v": root * x + s * y, "w": s * x * x, "admissible": (d >= 0) & (x > y),
+            "code": (np.mod(np.floor(3.0 * a + c), 7.0) - 3.0).astype(np.int8)}
+
+
+FACTORED_KERNEL = KernelSpec(
+    name=FACTORED,
+    fn=lambda p: _factored_combine(p, _factored_stage(p)),
+    params=(Param("a", Domain(0.0, 10.0), None, "stage input"),
+            Param("b", Domain(0.0, 10.0, True, True), 1.0, "stage input"),
+            Param("c", Domain(0.0, 10.0, True, True), 1.0, "stage input"),
+            Param("k1", Domain(-5.0, 5.0, True, True), 1.0, "target of shape"),
+            Param("k2", Domain(-5.0, 5.0, True, True), 0.0, "target of shape"),
+            Param("x", Domain(-5.0, 5.0, True, True), 1.0, "combine input"),
+            Param("y", Domain(-5.0, 5.0, True, True), 0.0, "combine input")),
+    outputs=(Output("v", "float", "sqrt(a k1 - b) x + s y (NaN where a k1 < b)"),
+             Output("w", "float", "s x^2"), Output("admissible", "bool", "a k1 >= b and x > y"),
+             Output("code", "int8", "floor(3a + c) mod 7 - 3")),
+    description="test-only factored kernel: the engine's factored path without the economics",
+    categoricals=(SHAPE,),
+    factor=Factor(params=("a", "b", "c", "k1", "k2"), stage=_factored_stage, combine=_factored_combine),
+)
+
+
 # --- a kernel that records the batch shapes it is traced with ---------------------
 
 SHAPES = "sweep_test_shapes"
@@ -221,7 +279,8 @@ SHAPES_KERNEL = KernelSpec(
     max_batch=64,
 )
 
-KERNELS = (TOY_KERNEL, SLOW_KERNEL, BROKEN_KERNEL, HOOK_KERNEL, PACKED_KERNEL, SHAPES_KERNEL)
+KERNELS = (TOY_KERNEL, SLOW_KERNEL, BROKEN_KERNEL, HOOK_KERNEL, PACKED_KERNEL, SHAPES_KERNEL,
+           FACTORED_KERNEL)
 
 
 def subprocess_env() -> dict:
