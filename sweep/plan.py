@@ -122,10 +122,10 @@ def stage_sizes(n_sub: int, ndev: int) -> tuple[int, int]:
     """(points per device per stage call, padded stage length).
 
     The stage length is ``n_sub`` rounded up to a multiple of 1/16 of the power of two
-    above it (at least 256), so less than 1/8 of it is padding.  (Grids share
-    compiled stage and chunk functions only when their axes have the same lengths:
-    the axis value arrays are arguments, and their shapes key the compile; two
-    grids differing only in η's length, 3 vs 10 values, compile both anew.)  One call evaluates the whole stage when it has at most
+    above it (at least 256), so less than 1/8 of it is padding.  (Grids of one
+    structure share compiled stage and chunk functions when their axes fall in the
+    same length buckets: the axis value tables are arguments, padded to a power of
+    two of at least 64 rows by :class:`sweep.runner.ChunkRunner`.)  One call evaluates the whole stage when it has at most
     :data:`FACTOR_BATCH` points: stage outputs assembled from several calls' sharded
     outputs needs one cross-device gather per call and output, which cost as
     much as the stage itself on a 41k-point sub-grid.

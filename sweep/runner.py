@@ -63,7 +63,7 @@ class ChunkRunner:
                 structure.append(((a.name,), False))
             # Cast from the float64 spec values once, on the host: float32 runs never
             # see a float64 array.
-            axis_values.append(tab.astype(dt))
+            axis_values.append(_pad_rows(tab.astype(dt)))
         self.structure = tuple(structure)
         fixed = {k: np.asarray(v, dtype=dt) for k, v in spec.resolved_fixed().items()}
         self._fixed_names = tuple(fixed)
@@ -140,6 +140,24 @@ class ChunkRunner:
         if self._rows is None:
             self._rows = RowsSink(self.spec, tuple(o.name for o in self.kernel.outputs))
         return self._rows.table(pending.start, pending.length, pending.outputs)
+
+
+#: axis value tables are padded to a power of two of at least this many rows
+AXIS_ROWS_MIN = 64
+
+
+def _pad_rows(tab: np.ndarray) -> np.ndarray:
+    """``tab`` with its last row repeated up to :data:`AXIS_ROWS_MIN` rows or the next
+    power of two.  The tables' shapes key the compiled stage and chunk functions
+    (the lengths themselves are runtime arguments), so padding lets grids of one
+    structure whose axes differ in length (within a bucket) share executables: a
+    notebook's sweeps of an expensive kernel over different grids compile it once.
+    The padding rows are never read: every digit is below its axis's length."""
+    n = tab.shape[0]
+    rows = max(AXIS_ROWS_MIN, 1 << max(0, n - 1).bit_length())
+    if rows == n:
+        return tab
+    return np.concatenate([tab, np.repeat(tab[-1:], rows - n, axis=0)])
 
 
 _RUNNERS: dict[tuple, ChunkRunner] = {}

@@ -163,6 +163,16 @@ def test_second_chunk_of_a_factored_run_compiles_nothing(tmp_path):
     assert res.factor_subgrid == {"axes": ["a", "b", "c"], "n_sub": 12}
     assert res.chunks_computed == 6 and len(compiles) == 0
 
+    # ... and so does one whose axes have other lengths (the axis tables are padded
+    # to a common length), with a sub-grid in the same size bucket
+    longer = fac_spec({"a": [0.7, 3.5, 4.0], "x": [-2.0, 0.25, 1.0, 1.5, 3.0], "b": [0.2, 1.5], "y": [-1.0],
+                       "c": [0.3, 2.0]}, chunk_size=13)
+    with count_compiles() as compiles:
+        res = run(longer, tmp_path / "longer", progress=False)
+    assert res.factor_subgrid == {"axes": ["a", "b", "c"], "n_sub": 12} and res.chunks_computed == 5
+    assert len(compiles) == 0
+    assert_matches_reference(dataset.read_dataset(tmp_path / "longer"), longer)
+
 
 def test_factor_plan_decisions(monkeypatch):
     spec = fac_spec(INTERLEAVED)
