@@ -70,7 +70,9 @@ def p1b_spec(par, eta_axis, omega_axis, s1_axis):
 
 def tb_spec(par, s2, pi2_axis, eta_axis, omega_axis):
     fixed = {k: v for k, v in par.items() if k in T_KEYS and k != "pi2"}
-    return dict(kernel="terminal_bonus", chunk_size=4096, fixed=dict(fixed, s2=s2),
+    # one chunk size that both terminal sweeps (861 and 400 vectors at RESOLUTION 10)
+    # fill: the engine then compiles terminal_bonus once for both
+    return dict(kernel="terminal_bonus", chunk_size=256, fixed=dict(fixed, s2=s2),
                 axes={"pi2": pi2_axis, "eta": eta_axis, "omega": omega_axis})
 
 

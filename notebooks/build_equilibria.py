@@ -82,11 +82,13 @@ KEEP = ["admissible", "in_D1", "monotone", "n_sym_eq", "h1_star", "h1_sf", "comp
         "terminal_order_matters", "crossings_overflow"]
 
 
-def p1_spec(axes):
-    """A period1 spec over the 11 axes (lists, in AXES order) with the shared reductions."""
+def p1_spec(axes, reduce=True):
+    """A period1 spec over the 11 axes (lists, in AXES order), with the shared reductions
+    or (``reduce=False``) rows only."""
     assert list(axes) == AXES
-    return dict(kernel="period1", chunk_size=P1_CHUNK, outputs=KEEP, fixed=FIXED,
-                axes={k: [float(v) for v in axes[k]] for k in AXES}, reduce=REDUCE)
+    spec = dict(kernel="period1", chunk_size=P1_CHUNK, outputs=KEEP, fixed=FIXED,
+                axes={k: [float(v) for v in axes[k]] for k in AXES})
+    return dict(spec, reduce=REDUCE) if reduce else spec
 
 
 S1_VALUES = [round(float(v), 12) for v in np.linspace(0.06, 0.74, N_S1)]
@@ -231,17 +233,22 @@ notebook) we sweep η (`RESOLUTION` values, log-spaced in [10^-1, 10^1.3]) over 
 goes from not below h1_sf (h1* ≥ h1_sf − 1e-9) to below it, log-linearly interpolated
 between the two grid values of η (corner equilibria make h1* − h1_sf jump, so the
 bracket, not the interpolation, is what the grid resolves).
-Same axis structure and chunk size as the atlas: no new compile.
+Same axis structure and chunk size as the atlas, but rows only (no reductions): one more
+compile of `period1`, which the known counterexamples below share (the engine pads axis
+tables to common lengths, so sweeps of one structure, one chunk size and at least one
+chunk of vectors share an executable).
 '''),
     code(r'''
 BASE = dict(b=1.05, alpha1=0.7, alpha2=0.9, pi1=0.5, pi2=0.5, phi=1.0, gamma=0.2, delta=0.2, lam_R=5.0)
 ETAS = [float(v) for v in np.logspace(-1.0, 1.3, N)]
-S1S = [round(float(v), 12) for v in np.linspace(0.15, 0.6, max(N // 2, 2))]
-PI1S = [round(float(v), 12) for v in np.linspace(0.3, 0.75, max(N // 2, 2))]
+# at least 8 values each, so the surface fills a chunk (P1_CHUNK vectors) at RESOLUTION 10
+S1S = [round(float(v), 12) for v in np.linspace(0.15, 0.6, max(N // 2, 8))]
+PI1S = [round(float(v), 12) for v in np.linspace(0.3, 0.75, max(N // 2, 8))]
 surf_axes = {k: [BASE[k]] for k in OA5 if k in BASE}
 surf_axes.update(pi1=PI1S, eta=ETAS, s1=S1S)
 surf_axes = {k: surf_axes[k] for k in AXES}
-surf, _ = nbtools.sweep_run(f"eta_star_{N}", p1_spec(surf_axes), comment="period1: h1* - h1_sf over (pi1, eta, s1)")
+surf, _ = nbtools.sweep_run(f"eta_star_{N}", p1_spec(surf_axes, reduce=False),
+                            comment="period1: h1* - h1_sf over (pi1, eta, s1)")
 
 
 def eta_star(d):
@@ -315,10 +322,12 @@ pd.DataFrame(summary).round(2)
     md(r'''
 **Known counterexamples.** Violations are rare (a few in 10⁴ admissible vectors), so a
 coarse grid may list none. These three were found by this atlas on a finer s1 grid
-(s1 ∈ {0.02, 0.10, …, 0.74}); each is re-run here as a one-vector sweep of the same
-structure, whose s1 axis also holds P1_CHUNK − 1 neighbours within ±0.02 (one full
-chunk), to show how far along s1 the violation extends. The axis tables' lengths differ
-from the atlas's, so this costs one more compile of `period1` (shared by the three).
+(s1 ∈ {0.02, 0.10, …, 0.74}); each is re-run here in a sweep of the same structure as
+the η* surface (rows only), whose s1 axis holds the vector's s1 and 63 neighbours within
+±0.02 and whose η axis the vector's η and 7 neighbours within ±5% (one full chunk: the
+executable of the η* surface serves, no new compile). The share of admissible s1
+neighbours at the vector's own η where the statement fails shows how far along s1 the
+violation extends.
 The inside vector (`n_sym_eq` = 0: every candidate fails the deviation test) is the
 kernel's answer; it has not been brute-forced here (issue 17's audit tools can).
 '''),
@@ -334,15 +343,20 @@ KNOWN = [
      dict(b=1.12, alpha1=0.75, alpha2=0.9, pi2=0.25, pi1=0.45, phi=0.5, gamma=0.3, delta=0.5, lam_R=20.0,
           eta=0.5, s1=0.26)),
 ]
+N_S1_NEAR, N_ETA_NEAR = 64, P1_CHUNK // 64
 for i, (name, vec) in enumerate(KNOWN):
-    near = np.linspace(vec["s1"] - 0.02, vec["s1"] + 0.02, P1_CHUNK - 1)
     axes = {k: [vec[k]] for k in AXES}
+    near = np.linspace(vec["s1"] - 0.02, vec["s1"] + 0.02, N_S1_NEAR - 1)
     axes["s1"] = sorted({float(vec["s1"]), *(float(v) for v in near[np.abs(near - vec["s1"]) > 1e-12])})
-    axes["s1"] += [vec["s1"] + 0.02 + 1e-3 * (j + 1) for j in range(P1_CHUNK - len(axes["s1"]))]
-    d, _ = nbtools.sweep_run(f"known_{i}", p1_spec(axes),
-                             comment="period1 at one known counterexample and s1 neighbours (equilibria.ipynb)")
-    frac = 1 - STATEMENTS[name][1](d[d.admissible].astype({"n_sym_eq": int})).mean()
-    r = d[d.s1 == vec["s1"]].iloc[0]
+    axes["s1"] += [vec["s1"] + 0.02 + 1e-3 * (j + 1) for j in range(N_S1_NEAR - len(axes["s1"]))]
+    axes["eta"] = sorted({float(vec["eta"]), *(float(vec["eta"] * f) for f in np.linspace(0.95, 1.05, N_ETA_NEAR)
+                                               if abs(f - 1) > 1e-12)})[:N_ETA_NEAR]
+    assert vec["eta"] in axes["eta"] and len(axes["s1"]) * len(axes["eta"]) == P1_CHUNK
+    d, _ = nbtools.sweep_run(f"known_{i}", p1_spec(axes, reduce=False),
+                             comment="period1 at one known counterexample and (s1, eta) neighbours (equilibria.ipynb)")
+    at_eta = d[(d.eta == vec["eta"]) & d.admissible]
+    frac = 1 - STATEMENTS[name][1](at_eta.astype({"n_sym_eq": int})).mean()
+    r = d[(d.s1 == vec["s1"]) & (d.eta == vec["eta"])].iloc[0]
     holds = STATEMENTS[name][1](r.to_frame().T.astype({"n_sym_eq": int}))
     inside = bool(r.admissible and r.in_D1 and r.monotone)
     print(f"known {i}: n_sym_eq = {int(r.n_sym_eq)}, inside = {inside}, statement holds: {bool(holds.iloc[0])}; "
