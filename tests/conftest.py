@@ -82,40 +82,53 @@ def batched_oa5():
 
 
 # ---------------------------------------------------------------------------
-# Scheduling over pytest-xdist workers (``--dist loadgroup``, pyproject.toml)
+# Scheduling over pytest-xdist workers
 #
 # Compiling the equilibrium kernels is most of the suite's CPU time, so two rules:
 # 1. Files that compile the *same* period-1 programs run in one worker, one after
 #    another: ``tests/test_period1.py``'s float64 program serves the audit and
 #    equality tests in-process, and ``tests/test_bonus.py``'s base ``period1``
-#    (compiled exactly as there) comes from the cache instead of a second compile.
-#    Every other file is its own unit, as with ``--dist loadfile``, so module
-#    fixtures are built once.
+#    (compiled exactly as there) is compiled once for both.  Every other file is
+#    its own unit, as with ``--dist loadfile``, so module fixtures are built once.
 # 2. Units start longest first (longest-processing-time scheduling): the notebooks
 #    (four kernels in parallel) and the period-1 group, whose end would otherwise be
 #    the suite's tail on one worker while the other sits idle.  The list is by
-#    measured CPU time of each unit (``--durations``); a file not listed keeps its
-#    collection order after them.
+#    measured CPU time of each unit; a file not listed keeps its collection order
+#    after them.
+# The units are given to xdist by its scheduler hook (a load-scope scheduler whose
+# scope is the unit).  ``--dist loadgroup`` with ``xdist_group`` marks would say the
+# same, but pytest-xdist 3.8 marks a group by rewriting ``item._nodeid``, which
+# pytest 9.2's ``nodeid`` no longer reads: the marks are silently ignored and every
+# test becomes its own unit (each worker then runs the notebooks' module fixture).
 
 #: test files that share period-1 executables: one worker unit
 SHARED_UNITS = {"test_period1.py": "period1", "test_period1_audit.py": "period1",
                 "test_period1_equality.py": "period1", "test_bonus.py": "period1"}
 #: units in the order they are handed out (CPU seconds measured on 2 cores, 2026-11)
-LONGEST_FIRST = ("test_notebooks.py",      # ~440 s: four notebooks, each compiling kernels
-                 "period1",                # ~420 s
-                 "test_sweep_factor.py", "test_tables.py", "test_coverage.py", "test_reduce.py",
-                 "test_terminal.py", "test_profiles.py", "test_roots.py")
+LONGEST_FIRST = ("test_notebooks.py",      # ~400 s: four notebooks, each compiling kernels
+                 "period1",                # ~400 s
+                 "test_tables.py", "test_coverage.py", "test_terminal.py", "test_reduce.py",
+                 "test_roots.py", "test_profiles.py")
 
 
-def _unit(item) -> str:
-    name = item.path.name
+def _unit(path: str) -> str:
+    name = path.replace("\\", "/").rsplit("/", 1)[-1]
     return SHARED_UNITS.get(name, name)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     rank = {u: i for i, u in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda it: rank.get(_unit(it), len(rank)))  # stable: file order kept within
-    if config.pluginmanager.hasplugin("xdist"):
-        for it in items:
-            it.add_marker(pytest.mark.xdist_group(_unit(it)))
+    items.sort(key=lambda it: rank.get(_unit(it.nodeid.split("::", 1)[0]), len(rank)))  # stable
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Load-scope scheduling with :func:`_unit` as the scope, units in collection
+    order (``--no-loadscope-reorder``; the order :func:`pytest_collection_modifyitems` set)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid.split("::", 1)[0])
+
+    return UnitScheduling(config, log)
