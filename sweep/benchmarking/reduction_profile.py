@@ -1,9 +1,10 @@
 """Where the wall time of ``sweep reproduce oa5 --points-per-axis K`` goes.
 
-    python -m sweep.benchmarking.reduction_profile --points-per-axis K [--json]
+    python -m sweep.benchmarking.reduction_profile --points-per-axis K [--out DIR] [--json]
 
 Runs what the command runs (:func:`sweep.reproduce.reproduce`, reductions, no rows)
-in this process with timers around its phases, and JAX's compile events
+in this process, with the command line's persistent compilation cache
+(:mod:`sweep.compile_cache`: run it twice for the warm figures), timers around its phases, and JAX's compile events
 (``jax.monitoring``) counted per phase:
 
 * ``import``: importing JAX and the engine;
@@ -33,10 +34,12 @@ import time
 _T0 = time.perf_counter()
 
 
-def profile(points_per_axis: int | None) -> dict:
+def profile(points_per_axis: int | None, out: str | None = None) -> dict:
+    from sweep.compile_cache import configure_compile_cache
     from sweep.devices import expose_cpu_devices
 
     expose_cpu_devices()
+    cache_dir = configure_compile_cache()
     t = time.perf_counter()
     import jax  # noqa: F401
     import jax.monitoring as mon
@@ -90,7 +93,7 @@ def profile(points_per_axis: int | None) -> dict:
 
     t = time.perf_counter()
     current[0] = "other"
-    doc = rep.reproduce("oa5", points_per_axis=points_per_axis, progress=False)
+    doc = rep.reproduce("oa5", points_per_axis=points_per_axis, progress=False, out=out)
     total_reproduce = time.perf_counter() - t
     wall = time.perf_counter() - _T0
 
@@ -118,11 +121,16 @@ def profile(points_per_axis: int | None) -> dict:
     return {"points_per_axis": points_per_axis, "n_vectors": doc["n_vectors"], "wall_s": wall,
             "reproduce_s": total_reproduce, "phases": [{"phase": p, **agg[p]} for p in order],
             "events": sorted({e for _, e, _ in events}),
-            "cache_dir": os.environ.get("JAX_COMPILATION_CACHE_DIR")}
+            "cache_dir": cache_dir, "bytes_written": _tree_bytes(out) if out else None}
+
+
+def _tree_bytes(path) -> int:
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
 
 
 def _table(res: dict) -> str:
-    lines = [f"K = {res['points_per_axis']}, {res['n_vectors']:,} vectors: wall {res['wall_s']:.1f} s",
+    lines = [f"K = {res['points_per_axis']}, {res['n_vectors']:,} vectors: wall {res['wall_s']:.1f} s"
+             + (f", {res['bytes_written']:,} bytes written" if res["bytes_written"] is not None else ""),
              "", "| phase | wall s | XLA compiles | compile s | trace+lower s |", "|---|---|---|---|---|"]
     for p in res["phases"]:
         lines.append(f"| {p['phase']} | {p['seconds']:.1f} | {p['compiles']} | {p['compile_s']:.1f} | "
@@ -133,9 +141,10 @@ def _table(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points-per-axis", type=int, default=None)
+    ap.add_argument("--out", default=None, help="keep the outputs here (their size is reported)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
-    res = profile(args.points_per_axis)
+    res = profile(args.points_per_axis, args.out)
     print(json.dumps(res, indent=1) if args.json else _table(res))
     return 0
 
