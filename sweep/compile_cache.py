@@ -19,6 +19,8 @@ The directory we choose caches every program (minimum compile time 0 s, minimum
 entry size 0 bytes), so the small programs are served too.  It is passed through
 the environment, so processes a command starts (Dask workers of a local cluster)
 share it.  A directory that cannot be created disables the cache (nothing fails).
+The cache is never pruned (JAX's size limit needs the ``filelock`` package, not a
+dependency here); deleting the directory is always safe.
 """
 from __future__ import annotations
 
