@@ -47,8 +47,9 @@ picks them out of per-lane cells with numpy; elsewhere the device compacts them)
 and the host sorts them and reads every rank exactly, ending the output; otherwise
 it histograms the keys inside each range (the next bits below their common
 prefix), with each new bin's exact min and max key (a bin whose min equals its max
-is a known value: a mass point ends there), fixing at least :func:`hist_bits` more
-bits, so at most 64/bits passes.  The paper grid needs one pass, K = 5 and K = 6
+is a known value: a mass point ends there), fixing at least
+``min(NARROW_BITS, hist_bits)`` more bits, so at most (64 − the chunk pass's
+bits)/bits passes.  The paper grid needs one pass, K = 5 and K = 6
 refinements two (a histogram pass, then a gather pass).  Memory is bounded by
 :data:`HIST_CELLS` bins and :data:`GATHER_KEYS` keys per output, whatever the
 grid's size.
@@ -75,6 +76,14 @@ __all__ = ["ReduceDevice", "ReduceSink", "close_reductions", "narrow_jointly", "
 BLOCK = 1024
 #: most histogram bins (per output and device) of one pass
 HIST_CELLS = 1 << 22
+#: most key bits a narrowing pass's histogram fixes.  Its three histograms (count, min,
+#: max key) have G·S·2^bits cells per device, copied to the host and merged every
+#: chunk: at 2^16 bins per slot that host merge took 380 ms per chunk (K = 5, OA4/OA5
+#: reductions, load 15) against 6 ms at 2^12, and the device pass fell from 2.1 to 1.9
+#: times a kernel-only pass.  12 bits still take a K = 8 rank's bin (~5·10^7 keys)
+#: below GATHER_KEYS in one pass; at most 48/12 = 4 histogram passes after a
+#: 16-bit chunk pass.
+NARROW_BITS = 12
 #: keys a narrowing pass gathers per slot: a rank whose candidates are this few (over
 #: all groups of the slot) is read exactly from them, ending its narrowing
 GATHER_KEYS = 1 << 16
@@ -612,7 +621,8 @@ class ReduceSink:
         slots = max(2 * len(i.quantiles) for i in self.red.items)
         quant = tuple(self.quant) if quant is None else tuple(o for o in self.quant if o in quant)
         gather = tuple(o for o in quant if o in gather)
-        return replace(self.device_part, mode="narrow", slots=slots, bits=hist_bits(self.device_part.n_groups * slots),
+        bits = min(NARROW_BITS, hist_bits(self.device_part.n_groups * slots))
+        return replace(self.device_part, mode="narrow", slots=slots, bits=bits,
                        quant=quant, floats=(), bools=(), gather=gather,
                        host_gather=bool(gather) and host_gather,
                        cap=GATHER_KEYS if gather and not host_gather else 0)
