@@ -18,7 +18,9 @@ and what was kept).  With ``--json`` stdout carries exactly one JSON document
 
 Environment: ``SWEEP_KERNEL_MODULES`` — comma-separated modules imported before
 kernels are looked up; the kernels each lists in ``KERNELS`` can be swept (see
-:mod:`sweep.kernel_modules`).
+:mod:`sweep.kernel_modules`).  ``SWEEP_COMPILE_CACHE`` — where compiled programs are
+kept between commands (default ``~/.cache/sweep/jax``; ``0`` disables it; an explicit
+``JAX_COMPILATION_CACHE_DIR`` wins), see :mod:`sweep.compile_cache`.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import importlib
 import os
 import sys
 
+from .compile_cache import configure_compile_cache
 from .devices import expose_cpu_devices
 from .errors import EXIT_RUNTIME, EXIT_USAGE, SweepError
 from .jsonout import print_json as _print_json
@@ -335,6 +338,8 @@ def main(argv=None) -> int:
             args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help exits 0
         return int(exc.code or 0)
+    if getattr(args, "command", None) != "bench":  # bench measures compiles itself
+        configure_compile_cache()   # before JAX starts: later commands skip compiles
     try:
         load_kernel_modules()   # SWEEP_KERNEL_MODULES
         return int(args.handler(args))

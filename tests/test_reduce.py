@@ -167,15 +167,20 @@ def _tv(v):
     return repr(v)
 
 
-def test_quantiles_exact_through_many_narrowing_passes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("host_gather", [True, False], ids=["host-gather", "device-gather"])
+def test_quantiles_exact_through_many_narrowing_passes(tmp_path, monkeypatch, host_gather):
     """Tiny histograms and gathers force the multi-pass path (bin narrowing by key
-    bits over several passes) that large grids take; results stay exact."""
+    bits over several passes) that large grids take; results stay exact, with the
+    gathered keys picked out on the host (CPU devices) or compacted on the device
+    (other platforms), and each pass either gathers or histograms an output."""
     import sweep.sinks.reduce as red
 
     monkeypatch.setattr(red, "HIST_CELLS", 48)
     monkeypatch.setattr(red, "GATHER_KEYS", 2)
-    passes = []
+    monkeypatch.setattr(red, "_host_gather", lambda runner: host_gather)
+    passes, modes = [], []
     real = red.narrow_jointly
+    real_part = red.ReduceSink.narrow_part
 
     def counted(items, *a):
         ran = real(items, *a)
@@ -183,13 +188,22 @@ def test_quantiles_exact_through_many_narrowing_passes(tmp_path, monkeypatch):
             passes.append(tuple(s.name for s, _ in items))
         return ran
 
+    def recorded(self, *a, **k):
+        part = real_part(self, *a, **k)
+        modes.append((part.quant, part.gather, part.host_gather, part.cap))
+        return part
+
     monkeypatch.setattr(red, "narrow_jointly", counted)
+    monkeypatch.setattr(red.ReduceSink, "narrow_part", recorded)
     # two quantile reductions: their narrowing passes are shared (one pass over the
     # grid serves both), so a run makes as many passes as the slower one needs
     spec = toy_spec(reduce={"q": {"by": ["mode"], "prod": {"quantiles": [0.1, 0.5, 0.77]}},
                             "all": {"prod": {"quantiles": [0.5]}}})
     run(spec, tmp_path, progress=False)
     assert len(passes) >= 3  # several passes really ran
+    gathers = [m for m in modes if m[1]]
+    assert gathers and any(set(m[0]) - set(m[1]) for m in modes)  # both kinds of pass ran
+    assert all(m[2] == host_gather and m[3] == (0 if host_gather else 2) for m in gathers)
     assert {tuple(sorted(p)) for p in passes} == {("all", "q")}  # every pass served both
     rows = reference()
     ds = open_summary(tmp_path, "q")

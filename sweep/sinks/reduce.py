@@ -39,16 +39,20 @@ A float64 value ``x`` maps to a uint64 key that sorts as ``x`` does (sign bit
 set: all bits flipped; else the sign bit set).  The chunk pass keeps, per group,
 a histogram of the top :func:`hist_bits` bits of the keys (counts only: a bin's
 key range is its edges).  After the merge, for each rank that a quantile needs,
-the bin holding it is found, and a narrowing pass over the grid histograms only
-the keys inside that bin's range (the next bits below their common prefix), with
-each new bin's exact min and max key (a bin whose min equals its max is a known
-value: a mass point ends there), and also gathers those keys,
-up to :data:`GATHER_KEYS` per rank slot: when the bin held at most that many, the
-host sorts them and reads the rank exactly, so one narrowing pass often ends it
-(the paper grid; K = 5 needs two for OA4's ρ1); otherwise the histogram fixes at least
-:func:`hist_bits` more bits and the next pass continues, so at most 64/bits
-passes.  Memory is bounded by :data:`HIST_CELLS` bins and :data:`GATHER_KEYS`
-keys per output, whatever the grid's size.
+the bin holding it is found, and its range holds exactly that bin's count of keys.
+Then, per output, a narrowing pass over the grid does one of two things, chosen
+on the host before the pass: when the output's open ranges hold at most
+:data:`GATHER_KEYS` keys in all, it gathers those keys (on CPU devices the host
+picks them out of per-lane cells with numpy; elsewhere the device compacts them)
+and the host sorts them and reads every rank exactly, ending the output; otherwise
+it histograms the keys inside each range (the next bits below their common
+prefix), with each new bin's exact min and max key (a bin whose min equals its max
+is a known value: a mass point ends there), fixing at least
+``min(NARROW_BITS, hist_bits)`` more bits, so at most (64 − the chunk pass's
+bits)/bits passes.  The paper grid needs one pass, K = 5 and K = 6
+refinements two (a histogram pass, then a gather pass).  Memory is bounded by
+:data:`HIST_CELLS` bins and :data:`GATHER_KEYS` keys per output, whatever the
+grid's size.
 Narrowing passes run in the process that writes the summary and are not kept on
 disk: a run killed during them recomputes them.
 """
@@ -72,6 +76,14 @@ __all__ = ["ReduceDevice", "ReduceSink", "close_reductions", "narrow_jointly", "
 BLOCK = 1024
 #: most histogram bins (per output and device) of one pass
 HIST_CELLS = 1 << 22
+#: most key bits a narrowing pass's histogram fixes.  Its three histograms (count, min,
+#: max key) have G·S·2^bits cells per device, copied to the host and merged every
+#: chunk: at 2^16 bins per slot that host merge took 380 ms per chunk (K = 5, OA4/OA5
+#: reductions, load 15) against 6 ms at 2^12, and the device pass fell from 2.1 to 1.9
+#: times a kernel-only pass.  12 bits still take a K = 8 rank's bin (~5·10^7 keys)
+#: below GATHER_KEYS in one pass; at most 48/12 = 4 histogram passes after a
+#: 16-bit chunk pass.
+NARROW_BITS = 12
 #: keys a narrowing pass gathers per slot: a rank whose candidates are this few (over
 #: all groups of the slot) is read exactly from them, ending its narrowing
 GATHER_KEYS = 1 << 16
@@ -123,7 +135,9 @@ class ReduceDevice:
     mode: str = "chunk"
     slots: int = 1
     bits: int = 16
-    cap: int = 0       # narrowing: keys gathered per slot (all groups), 0 = none
+    cap: int = 0       # narrowing, device gather: most keys one device returns per output
+    gather: tuple = ()  # narrowing: outputs read from their keys this pass (the others histogram)
+    host_gather: bool = False  # narrowing: the host picks the keys out of per-lane cells (CPU)
     run_stride: int = 0  # by axes consecutive in the grid: C-order stride of the last one, else 0
 
     @property
@@ -235,42 +249,46 @@ class ReduceDevice:
                 # one slot, the whole key range: the top b bits
                 cell = g.astype(jnp.int64) * (1 << b) + (key >> jnp.uint64(64 - b)).astype(jnp.int64)
                 cell = jnp.where(m, cell, cells)
-                hist = [cell]
-            else:
-                lo, hi, shift = (lanes.extra[o][k] for k in ("lo", "hi", "shift"))
-                # The host gives each group at most S disjoint key ranges (ranks
-                # sharing a range share a slot), so a lane lies in one slot at most:
-                # one histogram and one gather serve every slot.
-                slot = jnp.full((n,), S, jnp.int32)
-                for j in range(S):
-                    inside = m & (key >= lo[g, j]) & (key <= hi[g, j])
-                    slot = jnp.where(inside, jnp.int32(j), slot)
-                hit = slot < S
-                sl = jnp.minimum(slot, S - 1)
-                down = jnp.maximum(shift[g, sl] - b, 0).astype(jnp.uint64)
-                bin_ = ((key >> down) & jnp.uint64((1 << b) - 1)).astype(jnp.int64)
-                cell = (g.astype(jnp.int64) * S + sl.astype(jnp.int64)) * (1 << b) + bin_
-                hist = [jnp.where(hit, cell, cells)]
-                if self.cap:
-                    # the keys themselves, when few: the host then sorts them and reads
-                    # the ranks exactly, ending the narrowing in this pass
+                res[o + ".hcount"] = seg(jnp.ones_like(cell), cell, num_segments=cells + 1)[:cells]
+                continue
+            lo, hi = lanes.extra[o]["lo"], lanes.extra[o]["hi"]
+            # The host gives each group at most S disjoint key ranges (ranks sharing a
+            # range share a slot), so a lane lies in one slot at most.
+            slot = jnp.full((n,), S, jnp.int32)
+            for j in range(S):
+                inside = m & (key >= lo[g, j]) & (key <= hi[g, j])
+                slot = jnp.where(inside, jnp.int32(j), slot)
+            hit = slot < S
+            if o in self.gather:
+                # The host knows from the last histogram that this output's open
+                # ranges hold at most GATHER_KEYS keys: it reads its ranks from the
+                # keys themselves, so this pass needs no histogram for it.
+                if self.host_gather:
+                    # XLA's CPU compaction (nonzero: a cumsum and a scatter) cost
+                    # 30-46 ms per 512k lanes against 2 ms for numpy on the host,
+                    # where device memory is host memory: hand over each lane's cell.
+                    res[o + ".gcell"] = jnp.where(hit, g * jnp.int32(S) + slot, jnp.int32(G * S))
+                    res[o + ".gkey"] = key
+                else:
                     sel = jnp.nonzero(hit, size=self.cap, fill_value=0)[0]
                     res[o + ".gkeys"] = key[sel]
                     res[o + ".ggrp"] = g[sel]
                     res[o + ".gslot"] = slot[sel]
                     res[o + ".gn"] = jnp.sum(hit.astype(jnp.int64))
-            cell = jnp.concatenate(hist)
-            keys = jnp.concatenate([key] * len(hist))
-            ones = jnp.ones_like(cell)
-            res[o + ".hcount"] = seg(ones, cell, num_segments=cells + 1)[:cells]
-            if self.mode != "chunk":
-                # Each bin's exact key range: a bin holding one value (a mass point,
-                # e.g. ρ1^D+ρ1^F = 1) ends its rank's narrowing.  The chunk pass skips
-                # them (two scatters of every lane, most of its histogram's cost): the
-                # host uses the bins' edges instead, and the first narrowing pass
-                # finds such a mass point.
-                res[o + ".hmin"] = jax.ops.segment_min(keys, cell, num_segments=cells + 1)[:cells]
-                res[o + ".hmax"] = jax.ops.segment_max(keys, cell, num_segments=cells + 1)[:cells]
+                continue
+            shift = lanes.extra[o]["shift"]
+            sl = jnp.minimum(slot, S - 1)
+            down = jnp.maximum(shift[g, sl] - b, 0).astype(jnp.uint64)
+            bin_ = ((key >> down) & jnp.uint64((1 << b) - 1)).astype(jnp.int64)
+            cell = jnp.where(hit, (g.astype(jnp.int64) * S + sl.astype(jnp.int64)) * (1 << b) + bin_, cells)
+            res[o + ".hcount"] = seg(jnp.ones_like(cell), cell, num_segments=cells + 1)[:cells]
+            # Each bin's exact key range: a bin holding one value (a mass point,
+            # e.g. ρ1^D+ρ1^F = 1) ends its rank's narrowing.  The chunk pass skips
+            # them (two scatters of every lane, most of its histogram's cost): the
+            # host uses the bins' edges instead, and the first narrowing pass
+            # finds such a mass point.
+            res[o + ".hmin"] = jax.ops.segment_min(key, cell, num_segments=cells + 1)[:cells]
+            res[o + ".hmax"] = jax.ops.segment_max(key, cell, num_segments=cells + 1)[:cells]
         return {k: v[None] for k, v in res.items()}  # leading axis: one row per device
 
 
@@ -434,7 +452,12 @@ class ReduceSink:
         spec = self.spec
         meta.update({META_SPEC_HASH: spec.hash.encode(), META_CHUNK: str(chunk).encode(),
                      META_KERNEL: spec.kernel.encode(), META_REDUCTION: self.name.encode()})
-        write_parquet_atomic(partials_dir(out_dir, self.name) / part_name(chunk, spec.n_chunks), table, meta)
+        # A partial is a few kB, mostly fixed overhead: no column statistics (nothing
+        # filters on them) and delta-coded positions cut it by ~18% (a K = 8 grid
+        # writes 1,024 partials per reduction).
+        write_parquet_atomic(partials_dir(out_dir, self.name) / part_name(chunk, spec.n_chunks), table, meta,
+                             statistics_columns=[], dictionary_columns=["array"],
+                             column_encoding={"pos": "DELTA_BINARY_PACKED", "value": "PLAIN"})
 
     def needs_summary(self, out_dir, complete: bool) -> bool:
         """Every chunk is done and the summary is not already there."""
@@ -586,21 +609,29 @@ class ReduceSink:
                 out[(o, q)] = vals
         return out
 
-    def narrow_part(self) -> "ReduceDevice":
-        """The device part of a narrowing pass.  Shapes are fixed for the whole run
-        (two ranks per quantile, every quantile output), so every narrowing pass
-        reuses one compiled function."""
+    def narrow_part(self, quant=None, gather=(), host_gather: bool = False) -> "ReduceDevice":
+        """The device part of a narrowing pass over the outputs ``quant`` (default:
+        every quantile output), reading those of ``gather`` from their keys (on the
+        host when ``host_gather``) and histogramming the others.  The slots (two
+        ranks per quantile) and bits are fixed for the run, so a run compiles one
+        program per distinct (``quant``, ``gather``): two for most runs (a
+        histogram pass, then a gather pass)."""
         from dataclasses import replace
 
         slots = max(2 * len(i.quantiles) for i in self.red.items)
-        return replace(self.device_part, mode="narrow", slots=slots, bits=hist_bits(self.device_part.n_groups * slots),
-                       quant=tuple(self.quant), floats=(), bools=(), cap=GATHER_KEYS)
+        quant = tuple(self.quant) if quant is None else tuple(o for o in self.quant if o in quant)
+        gather = tuple(o for o in quant if o in gather)
+        bits = min(NARROW_BITS, hist_bits(self.device_part.n_groups * slots))
+        return replace(self.device_part, mode="narrow", slots=slots, bits=bits,
+                       quant=quant, floats=(), bools=(), gather=gather,
+                       host_gather=bool(gather) and host_gather,
+                       cap=GATHER_KEYS if gather and not host_gather else 0)
 
-    def narrow_request(self, open_: dict) -> tuple[dict, dict]:
+    def narrow_request(self, open_: dict, part: "ReduceDevice | None" = None) -> tuple[dict, dict]:
         """Runtime inputs of a narrowing pass for the open ranks ``open_`` (each
         group's distinct key ranges, one slot each; none: every slot empty), and the
         slot of each open rank."""
-        part = self.narrow_part()
+        part = self.narrow_part() if part is None else part
         G, slots = part.n_groups, part.slots
         extra, where = {}, {}
         for o in part.quant:
@@ -624,26 +655,42 @@ class ReduceSink:
 
 class _NarrowTake:
     """One reduction's share of a narrowing pass: histograms merged over chunks and
-    the keys gathered, then the open ranks' states updated."""
+    the keys gathered, then the open ranks' states updated.
 
-    def __init__(self, sink: ReduceSink, open_: dict):
+    Which of the two an output needs is known before the pass: each open rank's
+    range holds exactly ``count`` keys (its bin's count in the last histogram), so
+    an output whose distinct open ranges hold at most :data:`GATHER_KEYS` keys in
+    all is read from its keys (every rank of it ends in this pass), and the others
+    are histogrammed (no gather could end them).  Outputs with no open rank are
+    left out of the pass."""
+
+    def __init__(self, sink: ReduceSink, open_: dict, host_gather: bool = False):
         self.sink, self.open = sink, open_
-        self.part = sink.narrow_part()
-        self.extra, self.where = sink.narrow_request(open_)
+        ranges: dict = {}
+        for (o, g, _), st in open_.items():
+            ranges.setdefault(o, {})[(g, int(st["lo"]), int(st["hi"]))] = int(st["count"])
+        gather = {o for o, rs in ranges.items() if sum(rs.values()) <= GATHER_KEYS}
+        self.part = sink.narrow_part(quant=set(ranges), gather=gather, host_gather=host_gather)
+        self.extra, self.where = sink.narrow_request(open_, self.part)
         self.acc = _Merged()
-        self.gathered = {o: [] for o in self.part.quant}
-        self.overflow: set = set()
+        self.gathered = {o: [] for o in self.part.gather}
 
     def take(self, outputs) -> None:
         outputs = dict(outputs)
-        cap = self.part.cap
-        for o in self.part.quant:
+        S = self.part.slots
+        for o in self.part.gather:
+            if self.part.host_gather:
+                cells, keys = (np.asarray(outputs.pop(f"{o}.{k}")) for k in ("gcell", "gkey"))
+                for d in range(keys.shape[0]):
+                    sel = np.flatnonzero(cells[d] < self.part.n_groups * S)
+                    if sel.size:
+                        c = cells[d][sel]
+                        self.gathered[o].append((keys[d][sel], c // S, c % S))
+                continue
             keys, grp, slot, cnt = (np.asarray(outputs.pop(f"{o}.{k}")) for k in ("gkeys", "ggrp", "gslot", "gn"))
             for d in range(keys.shape[0]):
-                c = int(cnt[d])
-                if c > cap:
-                    self.overflow.add(o)
-                elif c:
+                c = min(int(cnt[d]), self.part.cap)  # never above: the whole output holds at most cap
+                if c:
                     self.gathered[o].append((keys[d, :c], grp[d, :c], slot[d, :c]))
         self.acc.add(_combine_devices(outputs))
 
@@ -651,8 +698,12 @@ class _NarrowTake:
         part, acc, gathered = self.part, self.acc, self.gathered
         for (o, g, r), st in self.open.items():
             j = self.where[(o, g, r)]
-            if o not in self.overflow and sum(len(k) for k, _, _ in gathered[o]) <= part.cap:
-                keys = np.concatenate([k[(gr == g) & (sl == j)] for k, gr, sl in gathered[o]])
+            if o in part.gather:
+                keys = np.concatenate([k[(gr == g) & (sl == j)] for k, gr, sl in gathered[o]] or
+                                      [np.zeros(0, np.uint64)])
+                if keys.size != st["count"]:  # cannot happen: counts are exact
+                    raise RuntimeError(f"narrowing {o!r}: gathered {keys.size} keys of a range "
+                                       f"that holds {st['count']}")
                 keys.sort()
                 st["value"] = _value_of_key(int(keys[r - st["below"]]))
                 continue
@@ -666,16 +717,17 @@ def narrow_jointly(items: list, out_dir, factor) -> bool:
     (``[(sink, state)]``, sinks of one spec): each chunk is computed once for all
     of them.  Updates the states in place; False (and no pass) when no rank is open.
 
-    A reduction with no open rank still takes part (with empty slots) while another
-    is narrowing, so that the pass's compiled function is the same every round."""
+    A reduction with no open rank takes part with no output (its device part
+    computes nothing); see :class:`_NarrowTake` for what each output's part does."""
     from ..runner import get_runner
     from .combined import Combined
 
     opens = [{k: st for k, st in state.items() if st["value"] is None} for _, state in items]
     if not any(opens):
         return False
-    takes = [_NarrowTake(sink, open_) for (sink, _), open_ in zip(items, opens)]
     runner = get_runner(items[0][0].spec, factor)
+    host = _host_gather(runner)
+    takes = [_NarrowTake(sink, open_, host) for (sink, _), open_ in zip(items, opens)]
     if len(takes) == 1:
         part, extra = takes[0].part, runner.put(takes[0].extra)
     else:
@@ -696,6 +748,12 @@ def narrow_jointly(items: list, out_dir, factor) -> bool:
     for t in takes:
         t.update()
     return True
+
+
+def _host_gather(runner) -> bool:
+    """Whether narrowing passes pick the gathered keys out on the host: on CPU
+    devices, whose memory is the host's (see :class:`ReduceDevice`)."""
+    return runner.devices[0].platform == "cpu"
 
 
 def close_reductions(sinks, out_dir, complete: bool, factor=None) -> list[str]:
@@ -738,7 +796,8 @@ def _narrow(r: int, below: int, hc, hmin, hmax) -> dict:
     before = int(csum[j - 1]) if j > 0 else 0
     lo, hi = int(hmin[j]), int(hmax[j])
     value = _value_of_key(lo) if lo == hi else None
-    return {"lo": np.uint64(lo), "hi": np.uint64(hi), "below": below + before, "value": value}
+    return {"lo": np.uint64(lo), "hi": np.uint64(hi), "below": below + before, "value": value,
+            "count": int(hc[j])}
 
 
 def _file_hash(path) -> str | None:
