@@ -60,6 +60,10 @@ ASYM_SEP = 1e-3
 ASYM_SAME = 1e-6
 
 _INV_GOLDEN = 0.6180339887498949   # 1/golden ratio
+#: |β(V̄ − V̄_mid)/η| up to which grid_reply_scan factors the sigmoid of eq. 10 into
+#: exponentials of single grid points: exp stays finite and 1/(1 + e_y/e_x) loses no
+#: more than a few ulp (float64 exp overflows at 709, float32 at 88)
+_EXP_SAFE = {64: 300.0, 32: 40.0}
 _LOG2 = math.log(2.0)
 
 
@@ -365,10 +369,27 @@ def grid_reply_scan(grid: ScanGrid, q2: Period2):
     n = xs.shape[0]
     dx = xs[1] - xs[0]
     gv = grid.values
+    # σ1(x, y) = 1/(1 + exp(β(V̄_y − V̄_x)/η)) = 1/(1 + e_y/e_x) with e = exp(β(V̄ − V̄_mid)/η):
+    # two exponentials per grid point instead of one per pair of grid points.  Where
+    # some lane's β/η·(max V̄ − min V̄) would overflow e, the batch takes the sigmoid
+    # of each pair (eq. 10 as :func:`payoff` writes it) instead.
+    z = fit(q2, gv.V.ndim).beta / fit(q2, gv.V.ndim).eta
+    vmin, vmax = jnp.min(gv.V, axis=-1, keepdims=True), jnp.max(gv.V, axis=-1, keepdims=True)
+    w = z * (gv.V - 0.5 * (vmin + vmax))
+    e_y, inv_e_x = jnp.exp(w), jnp.exp(-w)
+    # (NaN rows, e.g. inadmissible ones, give NaN either way and do not block it)
+    factored = ~jnp.any(jnp.abs(w) > _EXP_SAFE[jnp.finfo(w.dtype).bits])
 
-    def column(_, j):
+    def by_exponentials(j, yv):
+        sigma = 1.0 / (1.0 + lax.dynamic_index_in_dim(e_y, j, -1, keepdims=True) * inv_e_x)
+        return sigma * gv.A + (1.0 - sigma) * yv.P
+
+    def by_sigmoid(j, yv):
+        return payoff(gv, yv, q2)
+
+    def column(pair_payoffs, j):
         yv = jax.tree_util.tree_map(lambda v: lax.dynamic_index_in_dim(v, j, -1, keepdims=True), gv)
-        phi = payoff(gv, yv, q2)                                        # (..., SCAN_POINTS)
+        phi = pair_payoffs(j, yv)                                       # (..., SCAN_POINTS)
         i = jnp.argmax(phi, axis=-1)
         ic = jnp.clip(i, 1, n - 2)
         fm, f0, fp = (jnp.take_along_axis(phi, (ic + o)[..., None], axis=-1)[..., 0] for o in (-1, 0, 1))
@@ -377,9 +398,12 @@ def grid_reply_scan(grid: ScanGrid, q2: Period2):
         x = xs[ic] + jnp.clip(t, -1.0, 1.0) * dx
         xi = xs[i]
         x = jnp.clip(x, jnp.maximum(xi - dx, 0.0), jnp.minimum(xi + dx, 1.0))
-        return None, x
+        return x
 
-    _, r = lax.scan(column, None, jnp.arange(n))
+    def replies(pair_payoffs):
+        return lax.scan(lambda c, j: (c, column(pair_payoffs, j)), None, jnp.arange(n))[1]
+
+    r = lax.cond(factored, lambda: replies(by_exponentials), lambda: replies(by_sigmoid))
     return jnp.moveaxis(r, 0, -1)
 
 
