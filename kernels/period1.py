@@ -281,8 +281,11 @@ def period1(p):
     return {k: jnp.reshape(v, shape) for k, v in out.items()}
 
 
-#: lanes per block of the game solve (:func:`_solve_games`)
-GAME_BLOCK = 1024
+#: lanes per block of the game solve (:func:`_solve_games`): small, so the second
+#: terminal-order solve of the few flagged lanes (~2% of random admissible rows)
+#: costs one short block, not a wide one, and a block's working set stays in cache
+#: (4,096 random admissible vectors, float64: 128 is 1.4x faster than 1,024)
+GAME_BLOCK = 128
 
 
 def _game(q1: Period1, q2: Period2, lanes):
