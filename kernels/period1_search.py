@@ -124,8 +124,10 @@ def interior_solve(f, lo, hi, theta, mask) -> Root:
     ``mask`` holds (the terminal game's interior roots; see :func:`continuation`).
 
     The lanes are flattened, the masked ones gathered into blocks
-    (:func:`kernels.lane_blocks.map_compacted`) and solved there, so each keeps the
-    per-lane arithmetic of the full-width solve; the other lanes get what the
+    (:func:`kernels.lane_blocks.map_compacted`) and solved there: each lane runs
+    the iterations of the full-width solve, with the same status, and its root
+    agrees to rounding (the gathered program may round F2 differently in the last
+    bit; tests/test_period1_fast_parts.py); the other lanes get what the
     full-width solve gives a masked lane (NaN, status SKIPPED).  Differentiable
     through the solver's implicit JVP (forward mode)."""
     leaves = jax.tree_util.tree_leaves((lo, hi, mask, theta))

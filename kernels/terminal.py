@@ -131,8 +131,8 @@ def _select(s2, q, corner0, corner1, interior, lo, hi, f0, f1, interior_solve=No
 
     ``interior_solve(f, lo, hi, theta, mask) -> Root`` replaces the bracketed
     solve (:func:`kernels.roots.solve` by default): the ``period1`` kernel passes
-    one that iterates only the lanes where ``mask`` holds, which returns the same
-    per-lane values.
+    one that iterates only the lanes where ``mask`` holds (same statuses, roots
+    to rounding).
     """
     # Solve for u = 1 + h ∈ [1, 2]: the solver's tolerance is relative to |x|, which
     # for a root near h = 0 would demand ~1e-300 absolute accuracy and run every lane
