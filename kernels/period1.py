@@ -67,7 +67,7 @@ from . import status as st
 from .params import broadcast_outputs, make_params, params_for
 from .lane_blocks import map_compacted, trace_once
 from .period1_search import (ASYM_SEP, BLOCK, MAX_CROSSINGS, SCAN_POINTS, JUMP_RTOL, RTOL, Period1, ScanGrid,
-                             asymmetric_search, best_response, continuation_slope, search_grids,
+                             asymmetric_search, best_response, continuation_slope, grid_values,
                              payoff, refine_crossings, tolerance)
 from .primitives import dg_dh, g, g0
 from .profiles import profile_scale
@@ -290,9 +290,9 @@ GAME_BLOCK = 128
 
 def _game(q1: Period1, q2: Period2, lanes):
     """One solve of the game on a block of lanes (terminal order in ``q2.zero_first``)."""
-    grid, vgrid = search_grids(q1, q2)
+    grid = grid_values(q1, q2)
     sym = symmetric_equilibria(q1, q2, grid)
-    asym = asymmetric_search(q1, q2, grid, sym.pop("corner_replies"), lanes, vgrid)
+    asym = asymmetric_search(q1, q2, grid, sym.pop("corner_replies"), lanes)
     return dict(sym, F1_at_0=grid.F1[..., 0], F1_at_1=grid.F1[..., -1], **asym)
 
 

@@ -232,22 +232,6 @@ def grid_values(q1: Period1, q2: Period2) -> ScanGrid:
     return ScanGrid(xs, e.F1, e.values)
 
 
-def search_grids(q1: Period1, q2: Period2):
-    """(:func:`grid_values`, :func:`verification_grid`) from one evaluation of F1 on
-    the SCAN_POINTS + VG grid points together: one continuation (one compacted
-    terminal solve) is compiled for both grids instead of two; the verification
-    values are the primal part of that evaluation, the same arithmetic as
-    :func:`values_at`."""
-    dt = q1.s1.dtype
-    xs = jnp.linspace(0.0, 1.0, SCAN_POINTS, dtype=dt)
-    vxs = jnp.linspace(0.0, 1.0, VG, dtype=dt)
-    h = jnp.broadcast_to(jnp.concatenate([xs, vxs]), q1.s1.shape + (SCAN_POINTS + VG,))
-    e = engagement_gain1(h, q1, q2)
-    head = jax.tree_util.tree_map(lambda v: v[..., :SCAN_POINTS], e.values)
-    tail = jax.tree_util.tree_map(lambda v: v[..., SCAN_POINTS:], e.values)
-    return ScanGrid(xs, e.F1[..., :SCAN_POINTS], head), ScanGrid(vxs, None, tail)
-
-
 def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
     """Interior symmetric candidates: the first :data:`MAX_CROSSINGS` sign changes of F1 on the
     grid, each refined by Chandrupatla on its cell.  Returns (Root (n, MAX_CROSSINGS),
@@ -499,8 +483,7 @@ def verification_grid(q1: Period1, q2: Period2) -> ScanGrid:
     return ScanGrid(xs, None, v)
 
 
-def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, lanes=True,
-                      vgrid: ScanGrid | None = None):
+def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, lanes=True):
     """Asymmetric pure equilibria (x, y), x ≠ y, with x a best response to y and y
     to x (docs/model.md §6, after eq. 11).
 
@@ -552,8 +535,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, 
     x = jnp.concatenate([x_int, corner_replies], axis=-1)
     active = jnp.concatenate([has_int, jnp.broadcast_to(lanes[..., None], shape + (2,))], axis=-1)
     k = y.shape[-1]
-    if vgrid is None:
-        vgrid = verification_grid(q1, q2)
+    vgrid = verification_grid(q1, q2)
 
     def deviation(valid, lane, item):
         q1i, q2i, gv = lane
@@ -600,5 +582,5 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, 
 
 __all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "BLOCK", "GOLDEN", "NA_INT", "N_SECANT", "VG", "VGOLDEN", "RTOL", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
            "ScanGrid", "Gain", "Root", "tolerance", "continuation", "values_at", "engagement_gain1",
-           "payoff", "grid_values", "search_grids", "refine_crossings", "best_response",
+           "payoff", "grid_values", "refine_crossings", "best_response",
            "asymmetric_search", "grid_reply_scan", "interior_two_cycles", "verification_grid"]
