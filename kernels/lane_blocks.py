@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-__all__ = ["map_compacted", "fill_like"]
+__all__ = ["map_compacted", "fill_like", "trace_once"]
 
 
 def fill_like(shape_dtype):
@@ -42,6 +42,24 @@ def _take(tree, idx, lead):
         flat = jnp.reshape(v, (-1,) + jnp.shape(v)[lead:])
         return flat[idx]
     return jax.tree_util.tree_map(one, tree)
+
+
+def trace_once(fn, *example):
+    """(replay, out_shapes): ``fn`` traced once at ``example``; ``replay(*args)``
+    re-emits the traced operations (identical program) without calling ``fn`` again.
+
+    A loop whose carry must be allocated from fn's output shapes would otherwise
+    trace fn twice (``jax.eval_shape`` and the loop body), and loops nested inside
+    fn double again at every level: tracing time, not run time, but paid at every
+    compile."""
+    closed, shapes = jax.make_jaxpr(fn, return_shape=True)(*example)
+    tree = jax.tree_util.tree_structure(shapes)
+
+    def replay(*args):
+        flat = jax.tree_util.tree_leaves(args)
+        return jax.tree_util.tree_unflatten(tree, jax.core.eval_jaxpr(closed.jaxpr, closed.consts, *flat))
+
+    return replay, shapes
 
 
 def map_compacted(fn, need, lane_args, item_args, block: int):
@@ -75,14 +93,15 @@ def map_compacted(fn, need, lane_args, item_args, block: int):
         safe = jnp.minimum(ids, m - 1)
         return fn(valid, _take(lane_args, safe // slots, 1), _take(item_args, safe, need.ndim))
 
-    out_shapes = jax.eval_shape(call, idx[:block])
+    # traced once (nested map_compacted calls would otherwise be traced 2^depth times)
+    replay, out_shapes = trace_once(call, idx[:block])
     out0 = jax.tree_util.tree_map(
         lambda s: fill_like(jax.ShapeDtypeStruct((m,) + s.shape[1:], s.dtype)), out_shapes)
 
     def body(c):
         j, out = c
         ids = lax.dynamic_slice_in_dim(idx, j * block, block)
-        res = call(ids)
+        res = replay(ids)
         out = jax.tree_util.tree_map(lambda o, r: o.at[ids].set(r, mode="drop"), out, res)
         return j + 1, out
 

@@ -49,12 +49,21 @@ JUMP_RTOL = {64: 1e-10, 32: 1e-5}
 #: F1's sign changes, best replies to interior candidates, the 2-cycle refinement and
 #: the verification): the width those nested searches are compiled at
 BLOCK = 128
+#: (smallest, largest) block of the compacted interior terminal solves
+#: (:func:`interior_solve`): 1/32 of the lanes within these bounds, so the ~1% of the
+#: F1 scan's 1,024 × 129 skills whose h2* is interior fit in one block, and a block
+#: of best-reply items (128 lanes × a few slots) iterates a few lanes, not all
+TERMINAL_BLOCK = (16, 1024)
 #: minimum |x − y| for a pair to count as asymmetric
 ASYM_SEP = 1e-3
 #: two verified pairs closer than this (both coordinates) are one
 ASYM_SAME = 1e-6
 
 _INV_GOLDEN = 0.6180339887498949   # 1/golden ratio
+#: |β(V̄ − V̄_mid)/η| up to which grid_reply_scan factors the sigmoid of eq. 10 into
+#: exponentials of single grid points: exp stays finite and 1/(1 + e_y/e_x) loses no
+#: more than a few ulp (float64 exp overflows at 709, float32 at 88)
+_EXP_SAFE = {64: 300.0, 32: 40.0}
 _LOG2 = math.log(2.0)
 
 
@@ -110,10 +119,49 @@ def fit(q, ndim):
     return jax.tree_util.tree_map(lambda v: jnp.reshape(v, v.shape + (1,) * (ndim - v.ndim)), q)
 
 
+def interior_solve(f, lo, hi, theta, mask) -> Root:
+    """:func:`kernels.roots.solve` of f on [lo, hi] iterated only on the lanes where
+    ``mask`` holds (the terminal game's interior roots; see :func:`continuation`).
+
+    The lanes are flattened, the masked ones gathered into blocks
+    (:func:`kernels.lane_blocks.map_compacted`) and solved there: each lane runs
+    the iterations of the full-width solve, with the same status, and its root
+    agrees to rounding (the gathered program may round F2 differently in the last
+    bit; tests/test_period1_fast_parts.py); the other lanes get what the
+    full-width solve gives a masked lane (NaN, status SKIPPED).  Differentiable
+    through the solver's implicit JVP (forward mode)."""
+    leaves = jax.tree_util.tree_leaves((lo, hi, mask, theta))
+    shape = jnp.broadcast_shapes(*[jnp.shape(v) for v in leaves])
+    m = math.prod(shape)
+
+    def flat(v):
+        return jnp.reshape(jnp.broadcast_to(v, shape), (m,))
+
+    # 0-d leaves (values fixed over the batch, e.g. the snap band) stay 0-d
+    th = jax.tree_util.tree_map(lambda v: v if jnp.ndim(v) == 0 else flat(v), theta)
+    need = flat(mask)
+    block = min(m, max(TERMINAL_BLOCK[0], min(TERMINAL_BLOCK[1], m // 32)))
+
+    def one(valid, lane, _):
+        lo_i, hi_i, th_i = lane
+        r = solve(f, lo_i, hi_i, th_i, mask=valid)
+        return r.x, r.status
+
+    x, status = map_compacted(one, need, (flat(lo), flat(hi), th), (), block)
+    status = jnp.where(need, status, stc.SKIPPED).astype(jnp.int8)
+    return Root(jnp.reshape(x, shape), jnp.reshape(status, shape))
+
+
 def continuation(s2, q2: Period2):
     """Π2*(s2) = ½M(s2,h2*(s2);A2) (eq. 9) and V̄2(s2) = W(s2) + βB(g(s2,h2*;A2)) + η log 2,
-    with h2*(s2) and its status."""
-    r = h2_prop3(s2, q2)
+    with h2*(s2) and its status.
+
+    h2* is Prop. 3's rule (:func:`kernels.terminal.h2_prop3`) with the interior root
+    solved only where neither corner holds (:func:`interior_solve`): on the period-1
+    grids h2* is a corner at most skills (over 99% of the F1 scan's points on random
+    admissible vectors), and a full-width solve would iterate every lane until the
+    slowest interior root converged."""
+    r = h2_prop3(s2, q2, interior_solve)
     h = r.x
     pi2 = 0.5 * M(s2, h, q2.alpha2, q2.pi2, q2.delta, q2.lam_R, q2.b)
     v2 = (W(s2, q2.b) + q2.beta * B(g(s2, h, q2.alpha2, q2.pi2, q2.gamma, q2.L2), q2.b)
@@ -323,10 +371,27 @@ def grid_reply_scan(grid: ScanGrid, q2: Period2):
     n = xs.shape[0]
     dx = xs[1] - xs[0]
     gv = grid.values
+    # σ1(x, y) = 1/(1 + exp(β(V̄_y − V̄_x)/η)) = 1/(1 + e_y/e_x) with e = exp(β(V̄ − V̄_mid)/η):
+    # two exponentials per grid point instead of one per pair of grid points.  Where
+    # some lane's β/η·(max V̄ − min V̄) would overflow e, the batch takes the sigmoid
+    # of each pair (eq. 10 as :func:`payoff` writes it) instead.
+    z = fit(q2, gv.V.ndim).beta / fit(q2, gv.V.ndim).eta
+    vmin, vmax = jnp.min(gv.V, axis=-1, keepdims=True), jnp.max(gv.V, axis=-1, keepdims=True)
+    w = z * (gv.V - 0.5 * (vmin + vmax))
+    e_y, inv_e_x = jnp.exp(w), jnp.exp(-w)
+    # (NaN rows, e.g. inadmissible ones, give NaN either way and do not block it)
+    factored = ~jnp.any(jnp.abs(w) > _EXP_SAFE[jnp.finfo(w.dtype).bits])
 
-    def column(_, j):
+    def by_exponentials(j, yv):
+        sigma = 1.0 / (1.0 + lax.dynamic_index_in_dim(e_y, j, -1, keepdims=True) * inv_e_x)
+        return sigma * gv.A + (1.0 - sigma) * yv.P
+
+    def by_sigmoid(j, yv):
+        return payoff(gv, yv, q2)
+
+    def column(pair_payoffs, j):
         yv = jax.tree_util.tree_map(lambda v: lax.dynamic_index_in_dim(v, j, -1, keepdims=True), gv)
-        phi = payoff(gv, yv, q2)                                        # (..., SCAN_POINTS)
+        phi = pair_payoffs(j, yv)                                       # (..., SCAN_POINTS)
         i = jnp.argmax(phi, axis=-1)
         ic = jnp.clip(i, 1, n - 2)
         fm, f0, fp = (jnp.take_along_axis(phi, (ic + o)[..., None], axis=-1)[..., 0] for o in (-1, 0, 1))
@@ -335,9 +400,12 @@ def grid_reply_scan(grid: ScanGrid, q2: Period2):
         x = xs[ic] + jnp.clip(t, -1.0, 1.0) * dx
         xi = xs[i]
         x = jnp.clip(x, jnp.maximum(xi - dx, 0.0), jnp.minimum(xi + dx, 1.0))
-        return None, x
+        return x
 
-    _, r = lax.scan(column, None, jnp.arange(n))
+    def replies(pair_payoffs):
+        return lax.scan(lambda c, j: (c, column(pair_payoffs, j)), None, jnp.arange(n))[1]
+
+    r = lax.cond(factored, lambda: replies(by_exponentials), lambda: replies(by_sigmoid))
     return jnp.moveaxis(r, 0, -1)
 
 

@@ -116,7 +116,7 @@ def corner_cases(f0, f1, below, zero_first):
     return c0 & (zf | ~c1), c1 & ~(zf & c0), both
 
 
-def _select(s2, q, corner0, corner1, interior, lo, hi, f0, f1) -> Root:
+def _select(s2, q, corner0, corner1, interior, lo, hi, f0, f1, interior_solve=None) -> Root:
     """h2* from the corner conditions, the interior root on [lo, hi], and the
     above-benchmark rule (s2 > α2: engagement raises output and cannot change
     skill, so h2* = 1).  The root carries the solver's implicit derivative;
@@ -128,11 +128,19 @@ def _select(s2, q, corner0, corner1, interior, lo, hi, f0, f1) -> Root:
     corner tests called interior.  Such a lane takes the matching corner (the end
     where |F2 − λRδ| is smaller, i.e. the one that is a candidate by the solver's
     arithmetic) instead of NaN.
+
+    ``interior_solve(f, lo, hi, theta, mask) -> Root`` replaces the bracketed
+    solve (:func:`kernels.roots.solve` by default): the ``period1`` kernel passes
+    one that iterates only the lanes where ``mask`` holds (same statuses, roots
+    to rounding).
     """
     # Solve for u = 1 + h ∈ [1, 2]: the solver's tolerance is relative to |x|, which
     # for a root near h = 0 would demand ~1e-300 absolute accuracy and run every lane
     # of the batch to the iteration cap; on [1, 2] it is ≈ 4 ulp absolute in h.
-    r = solve(_foc_shifted, lo + 1.0, hi + 1.0, (s2, q), mask=interior)
+    if interior_solve is None:
+        r = solve(_foc_shifted, lo + 1.0, hi + 1.0, (s2, q), mask=interior)
+    else:
+        r = interior_solve(_foc_shifted, lo + 1.0, hi + 1.0, (s2, q), interior)
     nosign = interior & (r.status == st.NO_SIGN_CHANGE)
     near0 = jnp.abs(f0) <= jnp.abs(f1)
     corner0 = corner0 | (nosign & near0)
@@ -163,7 +171,7 @@ def snap(f, q: Period2):
     return jnp.where(jnp.abs(f) <= rtol * q.lam_R * q.delta, 0.0, f)
 
 
-def h2_prop3(s2, q: Period2) -> Root:
+def h2_prop3(s2, q: Period2, interior_solve=None) -> Root:
     """Terminal engagement h2*(s2) by the rule of Prop. 3 in the selection order of
     docs/model.md §5 (h = 1 if F2(1) ≥ λRδ, else 0 if F2(0) ≤ λRδ, else the root of
     F2(h;s2) = λRδ on (0,1); ``q.zero_first`` swaps the two corner tests).
@@ -172,7 +180,7 @@ def h2_prop3(s2, q: Period2) -> Root:
     candidates (the ``terminal`` kernel counts them).  For s2 ≥ α2 it returns 1.
     A rounding disagreement between the corner tests and the solver gives the
     matching corner, never NaN (see :func:`_select`).  Differentiable in s2 and in q
-    through the root (custom JVP).
+    through the root (custom JVP).  ``interior_solve``: see :func:`_select`.
     """
     f0 = snap(_foc(jnp.zeros_like(s2), (s2, q)), q)
     f1 = snap(_foc(jnp.ones_like(s2), (s2, q)), q)
@@ -180,7 +188,7 @@ def h2_prop3(s2, q: Period2) -> Root:
     corner0, corner1, _ = corner_cases(f0, f1, below, q.zero_first)
     interior = below & ~corner0 & ~corner1
     return _select(s2, q, corner0, corner1, interior, jnp.zeros_like(s2), jnp.ones_like(s2),
-                   f0, f1)
+                   f0, f1, interior_solve)
 
 
 def both_corners(s2, q: Period2):

@@ -1,0 +1,123 @@
+"""The two shortcuts of the fast ``period1`` kernel, each against the computation it
+replaces (docs/model.md §5 for h2*, eq. 10 for Φ1):
+
+* :func:`kernels.period1_search.interior_solve`, the terminal game's interior root
+  solved only on the lanes where neither corner of Prop. 3 holds, against the
+  full-width solve of :func:`kernels.terminal.h2_prop3`: identical statuses and
+  corners, roots and derivatives in s2 to rounding;
+* :func:`kernels.period1_search.grid_reply_scan`, whose sigmoid of eq. 10 is
+  factored into one exponential per grid point, against a numpy loop over the pairs
+  written from the docstring (argmax, parabola through the three best points, clip),
+  on both of its paths (factored, and the pairwise sigmoid a batch falls back to
+  when β/η·ΔV̄ would overflow the exponentials).
+"""
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from kernels import status as stc
+from kernels.params import make_params
+from kernels.period1 import P1_PARAMS, _broadcast_all, period1_setup
+from kernels.period1_search import (_EXP_SAFE, SCAN_POINTS, ScanGrid, Values, grid_reply_scan,
+                                    interior_solve)
+from kernels.terminal import h2_prop3
+
+from . import reference_equilibria as ref
+from .test_period1 import KEYS, PROFILE_BASE, admissible_np
+
+
+def _q2(n=8, seed=5):
+    """Period-2 parameters of n random admissible vectors (the paper's ranges)."""
+    v = ref.sample_vectors(np.random.default_rng(seed), 40 * n)
+    keep = np.flatnonzero(admissible_np(v))[:n]
+    assert keep.size == n
+    p = {k: jnp.asarray(v[k][keep]) for k in KEYS}
+    p.update({k: jnp.full(n, x) for k, x in PROFILE_BASE.items()})
+    p = _broadcast_all(make_params(p, P1_PARAMS))
+    return period1_setup(p, P1_PARAMS).q2._replace(zero_first=p["terminal_order"])
+
+
+def test_interior_solve_matches_full_width_solve():
+    """h2*(s2) and dh2*/ds2 on 8 lanes × 257 skills in [0, α2): the compacted solve
+    gives the full-width solve's statuses and corners exactly, its roots and
+    derivatives to rounding."""
+    q2 = _q2()
+    q = jax.tree_util.tree_map(lambda v: v[:, None], q2)
+    # s2 < α2: at s2 = α2 itself h2* is NaN in both (every h is an equilibrium) and
+    # its derivative is not defined; period 1 never reaches it (g(s1,h;A1) < α1 ≤ α2)
+    s2 = q2.alpha2[:, None] * jnp.linspace(0.0, 0.999, 257)[None, :]
+
+    def both(s):
+        out = []
+        for solver in (None, interior_solve):
+            r, dr = jax.jvp(lambda x: h2_prop3(x, q, solver), (s,), (jnp.ones_like(s),))
+            out.append((r.x, dr.x, r.status))
+        return out
+
+    (x_full, d_full, st_full), (x_fast, d_fast, st_fast) = jax.tree_util.tree_map(
+        np.asarray, jax.jit(both)(s2))
+    interior = st_full == stc.CONVERGED
+    # both kinds of lanes occur, so both paths of the compacted solve are exercised
+    assert 0 < interior.sum() < interior.size
+    assert np.isin(st_full, [stc.AT_LOWER, stc.AT_UPPER]).any()
+    np.testing.assert_array_equal(st_fast, st_full)
+    # the same iterations per lane; the gathered program may round F2 differently in
+    # the last bit, which moves a root by a few ulp (the solver's tolerance is 4 ulp)
+    np.testing.assert_allclose(x_fast, x_full, rtol=0.0, atol=1e-14)
+    np.testing.assert_allclose(d_fast, d_full, rtol=1e-10, atol=1e-14)
+    corner = st_full != stc.CONVERGED
+    np.testing.assert_array_equal(x_fast[corner], x_full[corner])
+    assert np.isfinite(d_full[interior]).all() and (d_full[interior] != 0.0).any()
+
+
+def _numpy_reply_scan(xs, A, P, V, beta, eta):
+    """Best replies to every grid point by the pairwise formula of eq. 10 (numpy)."""
+    n = xs.size
+    dx = xs[1] - xs[0]
+    r = np.empty_like(A)
+    for lane in range(A.shape[0]):
+        for j in range(n):
+            # the logistic function as ½(1 + tanh(z/2)): no overflow at large |z|
+            sigma = 0.5 * (1.0 + np.tanh(0.5 * beta[lane] * (V[lane] - V[lane, j]) / eta[lane]))
+            phi = sigma * A[lane] + (1.0 - sigma) * P[lane, j]
+            i = int(np.argmax(phi))
+            ic = min(max(i, 1), n - 2)
+            fm, f0, fp = phi[ic - 1], phi[ic], phi[ic + 1]
+            den = fm - 2.0 * f0 + fp
+            t = 0.5 * (fm - fp) / den if den < 0.0 else 0.0
+            x = xs[ic] + min(max(t, -1.0), 1.0) * dx
+            r[lane, j] = min(max(x, max(xs[i] - dx, 0.0)), min(xs[i] + dx, 1.0))
+    return r
+
+
+def test_reply_scan_factored_matches_pairwise_sigmoid():
+    """Smooth random A, P, V̄ on the 129-point grid (6 lanes): the factored scan and,
+    after one lane's η is made so small that β/η·ΔV̄ exceeds the overflow guard, the
+    pairwise fallback both agree with the numpy loop (to rounding: no argmax tie)."""
+    rng = np.random.default_rng(11)
+    m = 6
+    xs = np.linspace(0.0, 1.0, SCAN_POINTS)
+    c = rng.uniform(0.2, 1.0, (m, 5))
+    A = c[:, :1] + c[:, 1:2] * xs - c[:, 2:3] * xs ** 2
+    P = 0.5 * c[:, :1] + 0.3 * c[:, 3:4] * xs
+    V = c[:, 4:5] * (0.5 + xs - 0.4 * xs ** 2)
+    beta = rng.uniform(0.8, 1.0, m)
+    q2 = _q2(m)
+    scan = jax.jit(lambda g, q: grid_reply_scan(g, q))
+    for eta in (rng.uniform(0.2, 5.0, m), np.r_[1e-4, rng.uniform(0.2, 5.0, m - 1)]):
+        w = beta[:, None] / eta[:, None] * (V - 0.5 * (V.max(1) + V.min(1))[:, None])
+        factored = np.abs(w).max() <= _EXP_SAFE[64]
+        q = q2._replace(beta=jnp.asarray(beta), eta=jnp.asarray(eta))
+        z = jnp.zeros_like(jnp.asarray(A))
+        grid = ScanGrid(jnp.asarray(xs), None,
+                        Values(jnp.asarray(A), jnp.asarray(P), jnp.asarray(V), z,
+                               jnp.zeros(A.shape, jnp.int8)))
+        got = np.asarray(scan(grid, q))
+        want = _numpy_reply_scan(xs, A, P, V, beta, eta)
+        np.testing.assert_allclose(got, want, rtol=0.0, atol=1e-9)
+        # the replies are not trivial: some lie strictly inside [0, 1]
+        assert ((want > 0.0) & (want < 1.0)).any()
+        if eta[0] == 1e-4:
+            assert not factored          # the fallback path ran
+        else:
+            assert factored
