@@ -14,7 +14,7 @@ from .errors import RunError
 from .spec import Spec
 
 __all__ = ["FactorPlan", "factor_plan", "output_schema", "columns_doc", "parse_shard", "shard_chunks",
-           "vectors_in", "factor_setting", "lanes_per_device", "stage_sizes", "FACTOR_MAX_SUB", "FACTOR_BATCH", "FACTOR_ENV"]
+           "vectors_in", "factor_setting", "lanes_per_device", "stage_sizes", "pow2_ceil", "FACTOR_MAX_SUB", "FACTOR_BATCH", "FACTOR_ENV"]
 
 
 def output_schema(spec: Spec):
@@ -118,7 +118,8 @@ def factor_plan(spec: Spec, factor: bool | None = None) -> FactorPlan | None:
     return FactorPlan(tuple(spec.axes[j].name for j in positions), tuple(positions), n_sub)
 
 
-def _pow2_ceil(n: int) -> int:
+def pow2_ceil(n: int) -> int:
+    """The least power of two >= n (1 for n <= 1)."""
     return 1 << max(0, int(n) - 1).bit_length()
 
 
@@ -134,7 +135,7 @@ def stage_sizes(n_sub: int, ndev: int) -> tuple[int, int]:
     outputs needs one cross-device gather per call and output, which cost as
     much as the stage itself on a 41k-point sub-grid.
     """
-    quantum = max(256, _pow2_ceil(n_sub) // 16)
+    quantum = max(256, pow2_ceil(n_sub) // 16)
     table = -(-max(1, n_sub) // quantum) * quantum
     batch = min(table, FACTOR_BATCH)
     return -(-batch // ndev), table

@@ -14,7 +14,7 @@ import numpy as np
 from .allocator import retain_freed_memory
 from .compiled import chunk_function, enable_x64, stage_outputs
 from .grid import FLOAT_DIGITS_LIMIT, Grid, sub_strides
-from .plan import factor_plan, factor_setting, lanes_per_device
+from .plan import factor_plan, factor_setting, lanes_per_device, pow2_ceil
 from .spec import Spec
 
 __all__ = ["Pending", "ChunkRunner", "get_runner"]
@@ -154,7 +154,7 @@ def _pad_rows(tab: np.ndarray) -> np.ndarray:
     notebook's sweeps of an expensive kernel over different grids compile it once.
     The padding rows are never read: every digit is below its axis's length."""
     n = tab.shape[0]
-    rows = max(AXIS_ROWS_MIN, 1 << max(0, n - 1).bit_length())
+    rows = max(AXIS_ROWS_MIN, pow2_ceil(n))
     if rows == n:
         return tab
     return np.concatenate([tab, np.repeat(tab[-1:], rows - n, axis=0)])
