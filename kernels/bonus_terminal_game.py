@@ -39,6 +39,7 @@ from jax import lax
 
 from . import domains as dom
 from . import status as st
+from .lane_blocks import trace_once
 from .primitives import B, B_prime, M, S, W, W_prime, dM_dh, dM_ds, g
 from .roots import Root, solve
 from .terminal import H_GRID, Period2, snap
@@ -213,7 +214,8 @@ def compact_rows(fn, mask, fraction):
     nb = -(-n // cap)
     idx = jnp.nonzero(mask, size=nb * cap, fill_value=n)[0]
     count = jnp.sum(mask, dtype=jnp.int32)
-    shapes = jax.eval_shape(fn, idx[:cap])
+    # traced once and replayed in the loop (jax.eval_shape would trace fn a second time)
+    replay, shapes = trace_once(fn, idx[:cap])
     init = jax.tree_util.tree_map(lambda o: jnp.zeros((n,) + o.shape[1:], o.dtype), shapes)
 
     def cond(c):
@@ -222,7 +224,7 @@ def compact_rows(fn, mask, fraction):
     def body(c):
         k, acc = c
         blk = lax.dynamic_slice(idx, (k * cap,), (cap,))
-        out = fn(jnp.minimum(blk, n - 1))
+        out = replay(jnp.minimum(blk, n - 1))
         return k + 1, jax.tree_util.tree_map(lambda a, o: a.at[blk].set(o, mode="drop"), acc, out)
 
     return lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), init))[1]
