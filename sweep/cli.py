@@ -21,6 +21,8 @@ kernels are looked up; the kernels each lists in ``KERNELS`` can be swept (see
 :mod:`sweep.kernel_modules`).  ``SWEEP_COMPILE_CACHE`` — where compiled programs are
 kept between commands (default ``~/.cache/sweep/jax``; ``0`` disables it; an explicit
 ``JAX_COMPILATION_CACHE_DIR`` wins), see :mod:`sweep.compile_cache`.
+``SWEEP_HUGEPAGES=0`` — do not re-execute with transparent huge pages for ``malloc``
+(on by default where glibc and the kernel support it), see :mod:`sweep.hugepages`.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import os
 import sys
 
 from .compile_cache import configure_compile_cache
+from .hugepages import reexec_with_hugepages
 from .devices import expose_cpu_devices
 from .errors import EXIT_RUNTIME, EXIT_USAGE, SweepError
 from .jsonout import print_json as _print_json
@@ -360,5 +363,13 @@ def main(argv=None) -> int:
         return EXIT_RUNTIME
 
 
+def entry() -> int:
+    """The ``sweep`` command (console script and ``python -m sweep``): :func:`main`,
+    in a process re-executed once with huge pages for ``malloc`` where that helps
+    (:mod:`sweep.hugepages`).  Tests call :func:`main` and never re-execute."""
+    reexec_with_hugepages(sys.argv[1:])
+    return main()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

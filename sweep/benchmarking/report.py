@@ -41,7 +41,8 @@ def markdown(doc: dict) -> str:
     w(f"    {doc.get('command', 'sweep bench')}\n")
     w("Environment: " + f"{env['cpu_model']} ({env['cores']} cores usable, {_f(env.get('cpu_mhz'), '{:.0f}')} MHz "
       f"nominal, {env['simd_bits']}-bit SIMD{', FMA' if env.get('fma') else ''}); device {env['device']}; "
-      f"jax {env['jax']}, jaxlib {env['jaxlib']}, numpy {env['numpy']}, scipy {env['scipy']}. "
+      f"jax {env['jax']}, jaxlib {env['jaxlib']}, numpy {env['numpy']}, scipy {env['scipy']}; "
+      f"GLIBC_TUNABLES {env.get('glibc_tunables') or '(unset)'}. "
       f"Load average at start {_f(env['loadavg'][0], '{:.2f}')}, at end "
       f"{_f((env.get('loadavg_end') or [None])[0], '{:.2f}')} (other processes share this machine; "
       "each figure records the load average when it was taken in the JSON).\n")
