@@ -87,7 +87,7 @@ def reexec_with_hugepages(argv) -> None:
     on ``sys.path``), so a source checkout and an installed copy each run
     themselves."""
     tunables = hugepage_tunables()
-    if tunables is None:
+    if tunables is None or not sys.executable:   # (an embedded interpreter has none)
         return
     root = str(Path(__file__).resolve().parent.parent)
     code = (f"import sys; sys.path[0] = {root!r}; "
