@@ -299,7 +299,12 @@ def sweep_cmd(*args) -> list[str]:
 def kill_mid_run(spec_path, out, n_written, *, wait=60.0, jitter=0.5) -> None:
     """Start ``sweep run spec_path --out out`` in a subprocess, wait until
     ``n_written()`` (the files the run has finished, e.g. parts) reaches 3, then
-    SIGKILL it at a random moment shortly after; fails if the run ends first."""
+    SIGKILL it at a random moment shortly after; fails if the run ends first.
+
+    "Shortly" is at most ``jitter`` seconds and at most about 8 chunks' time (the
+    time from the first file to the third, halved): a fixed half second was longer
+    than the whole rest of a 40-chunk run once chunks took under 10 ms, and the kill
+    then came after the last chunk."""
     import random
     import signal
     import subprocess
@@ -309,11 +314,17 @@ def kill_mid_run(spec_path, out, n_written, *, wait=60.0, jitter=0.5) -> None:
                             stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + wait
-        while n_written() < 3:
+        first = None
+        while (k := n_written()) < 3:
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, f"fewer than 3 files written after {wait:g} s"
-            time.sleep(0.02)
-        time.sleep(random.Random().uniform(0.0, jitter))  # a random moment mid-run
+            if k >= 1 and first is None:
+                first = time.monotonic()
+            time.sleep(0.005)
+        # (all three seen in one poll: they took less than a polling interval)
+        per_file = (time.monotonic() - first) / 2 if first is not None else 0.005
+        # a random moment mid-run, a few chunks on
+        time.sleep(random.Random().uniform(0.0, min(jitter, 8 * per_file)))
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(timeout=30) == -signal.SIGKILL, "the run finished before it was killed"
     finally:
