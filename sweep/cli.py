@@ -22,7 +22,7 @@ kernels are looked up; the kernels each lists in ``KERNELS`` can be swept (see
 kept between commands (default ``~/.cache/sweep/jax``; ``0`` disables it; an explicit
 ``JAX_COMPILATION_CACHE_DIR`` wins), see :mod:`sweep.compile_cache`.
 ``SWEEP_HUGEPAGES=0`` — do not re-execute with transparent huge pages for ``malloc``
-(on by default where glibc and the kernel support it), see :mod:`sweep.hugepages`.
+(on by default where glibc and the kernel support it), see :mod:`sweep.allocator`.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import os
 import sys
 
 from .compile_cache import configure_compile_cache
-from .hugepages import reexec_with_hugepages
+from .allocator import reexec_with_hugepages
 from .devices import expose_cpu_devices
 from .errors import EXIT_RUNTIME, EXIT_USAGE, SweepError
 from .jsonout import print_json as _print_json
@@ -366,7 +366,7 @@ def main(argv=None) -> int:
 def entry() -> int:
     """The ``sweep`` command (console script and ``python -m sweep``): :func:`main`,
     in a process re-executed once with huge pages for ``malloc`` where that helps
-    (:mod:`sweep.hugepages`).  Tests call :func:`main` and never re-execute."""
+    (:mod:`sweep.allocator`).  Tests call :func:`main` and never re-execute."""
     reexec_with_hugepages(sys.argv[1:])
     return main()
 

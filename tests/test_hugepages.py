@@ -1,4 +1,4 @@
-"""The ``sweep`` command's re-execution with transparent huge pages (sweep/hugepages.py):
+"""The ``sweep`` command's re-execution with transparent huge pages (sweep/allocator.py):
 when it applies, that it leaves what a user set alone, and that the command really
 runs with the tunable (observed from inside the re-executed process)."""
 import os
@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from sweep.hugepages import ENV, TUNABLE, hugepage_tunables
+from sweep.allocator import HUGEPAGES_ENV as ENV, HUGEPAGES_TUNABLE as TUNABLE, hugepage_tunables
 
 
 def test_applies_only_on_glibc_235_with_madvise_mode(monkeypatch):

@@ -314,15 +314,15 @@ def kill_mid_run(spec_path, out, n_written, *, wait=60.0, jitter=0.5) -> None:
                             stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + wait
-        first = None
+        first, poll = None, 0.005   # seconds between looks at the output directory
         while (k := n_written()) < 3:
             assert proc.poll() is None, proc.stderr.read()
             assert time.monotonic() < deadline, f"fewer than 3 files written after {wait:g} s"
             if k >= 1 and first is None:
                 first = time.monotonic()
-            time.sleep(0.005)
+            time.sleep(poll)
         # (all three seen in one poll: they took less than a polling interval)
-        per_file = (time.monotonic() - first) / 2 if first is not None else 0.005
+        per_file = (time.monotonic() - first) / 2 if first is not None else poll
         # a random moment mid-run, a few chunks on
         time.sleep(random.Random().uniform(0.0, min(jitter, 8 * per_file)))
         proc.send_signal(signal.SIGKILL)

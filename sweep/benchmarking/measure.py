@@ -74,7 +74,7 @@ def environment() -> dict:
         platform=devs[0].platform, n_devices=len(devs),
         device=f"{devs[0].platform}: {len(devs)} x {devs[0].device_kind}",
         xla_flags=os.environ.get("XLA_FLAGS", ""),
-        glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""),   # huge pages: sweep.hugepages
+        glibc_tunables=os.environ.get("GLIBC_TUNABLES", ""),   # huge pages: sweep.allocator
         loadavg=list(os.getloadavg()),
     )
 
