@@ -34,7 +34,7 @@ from .plan import FactorPlan, stage_sizes
 from .spec import Spec
 
 __all__ = ["enable_x64", "describe_devices", "stage_outputs", "chunk_function", "pack_layout",
-           "assemble_function", "unpack", "Lanes", "KIND_DTYPES"]
+           "assemble_stage", "unpack", "Lanes", "KIND_DTYPES"]
 
 KIND_DTYPES = {"bool": np.bool_, "int8": np.int8}
 
@@ -106,7 +106,7 @@ def _stage_function(ks, structure: tuple, fixed_names: tuple, per_device: int, d
 def stage_outputs(ks, spec: Spec, plan: FactorPlan, axis_values: list, structure: list, fixed: dict,
                  devices: tuple) -> dict:
     """``ks.factor.stage`` at every point of the sub-grid of ``plan``:
-    ``{"layout": ..., "arrays": ...}`` with the arrays of :func:`assemble_function`
+    ``{"layout": ..., "arrays": ...}`` with the arrays of :func:`assemble_stage`
     (``stage_len`` rows of :func:`stage_sizes`, rows past ``n_sub`` are padding),
     replicated on every device of ``devices``."""
     import jax
@@ -132,10 +132,11 @@ def stage_outputs(ks, spec: Spec, plan: FactorPlan, axis_values: list, structure
     replicated = NamedSharding(mesh, P())
     args = jax.device_put((sub_axis_values, sub_fixed, sizes, strides, np.int64(plan.n_sub - 1)), replicated)
     batch = per_device * len(devices)
-    parts = [fn(np.int64(start), *args) for start in range(0, plan.n_sub, batch)]
+    parts = jax.device_get([fn(np.int64(start), *args) for start in range(0, plan.n_sub, batch)])
     layout = pack_layout({k: np.dtype(v.dtype) for k, v in parts[0].items()})
-    assemble = assemble_function(layout, len(parts), stage_len, mesh)
-    return {"layout": layout, "arrays": assemble(parts)}
+    arrays = assemble_stage(layout, parts, stage_len)
+    del parts
+    return {"layout": layout, "arrays": jax.device_put(arrays, replicated)}
 
 
 #: bits an integer/bool stage output takes in a packed word
@@ -170,49 +171,40 @@ def pack_layout(dtypes: dict) -> tuple:
     return tuple(plain), tuple(packed)
 
 
-def assemble_function(layout: tuple, n_parts: int, stage_len: int, mesh):
-    """Jitted: the stage batches → ``{"plain": {name: column}, "words": uint32[stage_len, n]}``,
-    trimmed/zero-padded to ``stage_len`` rows and replicated on every device; cached."""
-    key = ("assemble", layout, n_parts, stage_len, tuple(d.id for d in mesh.devices.flat))
-    if key in _COMPILED:
-        return _COMPILED[key]
+def assemble_stage(layout: tuple, parts: list, stage_len: int) -> dict:
+    """The stage batches (host arrays) → ``{"plain": {dtype: [stage_len, n]}, "words":
+    uint32[stage_len, n]}``, trimmed/zero-padded to ``stage_len`` rows (numpy).
 
-    import jax
-    import jax.numpy as jnp
-    from jax.sharding import NamedSharding, PartitionSpec as P
-
+    Assembled on the host, then copied to every device by :func:`stage_outputs`, not
+    by a jitted function with a replicated output: on CPU devices that compiles to an
+    all-gather whose rendezvous could wait forever (XLA then aborts the process after
+    40 s) when the other device's half was queued behind the chunk function being
+    compiled: 3 of 5 ``sweep.benchmarking.reductions`` runs died so on an idle 2-core
+    machine.  The copy through the host costs one pass over the table, once per run."""
     plain, packed = layout
 
-    def fit(col):
+    def column(name):
+        col = np.concatenate([np.asarray(p[name]) for p in parts])
         if col.shape[0] >= stage_len:
             return col[:stage_len]
-        return jnp.concatenate([col, jnp.zeros((stage_len - col.shape[0],), col.dtype)])
+        return np.concatenate([col, np.zeros((stage_len - col.shape[0],), col.dtype)])
 
-    def assemble(parts):
-        cols = {k: fit(jnp.concatenate([p[k] for p in parts])) for k in parts[0]}
-        n_words = 1 + max((w for _, _, w, _, _ in packed), default=-1)
-        words = [jnp.zeros((stage_len,), jnp.uint32) for _ in range(n_words)]
-        for name, _, w, shift, bits in packed:
-            v = cols[name]
-            if v.dtype == jnp.bool_:
-                u = v.astype(jnp.uint32)
-            else:  # two's complement bits of a signed code, exactly
-                u = jax.lax.bitcast_convert_type(v, jnp.dtype(f"uint{bits}")).astype(jnp.uint32)
-            words[w] = words[w] | (u << jnp.uint32(shift))
-        groups: dict = {}
-        for name, dt, _ in plain:
-            groups.setdefault(dt, []).append(cols[name])
-        return {"plain": {dt: jnp.stack(g, axis=1) for dt, g in groups.items()},
-                "words": jnp.stack(words, axis=1) if words else jnp.zeros((stage_len, 0), jnp.uint32)}
-
-    fn = jax.jit(assemble, out_shardings=NamedSharding(mesh, P()))
-    _COMPILED[key] = fn
-    return fn
+    n_words = 1 + max((w for _, _, w, _, _ in packed), default=-1)
+    words = np.zeros((stage_len, n_words), np.uint32)
+    for name, _, w, shift, bits in packed:
+        v = column(name)
+        # bools as 0/1; signed codes by their two's complement bits, exactly
+        u = v.astype(np.uint32) if v.dtype == np.bool_ else v.view(np.dtype(f"uint{bits}")).astype(np.uint32)
+        words[:, w] |= u << np.uint32(shift)
+    groups: dict = {}
+    for name, dt, _ in plain:
+        groups.setdefault(dt, []).append(column(name))
+    return {"plain": {dt: np.stack(g, axis=1) for dt, g in groups.items()}, "words": words}
 
 
 def unpack(layout: tuple, rows: dict) -> dict:
     """Stage outputs from gathered stage rows (traced): the inverse of the packing of
-    :func:`assemble_function`, bit for bit."""
+    :func:`assemble_stage`, bit for bit."""
     import jax
     import jax.numpy as jnp
 
