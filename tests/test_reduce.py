@@ -256,15 +256,24 @@ def test_chunks_that_do_not_split_evenly_over_devices_count_each_vector_once(tmp
     assert got["count"] == want
 
 
-def test_groups_of_consecutive_axes_need_no_scatter_and_agree_with_it(tmp_path, monkeypatch):
+@pytest.mark.parametrize("chunk,block", [(37, None), (200, 36)], ids=["tail-only", "blocks-and-tail"])
+def test_groups_of_consecutive_axes_need_no_scatter_and_agree_with_it(tmp_path, monkeypatch, chunk, block):
     """`by` axes consecutive in the grid's order (mode here: stride 6, period 18)
     take the dense layout (groups as a period of the flat index); the segment
     scatter gives the same counts exactly and the same sums to rounding, with the
-    grid split in chunks that do not align with the period."""
+    grid split in chunks that do not align with the period.  With ``BLOCK`` = 36
+    (2 rows of the period per block) a chunk's lanes are whole blocks, reduced in
+    one variadic reduction, plus a tail; at the real ``BLOCK`` the toy grid's
+    chunks are all tail.  A reduction without `by` (one group, period 1) takes the
+    same path and must match numpy too."""
     import sweep.sinks.reduce as red
 
-    reduce = {"m": {"by": ["mode"], "where": ["!big"], "prod": ["count", "sum", "mean", "min", "max"]}}
-    spec = toy_spec(chunk=37, reduce=reduce)
+    if block is not None:
+        monkeypatch.setattr(red, "BLOCK", block)
+    stats = ["count", "sum", "mean", "min", "max"]
+    reduce = {"m": {"by": ["mode"], "where": ["!big"], "prod": stats},
+              "all": {"where": ["!big"], "prod": stats}}
+    spec = toy_spec(chunk=chunk, reduce=reduce)
     sink = red.ReduceSink(spec, spec.reductions[0])
     assert sink.device_part.run_stride == len(YS)
     run(spec, tmp_path / "dense", progress=False)
@@ -286,3 +295,8 @@ def test_groups_of_consecutive_axes_need_no_scatter_and_agree_with_it(tmp_path, 
             assert float(a.sel(mode=m)[f"{st}_prod"]) == float(b.sel(mode=m)[f"{st}_prod"]) == getattr(v, st)()
         assert float(a.sel(mode=m)["sum_prod"]) == pytest.approx(v.sum(), rel=1e-13)
         assert float(a.sel(mode=m)["sum_prod"]) == pytest.approx(float(b.sel(mode=m)["sum_prod"]), rel=1e-13)
+    every = np.array([p for x, mm, y, p in rows if not x * y > 1.0])
+    one = open_summary(tmp_path / "dense", "all")
+    assert int(one["count"]) == every.size > 0
+    assert float(one["min_prod"]) == every.min() and float(one["max_prod"]) == every.max()
+    assert float(one["sum_prod"]) == pytest.approx(every.sum(), rel=1e-13)

@@ -91,6 +91,9 @@ META_REDUCTION = b"sweep.reduction"
 
 _SIGN = np.uint64(1 << 63)
 
+#: the identity of each kind of statistic (the start of a reduction)
+REDUCE_INIT = {"sum": 0, "min": np.inf, "max": -np.inf}
+
 
 def summary_path(out_dir, name: str) -> Path:
     return Path(out_dir) / f"summary-{name}.parquet"
@@ -164,79 +167,111 @@ class ReduceDevice:
         for pos, size in zip(self.by, self.by_sizes):
             g = g * jnp.int32(size) + lanes.digits[pos].astype(jnp.int32)
         seg = jax.ops.segment_sum
+        # each kind of statistic: the reduction along an axis, the segment reduction
+        # by group, and how two partial values combine
+        reduce_ops = {"sum": jnp.sum, "min": jnp.min, "max": jnp.max}
+        segment_ops = {"sum": seg, "min": jax.ops.segment_min, "max": jax.ops.segment_max}
+        combine = {"sum": jnp.add, "min": jnp.minimum, "max": jnp.maximum}
         res = {}
 
-        # One group (no `by`): plain vector reductions instead of scatters, which XLA's
-        # CPU backend runs one element at a time (measured on the paper grid, load
-        # average ~10: the OA4 moments 0.27 s -> 0.22 s per chunk for a 0.22 s kernel).
-        # Same results: counts and min/max are exact, and sums keep the same blocking
-        # (BLOCK lanes, then the blocks), hence the same error bound.  With several
-        # groups, per-group masked passes measured slower than the scatters.
+        # One group (no `by`), or groups by consecutive axes of the C-order grid (e.g.
+        # by η, the last axis of OA5): no scatter, which XLA's CPU backend runs one
+        # element at a time.  Such groups follow the lanes' flat indices with period
+        # P = G·stride: lane i, vector first + i, is in group ((first + i) mod P) //
+        # stride (one group: P = 1).  Each statistic is taken per residue class i mod P
+        # by reducing the lanes viewed as (blocks, rows, P), the residue classes are
+        # then added into the G groups (which residue goes to which group depends on
+        # the chunk's first index), and the last n mod (rows·P) lanes are added by a
+        # small scatter.  A residue's sum adds rows <= BLOCK/P lanes of each block of
+        # rows·P <= BLOCK lanes (when P <= BLOCK), then the n/(rows·P) ≈ n/BLOCK
+        # blocks, then a group its stride residues: the error bound above.
+        # Earlier layouts measured on this CPU, 10 statistics of 512k lanes: a
+        # dynamically offset zero-padded buffer reduced over (blocks, rows, G,
+        # stride), 30 ms in isolation; one padded view per statistic, 12 ms each
+        # inside the chunk function (each recomputed the filter from the kernel's
+        # gathered values); the scatter, 7 ms in isolation and slower inside.
         single = G == 1
-        nb = -(-n // BLOCK)
-        # Groups by consecutive axes of the C-order grid (e.g. by η, the last axis of
-        # OA5) follow the lanes' flat indices with period G·stride: lane i, vector
-        # first + i, is in group ((first + i) // stride) mod G.  Placing lane i at
-        # position (first mod period) + i of a zero-padded buffer and viewing it as
-        # (blocks, rows, G, stride) turns every per-group count, sum, min and max into
-        # a dense reduction (no scatter, which XLA's CPU backend runs one element at a
-        # time).  Blocks of at most BLOCK lanes keep the sums' error bound.
-        period = G * self.run_stride
-        dense = (not single and self.run_stride > 0 and lanes.first is not None and period <= n)
+        stride = 1 if single else self.run_stride
+        period = G * stride
+        dense = single or (stride > 0 and lanes.first is not None and period <= n)
         if dense:
             rows_blk = max(1, BLOCK // period)
-            n_blk = -(-(n + period) // (rows_blk * period))
-            off = lanes.first % jnp.int64(period)
-
-            def grouped(v, fill):
-                z = jnp.full((n_blk * rows_blk * period,), fill, v.dtype)
-                z = jax.lax.dynamic_update_slice(z, v, (off,))
-                return z.reshape(n_blk, rows_blk, G, self.run_stride)
-
-        def count(m):
+            width = rows_blk * period
+            n_full = n // width        # whole blocks; the last n - n_full·width lanes are the tail
             if single:
-                return jnp.sum(m.astype(jnp.int64))[None]
-            if dense:
-                return grouped(m.astype(jnp.int64), 0).sum(axis=(0, 1, 3))
-            return seg(m.astype(jnp.int64), g, num_segments=G)
+                group_of_residue = jnp.zeros((1,), jnp.int32)
+            else:
+                period_i = jnp.int64(period)
+                group_of_residue = ((lanes.first % period_i + jnp.arange(period, dtype=jnp.int64)) % period_i
+                                    // jnp.int64(stride)).astype(jnp.int32)
+            tail_residue = jnp.asarray(np.arange(n_full * width, n) % period, np.int32)
+        else:
+            nb = -(-n // BLOCK)
 
-        def bsum(v):
-            if single:
-                return jnp.pad(v, (0, nb * BLOCK - n)).reshape(nb, BLOCK).sum(axis=1).sum()[None]
-            if dense:
-                return grouped(v, 0.0).sum(axis=(1, 3)).sum(axis=0)
-            block = jnp.arange(n, dtype=jnp.int32) // jnp.int32(BLOCK)
-            return seg(v, block * jnp.int32(G) + g, num_segments=nb * G).reshape(nb, G).sum(axis=0)
+        # Statistics are requested by ``put`` and taken at once by ``flush``: the
+        # dense layout in one variadic reduction (below), otherwise segment scatters.
+        pending = []   # (result key, "sum" | "min" | "max", lane values)
 
-        def extreme(v, op):
-            if single:
-                return (jnp.min(v) if op == "min" else jnp.max(v))[None]
+        def put(key, kind, v):
             if dense:
-                z = grouped(v, jnp.inf if op == "min" else -jnp.inf)
-                return z.min(axis=(0, 1, 3)) if op == "min" else z.max(axis=(0, 1, 3))
-            f = jax.ops.segment_min if op == "min" else jax.ops.segment_max
-            return f(v, g, num_segments=G)
+                pending.append((key, kind, v))
+            elif kind == "sum" and jnp.issubdtype(v.dtype, jnp.floating):
+                block = jnp.arange(n, dtype=jnp.int32) // jnp.int32(BLOCK)
+                res[key] = seg(v, block * jnp.int32(G) + g, num_segments=nb * G).reshape(nb, G).sum(axis=0)
+            else:
+                res[key] = segment_ops[kind](v, g, num_segments=G)
+
+        def flush():
+            """The pending dense statistics in one pass over the lanes.
+
+            One variadic reduction (every statistic of a lane in one loop) rather than
+            one reduction each: XLA fuses each reduction's operand with its producers,
+            so separate reductions each recomputed the filter mask and the outputs
+            from the kernel's gathered values (profiled on the paper grid by η: seven
+            12 ms passes per 512k lanes, for a ~50 ms kernel; now one of 17 ms)."""
+            if not pending:
+                return
+            keys, kinds, vals = zip(*pending)
+            per_residue = []
+            if n_full:
+                # within each block (contiguous, cache-resident) over its rows, then
+                # over the blocks: reducing over the blocks first (a block's stride
+                # between terms) took 78 ms
+                heads = tuple(v[:n_full * width].reshape(n_full, rows_blk, period) for v in vals)
+                inits = tuple(jnp.asarray(REDUCE_INIT[k], v.dtype) for k, v in zip(kinds, vals))
+                blocks = jax.lax.reduce(heads, inits,
+                                        lambda a, b: tuple(combine[k](x, y) for k, x, y in zip(kinds, a, b)), (1,))
+                per_residue = [reduce_ops[k](c, axis=0) for k, c in zip(kinds, blocks)]
+            for i, (k, v) in enumerate(zip(kinds, vals)):
+                r = per_residue[i] if per_residue else None
+                if n_full * width < n:
+                    t = segment_ops[k](v[n_full * width:], tail_residue, num_segments=period)
+                    r = t if r is None else combine[k](r, t)
+                res[keys[i]] = segment_ops[k](r, group_of_residue, num_segments=G)
+
+        def count(m):  # a boolean's count is the sum of its int64 values
+            return m.astype(jnp.int64)
 
         if self.mode == "chunk":
-            res["count"] = count(mask)
-
+            put("count", "sum", count(mask))
             for o, needs in self.floats:  # only the moments some statistic reads
                 x = outs[o].astype(jnp.float64)
                 nan = jnp.isnan(x)
                 m = mask & ~nan
-                res[o + ".nan"] = count(mask & nan)
-                res[o + ".n"] = count(m)
+                put(o + ".nan", "sum", count(mask & nan))
+                put(o + ".n", "sum", count(m))
                 if "sum" in needs:
                     xm = jnp.where(m, x, 0.0)
-                    res[o + ".sum"] = bsum(xm)
+                    put(o + ".sum", "sum", xm)
                     if "sumsq" in needs:
-                        res[o + ".sumsq"] = bsum(xm * xm)
+                        put(o + ".sumsq", "sum", xm * xm)
                 if "min" in needs:
-                    res[o + ".min"] = extreme(jnp.where(m, x, jnp.inf), "min")
+                    put(o + ".min", "min", jnp.where(m, x, jnp.inf))
                 if "max" in needs:
-                    res[o + ".max"] = extreme(jnp.where(m, x, -jnp.inf), "max")
+                    put(o + ".max", "max", jnp.where(m, x, -jnp.inf))
             for o in self.bools:
-                res[o + ".true"] = count(mask & outs[o])
+                put(o + ".true", "sum", count(mask & outs[o]))
+            flush()
         S, b = self.slots, self.bits
         for o in self.quant:
             x = outs[o].astype(jnp.float64) + 0.0  # -0.0 -> +0.0: numpy sees them equal
