@@ -177,6 +177,7 @@ def test_quantiles_exact_through_many_narrowing_passes(tmp_path, monkeypatch, ho
 
     monkeypatch.setattr(red, "HIST_CELLS", 48)
     monkeypatch.setattr(red, "GATHER_KEYS", 2)
+    monkeypatch.setattr(red, "GATHER_KEYS_HOST", 2)
     monkeypatch.setattr(red, "_host_gather", lambda runner: host_gather)
     passes, modes = [], []
     real = red.narrow_jointly
@@ -213,6 +214,36 @@ def test_quantiles_exact_through_many_narrowing_passes(tmp_path, monkeypatch, ho
             assert float(ds.sel(mode=m)[f"q{q:g}_prod"]) == np.quantile(v, q), (m, q)
     every = np.array([p for x, mm, y, p in rows])
     assert float(open_summary(tmp_path, "all")["q0.5_prod"]) == np.quantile(every, 0.5)
+
+
+def test_host_gather_reads_large_ranges_in_the_first_narrowing_pass(tmp_path, monkeypatch):
+    """When the host picks the keys out (CPU devices), ranges of up to
+    ``GATHER_KEYS_HOST`` keys are read in the first narrowing pass instead of being
+    histogrammed first: with coarse chunk histograms (HIST_CELLS = 48) and a device
+    bound of 2 keys, one narrowing pass ends every rank on the host path; the device
+    path needs more, and both give numpy's quantiles."""
+    import sweep.sinks.reduce as red
+
+    monkeypatch.setattr(red, "HIST_CELLS", 48)
+    monkeypatch.setattr(red, "GATHER_KEYS", 2)
+    real = red.narrow_jointly
+    reduce = {"q": {"by": ["mode"], "prod": {"quantiles": [0.1, 0.5, 0.77]}}}
+    rows = reference()
+    counts = {}
+    for host in (True, False):
+        passes = []
+        monkeypatch.setattr(red, "_host_gather", lambda runner, host=host: host)
+        monkeypatch.setattr(red, "narrow_jointly", lambda items, *a: passes.append(1) or real(items, *a))
+        out = tmp_path / str(host)
+        run(toy_spec(reduce=reduce), out, progress=False)
+        counts[host] = len(passes)
+        ds = open_summary(out, "q")
+        for m in MODES:
+            v = np.array([p for x, mm, y, p in rows if mm == m])
+            for q in (0.1, 0.5, 0.77):
+                assert float(ds.sel(mode=m)[f"q{q:g}_prod"]) == np.quantile(v, q), (host, m, q)
+    # narrow_jointly is called once more than it runs a pass (the call that finds no open rank)
+    assert counts[True] == 2 and counts[False] > 2, counts
 
 
 CHUNK_SPLIT = r"""

@@ -49,10 +49,12 @@ it histograms the keys inside each range (the next bits below their common
 prefix), with each new bin's exact min and max key (a bin whose min equals its max
 is a known value: a mass point ends there), fixing at least
 ``min(NARROW_BITS, hist_bits)`` more bits, so at most (64 − the chunk pass's
-bits)/bits passes.  The paper grid needs one pass, K = 5 and K = 6
-refinements two (a histogram pass, then a gather pass).  Memory is bounded by
-:data:`HIST_CELLS` bins and :data:`GATHER_KEYS` keys per output, whatever the
-grid's size.
+bits)/bits passes.  When the host picks the keys out (CPU devices) the gather
+bound is :data:`GATHER_KEYS_HOST`, so the paper grid and its K = 6 refinement
+need one pass (K = 6: ρ1's ranks are gathered at once, ρ1^D+ρ1^F's median is a
+mass point the histogram finds), larger grids a histogram pass and then a gather
+pass.  Memory is bounded by :data:`HIST_CELLS` bins and :data:`GATHER_KEYS` (or
+:data:`GATHER_KEYS_HOST`) keys per output, whatever the grid's size.
 Narrowing passes run in the process that writes the summary and are not kept on
 disk: a run killed during them recomputes them.
 """
@@ -87,6 +89,13 @@ NARROW_BITS = 12
 #: keys a narrowing pass gathers per slot: a rank whose candidates are this few (over
 #: all groups of the slot) is read exactly from them, ending its narrowing
 GATHER_KEYS = 1 << 16
+#: the same bound when the host picks the keys out (CPU devices, see
+#: :class:`ReduceDevice`): there no device buffer bounds them, only host memory
+#: (about 16 bytes a key while gathered: 256 MB per output at this bound), and
+#: ranges this large are read in the pass that would otherwise histogram them.  On
+#: the paper grid refined to K = 6 (60M vectors) ρ1's three ranks sit in bins of
+#: 10.8M keys after the chunk pass: read at once, the second narrowing pass goes.
+GATHER_KEYS_HOST = 1 << 24
 META_REDUCTION = b"sweep.reduction"
 
 _SIGN = np.uint64(1 << 63)
@@ -704,7 +713,8 @@ class _NarrowTake:
         ranges: dict = {}
         for (o, g, _), st in open_.items():
             ranges.setdefault(o, {})[(g, int(st["lo"]), int(st["hi"]))] = int(st["count"])
-        gather = {o for o, rs in ranges.items() if sum(rs.values()) <= GATHER_KEYS}
+        bound = GATHER_KEYS_HOST if host_gather else GATHER_KEYS
+        gather = {o for o, rs in ranges.items() if sum(rs.values()) <= bound}
         self.part = sink.narrow_part(quant=set(ranges), gather=gather, host_gather=host_gather)
         self.extra, self.where = sink.narrow_request(open_, self.part)
         self.acc = _Merged()
