@@ -177,10 +177,10 @@ def assemble_stage(layout: tuple, parts: list, stage_len: int) -> dict:
 
     Assembled on the host, then copied to every device by :func:`stage_outputs`, not
     by a jitted function with a replicated output: on CPU devices that compiles to an
-    all-gather whose rendezvous could wait forever (XLA then aborts the process after
-    40 s) when the other device's half was queued behind the chunk function being
-    compiled: 3 of 5 ``sweep.benchmarking.reductions`` runs died so on an idle 2-core
-    machine.  The copy through the host costs one pass over the table, once per run."""
+    all-gather whose rendezvous sometimes never completed (XLA then aborts the process
+    after 40 s; the one abort traced had the main thread dispatching a chunk): 3 of 5
+    ``sweep.benchmarking.reductions`` runs died so on an idle 2-core machine, none of 9
+    since.  The copy through the host costs one pass over the table, once per run."""
     plain, packed = layout
 
     def column(name):
