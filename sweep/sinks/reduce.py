@@ -100,9 +100,6 @@ META_REDUCTION = b"sweep.reduction"
 
 _SIGN = np.uint64(1 << 63)
 
-#: the identity of each kind of statistic (the start of a reduction)
-REDUCE_INIT = {"sum": 0, "min": np.inf, "max": -np.inf}
-
 
 def summary_path(out_dir, name: str) -> Path:
     return Path(out_dir) / f"summary-{name}.parquet"
@@ -177,10 +174,11 @@ class ReduceDevice:
             g = g * jnp.int32(size) + lanes.digits[pos].astype(jnp.int32)
         seg = jax.ops.segment_sum
         # each kind of statistic: the reduction along an axis, the segment reduction
-        # by group, and how two partial values combine
+        # by group, how two partial values combine, and its identity
         reduce_ops = {"sum": jnp.sum, "min": jnp.min, "max": jnp.max}
         segment_ops = {"sum": seg, "min": jax.ops.segment_min, "max": jax.ops.segment_max}
         combine = {"sum": jnp.add, "min": jnp.minimum, "max": jnp.maximum}
+        identity = {"sum": 0, "min": np.inf, "max": -np.inf}
         res = {}
 
         # One group (no `by`), or groups by consecutive axes of the C-order grid (e.g.
@@ -247,7 +245,7 @@ class ReduceDevice:
                 # over the blocks: reducing over the blocks first (a block's stride
                 # between terms) took 78 ms
                 heads = tuple(v[:n_full * width].reshape(n_full, rows_blk, period) for v in vals)
-                inits = tuple(jnp.asarray(REDUCE_INIT[k], v.dtype) for k, v in zip(kinds, vals))
+                inits = tuple(jnp.asarray(identity[k], v.dtype) for k, v in zip(kinds, vals))
                 blocks = jax.lax.reduce(heads, inits,
                                         lambda a, b: tuple(combine[k](x, y) for k, x, y in zip(kinds, a, b)), (1,))
                 per_residue = [reduce_ops[k](c, axis=0) for k, c in zip(kinds, blocks)]
