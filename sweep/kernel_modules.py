@@ -28,9 +28,14 @@ def load_kernel_modules(names: Iterable[str] | None = None) -> None:
     """Import ``names`` (default: :func:`modules_from_env`) and register the kernels
     each lists in ``KERNELS``.  Registering the same spec object again is a no-op;
     a different kernel under a name already taken is an error."""
+    names = modules_from_env() if names is None else tuple(names)
+    if not names:
+        # The catalog imports every kernel, and so JAX (about a second of CPU):
+        # without modules to add, a command that refuses its input never pays it.
+        return
     from kernels import catalog
 
-    for name in (modules_from_env() if names is None else names):
+    for name in names:
         module = importlib.import_module(name)
         for spec in getattr(module, "KERNELS", ()):
             if not catalog.is_registered(spec.name):
