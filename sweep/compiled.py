@@ -310,10 +310,21 @@ def chunk_function(ks, structure: tuple, fixed_names: tuple, per_device: int, dt
     mesh = Mesh(np.array(devices), ("d",))
     dt = jnp.dtype(dtype)
 
+    # A device part may ask for every ``lane_stride``-th vector from ``start`` instead
+    # of consecutive ones: a sample spread over the whole grid (see
+    # sweep.sinks.reduce.plan_windows).  Its lanes are then not a run of the grid,
+    # so ``Lanes.first`` is None.
+    lane_stride = int(getattr(device_part, "lane_stride", 1))
+
     def body(start, axis_arrays, fixed, sizes, strides, last, extra, *stage):
         shard = jax.lax.axis_index("d").astype(jnp.int64)
-        first = start + shard * per_device
-        raw = first + jnp.arange(per_device, dtype=jnp.int64)
+        lane = shard * per_device + jnp.arange(per_device, dtype=jnp.int64)
+        if lane_stride == 1:
+            first = start + shard * per_device
+            raw = start + lane
+        else:
+            first = None
+            raw = start + lane * jnp.int64(lane_stride)
         # Padding lanes (past the chunk's last vector, ``last``) recompute that vector;
         # the sink trims them (rows) or masks them out (reductions).
         idx = jnp.minimum(raw, last)

@@ -22,6 +22,7 @@ from .plan import columns_doc, factor_plan, parse_shard, shard_chunks, vectors_i
 from .progress import Progress
 from .runner import ChunkRunner, Pending, get_runner
 from .sinks import Combined, close_sinks, sinks_for
+from .sinks.reduce import plan_windows
 from .spec import Spec, parse_spec
 
 __all__ = ["ChunkTask", "RunResult", "run", "compute_chunk", "evaluate", "done_chunks"]
@@ -46,10 +47,13 @@ class ChunkTask:
     the driver recorded in the manifest).
     """
 
-    def __init__(self, spec: Spec, out_dir, factor: bool | None = None):
+    def __init__(self, spec: Spec, out_dir, factor: bool | None = None, sinks=None):
+        """``sinks``: the sinks this process writes through (default: a fresh set);
+        not pickled, a worker process makes its own."""
         self.spec = spec
         self.out_dir = str(out_dir)
         self.factor = factor
+        self._sinks = sinks
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
@@ -63,6 +67,7 @@ class ChunkTask:
     def sinks(self) -> list:
         if getattr(self, "_sinks", None) is None:
             self._sinks = sinks_for(self.spec)
+        if getattr(self, "_part", None) is None:
             runner = self.runner()
             if len(self._sinks) == 1:  # the same executable as ChunkRunner's default
                 self._part = self._sinks[0].device_part
@@ -190,7 +195,7 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
     note = describe_resume(out, damaged, moved)
     if note:
         print(note, file=sys.stderr, flush=True)
-    task = ChunkTask(spec, out, factor=plan is not None)
+    task = ChunkTask(spec, out, factor=plan is not None, sinks=sinks)
     todo = leases.claim((k for k in scope if k not in done),  # lazy: billions of chunks possible
                         task.is_done)
     counter = {"chunks": 0, "vectors": 0}
@@ -204,6 +209,12 @@ def run(spec: Spec, out_dir, *, overwrite: bool = False, progress: bool | None =
         bar.update(rows)
 
     try:
+        if not done and shard_t is None and getattr(ex, "name", None) == "local":
+            # The whole grid in this process: each reduction's quantiles can be read
+            # from key windows kept during the chunk pass instead of from narrowing
+            # passes after it (before the first chunk: the task's device parts
+            # are built then).
+            plan_windows(sinks, out, factor=plan is not None)
         with bar:
             ex.execute(todo, task, on_done)
         total_done = len(done_chunks(out, sinks))

@@ -132,6 +132,18 @@ class ChunkRunner:
         outputs = fn(np.int64(start), *self._args, last, {} if extra is None else extra, *self._stage_args)
         return Pending(k, start, length, outputs)
 
+    def dispatch_strided(self, device_part, extra=None) -> Pending:
+        """Start computing the vectors ``0, s, 2s, ...`` (``s`` =
+        ``device_part.lane_stride``), one chunk's lanes of them, through
+        ``device_part``: a sample spread over the whole grid.  Lanes past the grid's
+        last vector are padding."""
+        fn = self.function(device_part)
+        s = int(device_part.lane_stride)
+        lanes = self.per_device * len(self.devices)
+        outputs = fn(np.int64(0), *self._args, np.int64(self.spec.n_vectors - 1),
+                     {} if extra is None else extra, *self._stage_args)
+        return Pending(-1, 0, min(lanes, -(-self.spec.n_vectors // s)), outputs)
+
     def to_arrow(self, pending: Pending):
         """Wait for a chunk dispatched with the default device part and lay it out as
         an Arrow table of every output (trimmed)."""

@@ -10,6 +10,9 @@ in this process, with the command line's persistent compilation cache
 * ``import``: importing JAX and the engine;
 * ``stage``: building the :class:`~sweep.runner.ChunkRunner` (the factored stage
   table: its compile and its pass);
+* ``windows``: the sample that predicts the exact quantiles' key windows
+  (:func:`sweep.sinks.reduce.plan_windows`: one chunk's lanes spread over the grid,
+  its compile included);
 * ``chunk pass``: every chunk through the reductions' device part, partials written
   (the first chunk's compile included);
 * ``merge``: reading the partials back and merging them in chunk order;
@@ -87,6 +90,7 @@ def profile(points_per_axis: int | None, out: str | None = None) -> dict:
     orig_close = run_mod.close_sinks
     run_mod.close_sinks = timed("close (merge + narrow + summaries)", orig_close)
     red.narrow_jointly = timed(narrow_name, red.narrow_jointly)
+    run_mod.plan_windows = timed("windows", run_mod.plan_windows)
     red.ReduceSink.merged = timed("merge", red.ReduceSink.merged)
     red.ReduceSink.write_summary = timed("summaries", red.ReduceSink.write_summary)
     ex_mod.LocalExecutor.execute = timed("chunk pass", ex_mod.LocalExecutor.execute)

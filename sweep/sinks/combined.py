@@ -13,6 +13,15 @@ class Combined:
 
     parts: tuple
 
+    @property
+    def lane_stride(self) -> int:
+        """The lanes' stride over the grid, which every part must share (see
+        :func:`sweep.compiled.chunk_function`)."""
+        strides = {int(getattr(p, "lane_stride", 1)) for p in self.parts}
+        if len(strides) != 1:
+            raise ValueError(f"device parts ask for different lane strides {sorted(strides)}")
+        return strides.pop()
+
     def __call__(self, lanes):
         from dataclasses import replace
 

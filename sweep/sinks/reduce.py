@@ -57,12 +57,29 @@ pass.  Memory is bounded by :data:`HIST_CELLS` bins and :data:`GATHER_KEYS` (or
 :data:`GATHER_KEYS_HOST`) keys per output, whatever the grid's size.
 Narrowing passes run in the process that writes the summary and are not kept on
 disk: a run killed during them recomputes them.
+
+**Windows: the quantiles in the chunk pass.**  A narrowing pass recomputes the
+quantile outputs over the whole grid (about half a kernel-only pass).  When one
+process runs every chunk of a grid of several chunks on CPU devices (``sweep run``
+and ``sweep reproduce`` with the local executor, no shard, nothing to resume),
+:func:`plan_windows` first computes one chunk's lanes of vectors spread over the
+grid (every s-th vector) and predicts, per group, a key window around each
+quantile (its sample quantile ± :data:`WINDOW_HALF_WIDTH` in rank).  The chunk
+pass then places every key among its group's windows; the host counts the places
+and keeps the keys inside windows (:class:`_Windows`).  After the merge a rank's
+place follows from those counts; inside a window it is read from the window's
+keys, exactly; outside every window (a prediction that missed) it is narrowed as
+above.  So the answer never depends on the prediction, only the time does: at
+K = 6 no narrowing pass is left.  Windows live in memory only (bounded by
+2 × :data:`GATHER_KEYS_HOST` keys per output, beyond which they are dropped and
+their ranks narrowed); shards, Dask workers and resumed runs narrow.
 """
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,8 +88,8 @@ from ..dataset import (META_CHUNK, META_KERNEL, META_SPEC_HASH, _tmp_name, clean
                        list_part_files, part_name, write_parquet_atomic)
 from ..reduce_spec import Reduction, quantile_column, stat_column
 
-__all__ = ["ReduceDevice", "ReduceSink", "close_reductions", "narrow_jointly", "summary_path", "partials_dir",
-           "BLOCK", "HIST_CELLS"]
+__all__ = ["ReduceDevice", "ReduceSink", "close_reductions", "narrow_jointly", "plan_windows", "summary_path",
+           "partials_dir", "BLOCK", "HIST_CELLS"]
 
 #: lanes summed sequentially before block sums are added (error bound, see above)
 BLOCK = 1024
@@ -97,6 +114,15 @@ GATHER_KEYS = 1 << 16
 #: 10.8M keys after the chunk pass: read at once, the second narrowing pass goes.
 GATHER_KEYS_HOST = 1 << 24
 META_REDUCTION = b"sweep.reduction"
+#: windows (see :func:`plan_windows`) only for runs of at least this many chunks
+#: (the sample costs about one chunk of a narrowing pass; a one-chunk run's sample
+#: would be the whole grid)
+WINDOW_MIN_CHUNKS = 2
+#: half width of a window in rank fraction around the sample's quantile (narrowed
+#: when the windows would keep more than GATHER_KEYS_HOST keys of an output)
+WINDOW_HALF_WIDTH = 0.02
+#: a group's sample below this many keys predicts nothing: its ranks are narrowed
+WINDOW_MIN_SAMPLE = 256
 
 _SIGN = np.uint64(1 << 63)
 
@@ -148,6 +174,8 @@ class ReduceDevice:
     gather: tuple = ()  # narrowing: outputs read from their keys this pass (the others histogram)
     host_gather: bool = False  # narrowing: the host picks the keys out of per-lane cells (CPU)
     run_stride: int = 0  # by axes consecutive in the grid: C-order stride of the last one, else 0
+    windows: int = 0   # chunk pass: key windows per group whose keys are handed over (see _Windows)
+    lane_stride: int = 1  # every lane_stride-th vector of the grid (a sample, see plan_windows)
 
     @property
     def n_groups(self) -> int:
@@ -292,6 +320,18 @@ class ReduceDevice:
                 cell = g.astype(jnp.int64) * (1 << b) + (key >> jnp.uint64(64 - b)).astype(jnp.int64)
                 cell = jnp.where(m, cell, cells)
                 res[o + ".hcount"] = seg(jnp.ones_like(cell), cell, num_segments=cells + 1)[:cells]
+                if self.windows:
+                    # Each lane's place among its group's W disjoint key windows
+                    # (sorted; an unused window lies above every key): 2j+1 inside
+                    # window j, 2j below it and above window j-1.  The host counts the
+                    # places and keeps the keys inside windows (see _Windows).
+                    wlo, whi = lanes.extra[o]["wlo"], lanes.extra[o]["whi"]
+                    place = jnp.zeros((n,), jnp.int32)
+                    for j in range(self.windows):
+                        place = place + (key >= wlo[g, j]).astype(jnp.int32) + (key > whi[g, j]).astype(jnp.int32)
+                    P = 2 * self.windows + 1
+                    res[o + ".wcode"] = jnp.where(m, g * jnp.int32(P) + place, jnp.int32(G * P))
+                    res[o + ".wkey"] = key
                 continue
             lo, hi = lanes.extra[o]["lo"], lanes.extra[o]["hi"]
             # The host gives each group at most S disjoint key ranges (ranks sharing a
@@ -473,10 +513,22 @@ class ReduceSink:
                                         red.define, self.floats, self.bools, self.quant,
                                         bits=hist_bits(math.prod(len(spec.axes[j]) for j in by_pos)),
                                         run_stride=stride)
+        self.base_part = self.device_part
+        self.windows: _Windows | None = None
+
+    def set_windows(self, windows: "_Windows | None") -> None:
+        """Hand the chunk pass ``windows`` (see :func:`plan_windows`): its device part
+        then places every quantile output's keys among them, and :meth:`write` keeps
+        the places' counts and the keys inside windows in memory."""
+        from dataclasses import replace
+
+        self.windows = windows
+        self.device_part = self.base_part if windows is None else replace(self.base_part, windows=windows.W)
 
     # -- the sink interface ---------------------------------------------------
     def extra(self):
-        return {}
+        w = self.windows
+        return {} if w is None else {o: {"wlo": w.lo[o], "whi": w.hi[o]} for o in self.quant}
 
     def prepare(self, out_dir) -> None:
         d = partials_dir(out_dir, self.name)
@@ -490,6 +542,9 @@ class ReduceSink:
         return completed_files(partials_dir(out_dir, self.name), self.spec.hash, chunk_ids)
 
     def write(self, out_dir, chunk: int, start: int, length: int, outputs: dict) -> None:
+        if self.windows is not None:  # per-lane places and keys: kept in memory, not in the partial
+            outputs = dict(outputs)
+            self.windows.take(chunk, {k: outputs.pop(k) for k in list(outputs) if k.endswith((".wcode", ".wkey"))})
         table, meta = _to_arrow(_combine_devices(outputs))
         spec = self.spec
         meta.update({META_SPEC_HASH: spec.hash.encode(), META_CHUNK: str(chunk).encode(),
@@ -663,8 +718,8 @@ class ReduceSink:
         slots = max(2 * len(i.quantiles) for i in self.red.items)
         quant = tuple(self.quant) if quant is None else tuple(o for o in self.quant if o in quant)
         gather = tuple(o for o in quant if o in gather)
-        bits = min(NARROW_BITS, hist_bits(self.device_part.n_groups * slots))
-        return replace(self.device_part, mode="narrow", slots=slots, bits=bits,
+        bits = min(NARROW_BITS, hist_bits(self.base_part.n_groups * slots))
+        return replace(self.base_part, mode="narrow", slots=slots, bits=bits,
                        quant=quant, floats=(), bools=(), gather=gather,
                        host_gather=bool(gather) and host_gather,
                        cap=GATHER_KEYS if gather and not host_gather else 0)
@@ -706,13 +761,13 @@ class _NarrowTake:
     are histogrammed (no gather could end them).  Outputs with no open rank are
     left out of the pass."""
 
-    def __init__(self, sink: ReduceSink, open_: dict, host_gather: bool = False):
+    def __init__(self, sink: ReduceSink, open_: dict, host_gather: bool = False, gather_all: bool = False):
         self.sink, self.open = sink, open_
         ranges: dict = {}
         for (o, g, _), st in open_.items():
             ranges.setdefault(o, {})[(g, int(st["lo"]), int(st["hi"]))] = int(st["count"])
         bound = GATHER_KEYS_HOST if host_gather else GATHER_KEYS
-        gather = {o for o, rs in ranges.items() if sum(rs.values()) <= bound}
+        gather = set(ranges) if gather_all else {o for o, rs in ranges.items() if sum(rs.values()) <= bound}
         self.part = sink.narrow_part(quant=set(ranges), gather=gather, host_gather=host_gather)
         self.extra, self.where = sink.narrow_request(open_, self.part)
         self.acc = _Merged()
@@ -763,7 +818,6 @@ def narrow_jointly(items: list, out_dir, factor) -> bool:
     A reduction with no open rank takes part with no output (its device part
     computes nothing); see :class:`_NarrowTake` for what each output's part does."""
     from ..runner import get_runner
-    from .combined import Combined
 
     opens = [{k: st for k, st in state.items() if st["value"] is None} for _, state in items]
     if not any(opens):
@@ -771,6 +825,18 @@ def narrow_jointly(items: list, out_dir, factor) -> bool:
     runner = get_runner(items[0][0].spec, factor)
     host = _host_gather(runner)
     takes = [_NarrowTake(sink, open_, host) for (sink, _), open_ in zip(items, opens)]
+    _joint_pass(runner, takes, range(items[0][0].spec.n_chunks))
+    for t in takes:
+        t.update()
+    return True
+
+
+def _joint_pass(runner, takes: list, chunk_ids) -> None:
+    """Compute the chunks ``chunk_ids`` once through the device parts of every
+    :class:`_NarrowTake` of ``takes`` and hand each its outputs (``chunk_ids``
+    None: the one strided sample their parts' ``lane_stride`` asks for)."""
+    from .combined import Combined
+
     if len(takes) == 1:
         part, extra = takes[0].part, runner.put(takes[0].extra)
     else:
@@ -781,16 +847,17 @@ def narrow_jointly(items: list, out_dir, factor) -> bool:
         for i, t in enumerate(takes):
             t.take(outputs if len(takes) == 1 else outputs[str(i)])
 
+    if chunk_ids is None:
+        take(runner.dispatch_strided(part, extra).outputs)
+        return
     pending = None
-    for k in range(items[0][0].spec.n_chunks):
+    for k in chunk_ids:
         nxt = runner.dispatch(k, part, extra)  # the next chunk computes while this one is read
         if pending is not None:
             take(pending.outputs)
         pending = nxt
-    take(pending.outputs)
-    for t in takes:
-        t.update()
-    return True
+    if pending is not None:
+        take(pending.outputs)
 
 
 def _host_gather(runner) -> bool:
@@ -808,6 +875,9 @@ def close_reductions(sinks, out_dir, complete: bool, factor=None) -> list[str]:
     todo = [s for s in sinks if s.kind == "reduce" and s.needs_summary(out_dir, complete)]
     accs = [s.merged(out_dir) for s in todo]
     items = [(s, s.quantile_states(acc)) for s, acc in zip(todo, accs) if s.quant]
+    for (s, state), acc in zip(items, [a for s, a in zip(todo, accs) if s.quant]):
+        if s.windows is not None:  # ranks inside the chunk pass's windows are read at once
+            s.windows.resolve(acc, state, s.spec.n_chunks)
     for _ in range(64):  # each pass fixes at least `bits` more bits of 64
         if not narrow_jointly(items, out_dir, factor):
             break
@@ -816,6 +886,195 @@ def close_reductions(sinks, out_dir, complete: bool, factor=None) -> list[str]:
         quant = s.quantile_values(acc, states[id(s)]) if s.quant else {}
         s.write_summary(out_dir, factor, acc=acc, quant=quant)
     return [s.name for s in todo]
+
+
+_KEY_MAX = np.uint64(np.iinfo(np.uint64).max)
+
+
+class _Windows:
+    """Key windows of one reduction's quantile outputs during the chunk pass, and
+    what the chunk pass found in them.
+
+    ``lo[o]``, ``hi[o]``: per group, :attr:`W` disjoint key ranges in increasing
+    order (an unused one is ``[max, max]``, above every key of a number).  Each
+    chunk's device part gives every lane that takes part its *place*: 2j+1 inside
+    window j, 2j between window j-1 and window j.  :meth:`take` counts the places
+    and keeps the keys inside windows that span more than one key value (a window
+    of one value needs only its count).  When every chunk of the grid has been
+    taken, a rank's place follows from the counts alone, and a rank inside a
+    window is that window's keys' order statistic: exact, whatever the prediction
+    was (:meth:`resolve`).  A rank outside every window is narrowed by passes over
+    the grid, as without windows.
+
+    Held in memory by the process that ran the chunks, never written: a run that
+    resumes, or whose chunks other processes computed, narrows instead."""
+
+    def __init__(self, G: int, W: int, lo: dict, hi: dict):
+        self.G, self.W, self.lo, self.hi = G, W, lo, hi
+        P = 2 * W + 1
+        self.keep = {}
+        for o in lo:
+            lut = np.zeros(G * P + 1, bool)
+            g, j = np.nonzero(lo[o] < hi[o])
+            lut[g * P + 2 * j + 1] = True
+            self.keep[o] = lut
+        self.parts: dict = {}    # chunk -> {output: (place counts, kept keys, their codes)}
+        self.kept = dict.fromkeys(lo, 0)
+        self.over: set = set()   # outputs whose kept keys passed the memory bound: dropped
+        self._lock = threading.Lock()
+
+    def take(self, chunk: int, arrays: dict) -> None:
+        """One chunk's per-lane ``.wcode`` and ``.wkey`` arrays (called from the
+        writer threads)."""
+        P = 2 * self.W + 1
+        per = {}
+        for o in self.lo:
+            code = np.asarray(arrays[o + ".wcode"]).reshape(-1)
+            counts = np.bincount(code, minlength=self.G * P + 1)[: self.G * P]
+            sel = np.flatnonzero(self.keep[o][code])
+            per[o] = (counts, np.asarray(arrays[o + ".wkey"]).reshape(-1)[sel], code[sel])
+        with self._lock:
+            old = self.parts.get(chunk)  # a chunk taken twice counts once
+            self.parts[chunk] = per
+            for o, (_, keys, _) in per.items():
+                self.kept[o] += keys.size - (0 if old is None or old[o][1] is None else old[o][1].size)
+                if self.kept[o] > 2 * GATHER_KEYS_HOST:
+                    self.over.add(o)
+            for o in self.over:
+                for p in self.parts.values():
+                    c = p[o][0]
+                    p[o] = (c, None, None)
+
+    def resolve(self, acc: _Merged, state: dict, n_chunks: int) -> int:
+        """Set the value of every open rank of ``state`` that lies inside a window;
+        the number set (0 unless every chunk was taken here)."""
+        with self._lock:
+            parts = dict(self.parts)
+        if set(parts) != set(range(n_chunks)):
+            return 0
+        P, done = 2 * self.W + 1, 0
+        for o in self.lo:
+            ranks = [(g, r, st) for (o2, g, r), st in state.items() if o2 == o and st["value"] is None]
+            if not ranks:
+                continue
+            counts = np.sum([parts[k][o][0] for k in range(n_chunks)], axis=0).reshape(self.G, P)
+            if not np.array_equal(counts.sum(axis=1), np.asarray(acc.get(o + ".n"), np.int64)):
+                raise RuntimeError(f"windows of {o!r}: places counted do not add up to the group counts")
+            keys = codes = None
+            if o not in self.over:
+                keys = np.concatenate([parts[k][o][1] for k in range(n_chunks)])
+                codes = np.concatenate([parts[k][o][2] for k in range(n_chunks)])
+            cum = np.cumsum(counts, axis=1)
+            wanted: dict = {}
+            for g, r, st in ranks:
+                p = int(np.searchsorted(cum[g], r, side="right"))
+                if p % 2 == 0:
+                    continue  # outside every window
+                j, below = (p - 1) // 2, int(cum[g, p] - counts[g, p])
+                lo, hi = int(self.lo[o][g, j]), int(self.hi[o][g, j])
+                if lo == hi:
+                    st["value"] = _value_of_key(lo)
+                    done += 1
+                elif keys is not None:
+                    wanted.setdefault((g, j), []).append((r - below, st))
+            for (g, j), items in wanted.items():
+                kg = keys[codes == g * P + 2 * j + 1]
+                if kg.size != counts[g, 2 * j + 1]:  # cannot happen: every kept key is counted
+                    raise RuntimeError(f"windows of {o!r}: kept {kg.size} keys of a window that holds "
+                                       f"{counts[g, 2 * j + 1]}")
+                kg = np.partition(kg, sorted({i for i, _ in items}))
+                for i, st in items:
+                    st["value"] = _value_of_key(int(kg[i]))
+                    done += 1
+        return done
+
+
+def plan_windows(sinks, out_dir, factor=None) -> int:
+    """Before a run's chunk pass: predict, for every quantile the reductions of
+    ``sinks`` need, a window of keys that holds its ranks, so that the chunk pass
+    keeps those keys and the narrowing passes over the grid are not needed
+    (:class:`_Windows`).  Returns the sample's stride (0: no windows).
+
+    The prediction computes one chunk's lanes of vectors spread over the whole
+    grid (every s-th vector, s about the number of chunks and prime to every axis
+    length, so that each axis's digits cycle through all its values) through a
+    narrowing program that hands over every key, and takes each group's sample
+    quantile ± :data:`WINDOW_HALF_WIDTH` in rank.  A wrong prediction costs time, never
+    exactness: a rank outside its window is narrowed as before.  Only on CPU
+    devices, where the per-lane places and keys the chunk pass hands over are
+    already in host memory, and for runs of at least :data:`WINDOW_MIN_CHUNKS`."""
+    from ..runner import get_runner
+
+    items = [s for s in sinks if s.kind == "reduce" and s.quant]
+    if not items or items[0].spec.n_chunks < WINDOW_MIN_CHUNKS:
+        return 0
+    spec = items[0].spec
+    runner = get_runner(spec, factor)
+    if not _host_gather(runner):
+        return 0
+    lanes = runner.per_device * len(runner.devices)
+    stride = max(2, spec.n_vectors // lanes)
+    while any(math.gcd(stride, n) > 1 for n in spec.shape):
+        stride += 1
+    sampled = min(lanes, -(-spec.n_vectors // stride))
+    takes = []
+    for s in items:
+        everything = {"lo": np.uint64(0), "hi": _KEY_MAX, "count": 0}
+        open_ = {(o, g, 0): dict(everything) for o in s.quant for g in range(s.base_part.n_groups)}
+        t = _NarrowTake(s, open_, host_gather=True, gather_all=True)
+        t.part = replace(t.part, lane_stride=stride)
+        takes.append(t)
+    _joint_pass(runner, takes, None)
+    for s, t in zip(items, takes):
+        s.set_windows(_predict(s, t.gathered, spec.n_vectors / sampled))
+    return stride
+
+
+def _predict(sink: ReduceSink, gathered: dict, scale: float) -> _Windows:
+    """Windows from the sample keys ``gathered`` (``{output: [(keys, groups,
+    slots)]}``); ``scale`` is grid chunks per sample chunk."""
+    G = sink.base_part.n_groups
+    qs = {i.output: i.quantiles for i in sink.red.items if i.quantiles}
+    W = max(len(v) for v in qs.values())
+    lo, hi = {}, {}
+    for o in sink.quant:
+        lo[o] = np.full((G, W), _KEY_MAX, np.uint64)
+        hi[o] = np.full((G, W), _KEY_MAX, np.uint64)
+        parts = gathered[o]
+        keys = np.concatenate([k for k, _, _ in parts]) if parts else np.zeros(0, np.uint64)
+        grp = np.concatenate([g for _, g, _ in parts]) if parts else np.zeros(0, np.int32)
+        by_group = [np.sort(keys[grp == g]) for g in range(G)]
+        delta = WINDOW_HALF_WIDTH
+        for _ in range(4):  # narrow the windows until their keys fit in memory
+            rows, kept = [], 0.0
+            for g, kg in enumerate(by_group):
+                m = kg.size
+                if m < WINDOW_MIN_SAMPLE:
+                    rows.append([])
+                    continue
+                spans = sorted((max(0, math.floor((q - delta) * (m - 1))), min(m - 1, math.ceil((q + delta) * (m - 1))))
+                               for q in qs[o])
+                wins: list = []
+                for a, b in spans:  # disjoint in key order: windows that touch are one
+                    # the sample's extremes do not bound the grid's: a window that
+                    # reaches one reaches every key beyond it
+                    k_lo = np.uint64(0) if a == 0 else kg[a]
+                    k_hi = _KEY_MAX - np.uint64(1) if b == m - 1 else kg[b]
+                    if wins and k_lo <= wins[-1][1]:
+                        wins[-1] = (wins[-1][0], max(wins[-1][1], k_hi), wins[-1][2], b)
+                    else:
+                        wins.append((k_lo, k_hi, a, b))
+                rows.append(wins)
+                kept += sum((b - a + 1) * scale for k_lo, k_hi, a, b in wins if k_lo < k_hi)
+            if kept <= GATHER_KEYS_HOST:
+                break
+            delta *= 0.9 * GATHER_KEYS_HOST / kept
+        else:
+            continue  # no windows for this output
+        for g, wins in enumerate(rows):
+            for j, (k_lo, k_hi, _, _) in enumerate(wins):
+                lo[o][g, j], hi[o][g, j] = k_lo, k_hi
+    return _Windows(G, W, lo, hi)
 
 
 def _ranks(n: int, qs) -> list[int]:
