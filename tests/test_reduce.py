@@ -173,8 +173,10 @@ def test_quantiles_exact_through_many_narrowing_passes(tmp_path, monkeypatch, ho
     bits over several passes) that large grids take; results stay exact, with the
     gathered keys picked out on the host (CPU devices) or compacted on the device
     (other platforms), and each pass either gathers or histograms an output."""
+    import sweep.run
     import sweep.sinks.reduce as red
 
+    monkeypatch.setattr(sweep.run, "plan_windows", lambda *a, **k: 0)  # narrowing only (no windows)
     monkeypatch.setattr(red, "HIST_CELLS", 48)
     monkeypatch.setattr(red, "GATHER_KEYS", 2)
     monkeypatch.setattr(red, "GATHER_KEYS_HOST", 2)
@@ -222,8 +224,10 @@ def test_host_gather_reads_large_ranges_in_the_first_narrowing_pass(tmp_path, mo
     histogrammed first: with coarse chunk histograms (HIST_CELLS = 48) and a device
     bound of 2 keys, one narrowing pass ends every rank on the host path; the device
     path needs more, and both give numpy's quantiles."""
+    import sweep.run
     import sweep.sinks.reduce as red
 
+    monkeypatch.setattr(sweep.run, "plan_windows", lambda *a, **k: 0)  # narrowing only (no windows)
     monkeypatch.setattr(red, "HIST_CELLS", 48)
     monkeypatch.setattr(red, "GATHER_KEYS", 2)
     real = red.narrow_jointly
