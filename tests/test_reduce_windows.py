@@ -84,9 +84,11 @@ def _narrowed_only(tmp_path, monkeypatch):
     return out
 
 
-def test_windows_read_every_rank_without_a_narrowing_pass(tmp_path, monkeypatch, counted):
+@pytest.mark.parametrize("mask_windows", [8, 0], ids=["masks", "one-sort"])
+def test_windows_read_every_rank_without_a_narrowing_pass(tmp_path, monkeypatch, counted, mask_windows):
     # wide windows: the toy sample (one chunk's lanes) is small, so its quantiles are rough
     monkeypatch.setattr(red, "WINDOW_HALF_WIDTH", 0.25)
+    monkeypatch.setattr(red, "MASK_WINDOWS", mask_windows)  # both ways of finding a window's keys
     out = tmp_path / "windows"
     res = run(toy_spec(reduce=REDUCE), out, progress=False)
     assert res.n_chunks == 11 and counted["planned"] == 1

@@ -123,6 +123,9 @@ WINDOW_MIN_CHUNKS = 2
 WINDOW_HALF_WIDTH = 0.02
 #: a group's sample below this many keys predicts nothing: its ranks are narrowed
 WINDOW_MIN_SAMPLE = 256
+#: up to this many windows with ranks are read by a mask each over the kept keys;
+#: more (maps) by one sort of the kept keys by window
+MASK_WINDOWS = 8
 
 _SIGN = np.uint64(1 << 63)
 
@@ -977,8 +980,17 @@ class _Windows:
                     done += 1
                 elif keys is not None:
                     wanted.setdefault((g, j), []).append((r - below, st))
+            if len(wanted) > MASK_WINDOWS:
+                # many windows (maps have thousands of groups): order the kept keys by
+                # window once, so each window's keys are a slice, not a mask per window
+                order = np.argsort(codes)
+                keys, codes = keys[order], codes[order]
             for (g, j), items in wanted.items():
-                kg = keys[codes == g * P + 2 * j + 1]
+                c = g * P + 2 * j + 1
+                if len(wanted) > MASK_WINDOWS:
+                    kg = keys[np.searchsorted(codes, c, "left"):np.searchsorted(codes, c, "right")]
+                else:
+                    kg = keys[codes == c]
                 if kg.size != counts[g, 2 * j + 1]:  # cannot happen: every kept key is counted
                     raise RuntimeError(f"windows of {o!r}: kept {kg.size} keys of a window that holds "
                                        f"{counts[g, 2 * j + 1]}")
@@ -1043,7 +1055,13 @@ def _predict(sink: ReduceSink, gathered: dict, scale: float) -> _Windows:
         parts = gathered[o]
         keys = np.concatenate([k for k, _, _ in parts]) if parts else np.zeros(0, np.uint64)
         grp = np.concatenate([g for _, g, _ in parts]) if parts else np.zeros(0, np.int32)
-        by_group = [np.sort(keys[grp == g]) for g in range(G)]
+        if G > 1:  # grouped by one sort (a mask per group would cost groups × keys)
+            order = np.argsort(grp)
+            keys, grp = keys[order], grp[order]
+        edges = np.searchsorted(grp, np.arange(G + 1)) if G > 1 else np.array([0, keys.size])
+        # each group's keys in order; only groups large enough to predict are sorted
+        by_group = [np.sort(keys[edges[g]:edges[g + 1]]) if edges[g + 1] - edges[g] >= WINDOW_MIN_SAMPLE
+                    else keys[edges[g]:edges[g + 1]] for g in range(G)]
         delta = WINDOW_HALF_WIDTH
         for _ in range(4):  # narrow the windows until their keys fit in memory
             rows, kept = [], 0.0
