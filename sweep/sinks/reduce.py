@@ -1044,7 +1044,8 @@ def plan_windows(sinks, out_dir, factor=None) -> int:
 
 def _predict(sink: ReduceSink, gathered: dict, scale: float) -> _Windows:
     """Windows from the sample keys ``gathered`` (``{output: [(keys, groups,
-    slots)]}``); ``scale`` is grid chunks per sample chunk."""
+    slots)]}``); ``scale`` is the grid's vectors per sampled vector (to estimate
+    how many keys the windows will keep)."""
     G = sink.base_part.n_groups
     qs = {i.output: i.quantiles for i in sink.red.items if i.quantiles}
     W = max(len(v) for v in qs.values())
