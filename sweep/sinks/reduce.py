@@ -523,8 +523,6 @@ class ReduceSink:
         """Hand the chunk pass ``windows`` (see :func:`plan_windows`): its device part
         then places every quantile output's keys among them, and :meth:`write` keeps
         the places' counts and the keys inside windows in memory."""
-        from dataclasses import replace
-
         self.windows = windows
         self.device_part = self.base_part if windows is None else replace(self.base_part, windows=windows.W)
 
@@ -716,8 +714,6 @@ class ReduceSink:
         ranks per quantile) and bits are fixed for the run, so a run compiles one
         program per distinct (``quant``, ``gather``): two for most runs (a
         histogram pass, then a gather pass)."""
-        from dataclasses import replace
-
         slots = max(2 * len(i.quantiles) for i in self.red.items)
         quant = tuple(self.quant) if quant is None else tuple(o for o in self.quant if o in quant)
         gather = tuple(o for o in quant if o in gather)
@@ -877,10 +873,13 @@ def close_reductions(sinks, out_dir, complete: bool, factor=None) -> list[str]:
     and OA5) makes as many passes as its slowest reduction needs, not their sum."""
     todo = [s for s in sinks if s.kind == "reduce" and s.needs_summary(out_dir, complete)]
     accs = [s.merged(out_dir) for s in todo]
-    items = [(s, s.quantile_states(acc)) for s, acc in zip(todo, accs) if s.quant]
-    for (s, state), acc in zip(items, [a for s, a in zip(todo, accs) if s.quant]):
-        if s.windows is not None:  # ranks inside the chunk pass's windows are read at once
-            s.windows.resolve(acc, state, s.spec.n_chunks)
+    items = []
+    for s, acc in zip(todo, accs):
+        if s.quant:
+            state = s.quantile_states(acc)
+            if s.windows is not None:  # ranks inside the chunk pass's windows are read at once
+                s.windows.resolve(acc, state, s.spec.n_chunks)
+            items.append((s, state))
     for _ in range(64):  # each pass fixes at least `bits` more bits of 64
         if not narrow_jointly(items, out_dir, factor):
             break
@@ -934,19 +933,22 @@ class _Windows:
         for o in self.lo:
             code = np.asarray(arrays[o + ".wcode"]).reshape(-1)
             counts = np.bincount(code, minlength=self.G * P + 1)[: self.G * P]
+            if o in self.over:  # its keys are dropped: only the counts still matter
+                per[o] = (counts, None, None)
+                continue
             sel = np.flatnonzero(self.keep[o][code])
             per[o] = (counts, np.asarray(arrays[o + ".wkey"]).reshape(-1)[sel], code[sel])
         with self._lock:
             old = self.parts.get(chunk)  # a chunk taken twice counts once
             self.parts[chunk] = per
             for o, (_, keys, _) in per.items():
+                if keys is None or o in self.over:
+                    continue
                 self.kept[o] += keys.size - (0 if old is None or old[o][1] is None else old[o][1].size)
-                if self.kept[o] > 2 * GATHER_KEYS_HOST:
+                if self.kept[o] > 2 * GATHER_KEYS_HOST:  # drop this output's keys, once
                     self.over.add(o)
-            for o in self.over:
-                for p in self.parts.values():
-                    c = p[o][0]
-                    p[o] = (c, None, None)
+                    for p in self.parts.values():
+                        p[o] = (p[o][0], None, None)
 
     def resolve(self, acc: _Merged, state: dict, n_chunks: int) -> int:
         """Set the value of every open rank of ``state`` that lies inside a window;
@@ -980,14 +982,15 @@ class _Windows:
                     done += 1
                 elif keys is not None:
                     wanted.setdefault((g, j), []).append((r - below, st))
-            if len(wanted) > MASK_WINDOWS:
+            sliced = len(wanted) > MASK_WINDOWS
+            if sliced:
                 # many windows (maps have thousands of groups): order the kept keys by
                 # window once, so each window's keys are a slice, not a mask per window
                 order = np.argsort(codes)
                 keys, codes = keys[order], codes[order]
             for (g, j), items in wanted.items():
                 c = g * P + 2 * j + 1
-                if len(wanted) > MASK_WINDOWS:
+                if sliced:
                     kg = keys[np.searchsorted(codes, c, "left"):np.searchsorted(codes, c, "right")]
                 else:
                     kg = keys[codes == c]
