@@ -42,9 +42,7 @@ def g1(p, x):
 
 
 def batched(fn, args, lanes):
-    """fn on fixed-size chunks of ``lanes`` (one compile, at XLA's lowest backend
-    optimization level: the period-1 programs compile for minutes otherwise),
-    outputs concatenated."""
+    """fn on fixed-size chunks of ``lanes`` (one compile), outputs concatenated."""
     n = len(next(iter(args.values())))
     out, compiled = {}, None
     for lo in range(0, n, lanes):
@@ -53,7 +51,7 @@ def batched(fn, args, lanes):
             c = v[lo:lo + lanes]
             chunk[k] = jnp.asarray(np.pad(c, (0, lanes - len(c)), mode="edge"))
         if compiled is None:
-            compiled = jax.jit(fn).lower(chunk).compile({"xla_backend_optimization_level": 0})
+            compiled = jax.jit(fn).lower(chunk).compile()
         for k, v in compiled(chunk).items():
             out.setdefault(k, []).append(np.asarray(v)[:min(lanes, n - lo)])
     return {k: np.concatenate(v) for k, v in out.items()}

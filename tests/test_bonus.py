@@ -163,11 +163,11 @@ def test_terminal_omega0_where_base_selection_is_not_an_equilibrium():
 
 
 #: float32 and vmapped programs of ``terminal_bonus``, compiled once each with XLA's
-#: default options, as ``_TB``.  Not at backend optimization level 0 (which the
-#: period-1 programs below use to save compile time): with jax/jaxlib 0.10.2 that
-#: program returns, on 3 of the 4096 lanes of :func:`secondary_vectors`, a pay-class
-#: root that stopped after one Chandrupatla step with status CONVERGED (h 0.3516
-#: against 0.3489 on lane 2890), while the default build matches the scalar reference
+#: default options, as ``_TB``.  Never at backend optimization level 0: with jax/jaxlib
+#: 0.10.2 that program returns, on 3 of the 4096 lanes of :func:`secondary_vectors`, a
+#: pay-class root that stopped after one Chandrupatla step with status CONVERGED (h
+#: 0.3516 against 0.3489 on lane 2890), while the default build matches the scalar
+#: reference; the period-1 programs fail the same way (``benchmarks/xla_opt_levels.py``).
 _TB_SECONDARY = {}
 
 
@@ -272,10 +272,11 @@ _COMPILED = {}
 
 
 def _compiled(spec, args):
-    """Each period-1 program compiled once per module, at XLA's lowest backend
-    optimization level (as tests/test_period1.py does: same HLO, less LLVM work)."""
+    """Each period-1 program compiled once per module, with XLA's default options (as
+    tests/test_period1.py does; its lowest backend optimization level miscompiles the
+    terminal root solve: ``benchmarks/xla_opt_levels.py``)."""
     if spec.name not in _COMPILED:
-        _COMPILED[spec.name] = jax.jit(spec.fn).lower(args).compile({"xla_backend_optimization_level": 0})
+        _COMPILED[spec.name] = jax.jit(spec.fn).lower(args).compile()
     return _COMPILED[spec.name]
 
 
@@ -413,15 +414,14 @@ _P1B_SECONDARY = {}
 
 
 def run_p1b_secondary(p, dtype, vmapped):
-    """The float32 and the vmapped ``period1_bonus`` programs, compiled once each at
-    XLA's lowest backend optimization level, as the float64 program of :func:`run_p1`
-    (so the comparisons are between programs built the same way; each compile is
-    most of its test's time)."""
+    """The float32 and the vmapped ``period1_bonus`` programs, compiled once each with
+    the options of the float64 program of :func:`run_p1` (so the comparisons are
+    between programs built the same way; each compile is most of its test's time)."""
     key = (np.dtype(dtype).name, vmapped)
     args = {k: v.astype(dtype) for k, v in _args(p, K1).items()}
     if key not in _P1B_SECONDARY:
         fn = jax.vmap(P1B.fn) if vmapped else P1B.fn
-        _P1B_SECONDARY[key] = jax.jit(fn).lower(args).compile({"xla_backend_optimization_level": 0})
+        _P1B_SECONDARY[key] = jax.jit(fn).lower(args).compile()
     return {k: np.asarray(v) for k, v in _P1B_SECONDARY[key](args).items()}
 
 
