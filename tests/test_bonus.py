@@ -10,6 +10,7 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from kernels import status as stc
 from kernels.catalog import get_kernel
@@ -189,6 +190,7 @@ def secondary_vectors():
     return p
 
 
+@pytest.mark.variants
 def test_terminal_vmap_matches_batched_kernel():
     """vmap of the scalar kernel is the batched kernel, lane for lane (every output,
     NaN in the same places): the compacted solves and searches see the arithmetic
@@ -201,6 +203,7 @@ def test_terminal_vmap_matches_batched_kernel():
                                    err_msg=k)
 
 
+@pytest.mark.variants
 def test_terminal_float32_agrees_with_float64():
     """float32 against float64 on the 4096 vectors of :func:`secondary_vectors`.
 
@@ -425,6 +428,7 @@ def run_p1b_secondary(p, dtype, vmapped):
     return {k: np.asarray(v) for k, v in _P1B_SECONDARY[key](args).items()}
 
 
+@pytest.mark.variants
 def test_period1_bonus_vmap_matches_batched_kernel():
     """vmap of the scalar kernel is the batched kernel on :func:`p1_bonus_batch`: flags,
     counts and statuses equal, values to the last bits (measured: all bit-identical
@@ -436,6 +440,7 @@ def test_period1_bonus_vmap_matches_batched_kernel():
         np.testing.assert_allclose(mapped[k], out[k], rtol=1e-12, atol=1e-13, equal_nan=True, err_msg=k)
 
 
+@pytest.mark.variants
 def test_period1_bonus_float32_agrees_with_float64():
     """float32 against float64 on :func:`p1_bonus_batch`.
 

@@ -258,6 +258,7 @@ ASYM_TOL = dict(asym_high=(0.0, 1e-6), asym_low=(0.0, 1e-6), payoff_high=(1e-7, 
                 payoff_low=(1e-7, 0.0))
 
 
+@pytest.mark.variants
 def test_vmap_matches_batched_kernel(batch):
     p, out = batch
     mapped = run_secondary(p, np.float64, vmapped=True)
@@ -267,6 +268,7 @@ def test_vmap_matches_batched_kernel(batch):
                                    err_msg=k)
 
 
+@pytest.mark.variants
 def test_float32_agrees_with_float64(batch):
     """float32 against float64 on the K vectors of the batch.
 
