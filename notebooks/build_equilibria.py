@@ -329,7 +329,7 @@ executable of the η* surface serves, no new compile). The share of admissible s
 neighbours at the vector's own η where the statement fails shows how far along s1 the
 violation extends.
 The inside vector (`n_sym_eq` = 0: every candidate fails the deviation test) is the
-kernel's answer; it has not been brute-forced here (issue 17's audit tools can).
+kernel's answer; it has not been brute-forced here (the brute-force audit `benchmarks/period1_audit.py` can).
 '''),
     code(r'''
 KNOWN = [
