@@ -1062,7 +1062,7 @@ def _predict(sink: ReduceSink, gathered: dict, scale: float) -> _Windows:
         if G > 1:  # grouped by one sort (a mask per group would cost groups × keys)
             order = np.argsort(grp)
             keys, grp = keys[order], grp[order]
-        edges = np.searchsorted(grp, np.arange(G + 1)) if G > 1 else np.array([0, keys.size])
+        edges = np.searchsorted(grp, np.arange(G + 1))  # one group: grp is all 0, already sorted
         # each group's keys in order; only groups large enough to predict are sorted
         by_group = [np.sort(keys[edges[g]:edges[g + 1]]) if edges[g + 1] - edges[g] >= WINDOW_MIN_SAMPLE
                     else keys[edges[g]:edges[g + 1]] for g in range(G)]
