@@ -66,6 +66,44 @@ def test_root_exactly_at_bracket_end():
     np.testing.assert_array_equal(np.asarray(r.x), [0.0, 1.0])
 
 
+def test_known_end_values_give_the_same_solve_with_one_call_site():
+    """``ends`` = (f(lo), f(hi)): the same statuses and roots as the solve that
+    evaluates the ends itself (both in one jitted program, so f rounds alike), in
+    both modes, including zero-at-an-end, corner and no-sign-change lanes; and f is
+    traced at one site (inside the iteration) instead of three."""
+    rng = np.random.default_rng(3)
+    # last three lanes: root exactly at lo = 0 (c = 0), f > 0 at both ends (c < 0),
+    # f < 0 at both ends (c large)
+    a = jnp.asarray(np.r_[rng.uniform(0.1, 3.0, 60), 1.0, 1.0, 1.0])
+    c = jnp.asarray(np.r_[rng.uniform(0.05, 3.5, 60), 0.0, -1.0, 1010.0])
+    lo, hi = jnp.zeros_like(a), jnp.full_like(a, 2.0)
+    sites = {}
+
+    def counted(name):
+        def f(x, th):
+            sites[name] = sites.get(name, 0) + 1
+            return cubic(x, th)
+        return f
+
+    def both(a, c, mode):
+        plain = solve(counted("plain"), lo, hi, (a, c), mode=mode)
+        ends = (cubic(lo, (a, c)), cubic(hi, (a, c)))
+        given = solve(counted("given"), lo, hi, (a, c), mode=mode, ends=ends)
+        swapped = solve(cubic, lo, hi, (a, c), mode=mode, ends=ends[::-1])
+        return plain, given, swapped
+
+    for mode, other in (("root", st.NO_SIGN_CHANGE), ("infimum", st.AT_UPPER)):
+        sites.clear()
+        plain, given, swapped = jax.jit(both, static_argnums=2)(a, c, mode)
+        assert sites == {"plain": 3, "given": 1}
+        np.testing.assert_array_equal(np.asarray(given.status), np.asarray(plain.status))
+        np.testing.assert_array_equal(np.asarray(given.x), np.asarray(plain.x))
+        codes = set(np.asarray(plain.status).tolist())
+        assert st.CONVERGED in codes and other in codes
+        # the end values are read, not recomputed: swapping them changes the answer
+        assert not np.array_equal(np.asarray(swapped.status), np.asarray(plain.status))
+
+
 def test_infimum_conventions():
     # inf({x ∈ (0,1): x − θ ≥ 0} ∪ {1})
     th = jnp.array([-0.5, 0.0, 0.25, 1.0, 2.0])
