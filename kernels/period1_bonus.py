@@ -136,51 +136,70 @@ class Reply(NamedTuple):
     payoff: jnp.ndarray
 
 
-def best_reply(yv: Values, zy, q1, q2, omega, xs, grid: Values) -> Reply:
-    """Best (x, zx) against a rival with values ``yv`` and bonus ``zy`` (trailing axes
-    allowed after the batch shape of q1/q2/omega; ``grid`` values have the batch shape
-    + (G,)): the best of the 2·G grid strategies, then golden section on the two cells
-    around it for that bonus choice, one continuation evaluation per step."""
-    nd = yv.A.ndim
+def best_reply(y, zy, q1, q2, omega, xs, grid: Values):
+    """Best (x, zx) against a rival playing (y, zy) (trailing axes allowed after the
+    batch shape of q1/q2/omega; ``grid`` values have the batch shape + (G,)): the best
+    of the 2·G grid strategies, then golden section on the two cells around it for
+    that bonus choice.  Returns the reply and the rival's values.
+
+    One loop of GOLDEN + 3 steps with one continuation evaluation per step (step 0:
+    the rival's values, then the grid argmax; steps 1, 2: the golden points c, d;
+    then golden steps), so each call site compiles the terminal bonus game once,
+    not twice.  The step index is not batched, so each ``lax.switch`` runs one
+    branch, under vmap too."""
+    nd = y.ndim
     extra = nd - q1.s1.ndim
     gv = jax.tree_util.tree_map(lambda v: jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]), grid)
-    om = _bcast(omega, yv.A.shape)
-    eta = _bcast(q2.eta, yv.A.shape)
-    ye = jax.tree_util.tree_map(lambda v: v[..., None], yv)
-    p0 = phi1(gv, 0.0, ye, zy[..., None], om[..., None], eta[..., None])
-    p1 = phi1(gv, 1.0, ye, zy[..., None], om[..., None], eta[..., None])
-    b0, b1 = jnp.max(p0, axis=-1), jnp.max(p1, axis=-1)
-    pay1 = b1 > b0
-    i = jnp.where(pay1, jnp.argmax(p1, axis=-1), jnp.argmax(p0, axis=-1))
-    zb = pay1.astype(yv.A.dtype)
-    f_grid, x_grid = jnp.maximum(b0, b1), xs[i]
-    a = xs[jnp.maximum(i - 1, 0)]
-    b = xs[jnp.minimum(i + 1, G - 1)]
+    om = _bcast(omega, y.shape)
+    eta = _bcast(q2.eta, y.shape)
     r = _INV_GOLDEN
-    ninf = jnp.full_like(a, -jnp.inf)
+    zero = jnp.zeros_like(y)
+    ninf = jnp.full_like(y, -jnp.inf)
+
+    def grid_best(yv):
+        """The best grid strategy against yv and the golden bracket around it."""
+        ye = jax.tree_util.tree_map(lambda v: v[..., None], yv)
+        p0 = phi1(gv, 0.0, ye, zy[..., None], om[..., None], eta[..., None])
+        p1 = phi1(gv, 1.0, ye, zy[..., None], om[..., None], eta[..., None])
+        b0, b1 = jnp.max(p0, axis=-1), jnp.max(p1, axis=-1)
+        pay1 = b1 > b0
+        i = jnp.where(pay1, jnp.argmax(p1, axis=-1), jnp.argmax(p0, axis=-1))
+        a = xs[jnp.maximum(i - 1, 0)]
+        b = xs[jnp.minimum(i + 1, G - 1)]
+        return a, b, pay1.astype(y.dtype), jnp.maximum(b0, b1), xs[i]
 
     def step(k, s):
-        a, b, c, d, fc, fd = s
-        shrink = k >= 2
+        a, b, c, d, fc, fd, zb, f_grid, x_grid, yv = s
+        phase = jnp.minimum(k, 3)
         left = fc >= fd                      # the maximum lies in [a, d]
         na, nb = jnp.where(left, a, c), jnp.where(left, d, b)
         nc = jnp.where(left, nb - r * (nb - na), d)
         ndd = jnp.where(left, c, na + r * (nb - na))
-        x = jnp.where(k == 0, c, jnp.where(k == 1, d, jnp.where(left, nc, ndd)))
+        x = lax.switch(phase, [lambda: y, lambda: c, lambda: d, lambda: jnp.where(left, nc, ndd)])
         xv, _ = values_at(x, q1, q2, omega)
-        fx = phi1(xv, zb, yv, zy, om, eta)
-        fx = jnp.where(jnp.isnan(fx), -jnp.inf, fx)
-        a, b = jnp.where(shrink, na, a), jnp.where(shrink, nb, b)
-        c2, d2 = jnp.where(shrink, nc, c), jnp.where(shrink, ndd, d)
-        fc2 = jnp.where(k == 0, fx, jnp.where(shrink & left, fx, fc))
-        fd2 = jnp.where(k == 1, fx, jnp.where(shrink & ~left, fx, fd))
-        return a, b, c2, d2, fc2, fd2
 
-    init = (a, b, b - r * (b - a), a + r * (b - a), ninf, ninf)
-    a, b, c, d, fc, fd = lax.fori_loop(0, GOLDEN + 2, step, init)
+        def rival(s):
+            a, b, zb, f_grid, x_grid = grid_best(xv)
+            return a, b, b - r * (b - a), a + r * (b - a), ninf, ninf, zb, f_grid, x_grid, xv
+
+        def golden(s):
+            fx = phi1(xv, zb, yv, zy, om, eta)
+            fx = jnp.where(jnp.isnan(fx), -jnp.inf, fx)
+            at_c, at_d, shrink = phase == 1, phase == 2, phase == 3
+            a2, b2 = jnp.where(shrink, na, a), jnp.where(shrink, nb, b)
+            c2, d2 = jnp.where(shrink, nc, c), jnp.where(shrink, ndd, d)
+            fc2 = jnp.where(at_c, fx, jnp.where(shrink & left, fx, fc))
+            fd2 = jnp.where(at_d, fx, jnp.where(shrink & ~left, fx, fd))
+            return a2, b2, c2, d2, fc2, fd2, zb, f_grid, x_grid, yv
+
+        return lax.cond(phase == 0, rival, golden, s)
+
+    nov = Values(zero, zero, zero)
+    init = (zero, zero, zero, zero, ninf, ninf, zero, zero, zero, nov)
+    a, b, c, d, fc, fd, zb, f_grid, x_grid, yv = lax.fori_loop(0, GOLDEN + 3, step, init)
     xg, fg = jnp.where(fc >= fd, c, d), jnp.maximum(fc, fd)
     better = fg > f_grid
-    return Reply(jnp.where(better, xg, x_grid), zb, jnp.where(better, fg, f_grid))
+    return Reply(jnp.where(better, xg, x_grid), zb, jnp.where(better, fg, f_grid)), yv
 
 
 def _rows(tree, shape, idx):
@@ -246,9 +265,8 @@ def symmetric_equilibria(q1, q2, omega, xs, grid: Values, F1g):
 
     # verification: own payoff against the best deviation, candidate slots only
     def check(hh, zz, qa, qb, om, gr):
-        hv, _ = values_at(hh, qa, qb, om)
+        rep, hv = best_reply(hh, zz, qa, qb, om, xs, gr)
         own = phi1(hv, zz, hv, zz, _bcast(om, hh.shape), _bcast(qb.eta, hh.shape))
-        rep = best_reply(hv, zz, qa, qb, om, xs, gr)
         return own, rep.payoff
 
     def check_rows(idx):
@@ -281,13 +299,12 @@ def asymmetric_search(q1, q2, omega, xs, grid: Values):
     found, jx, _ = table_two_cycle(table, zc, shape, K_BR)
 
     def refine(x0, z0, qa, qb, om, gr):
-        """y ← BR(x0), x ← BR(y), y' ← BR(x), one continuation and one best reply per
-        step (a single call site): (x, y) with x = BR(y) by construction, and y tested
-        against the best reply to x."""
+        """y ← BR(x0), x ← BR(y), y' ← BR(x), one best reply per step (it also returns
+        the rival's values: a single continuation call site): (x, y) with x = BR(y)
+        by construction, and y tested against the best reply to x."""
         def step(_, c):
             a, za, pa, pza, _, _, av, _, _ = c
-            new_av, _ = values_at(a, qa, qb, om)
-            rep = best_reply(new_av, za, qa, qb, om, xs, gr)
+            rep, new_av = best_reply(a, za, qa, qb, om, xs, gr)
             return rep.x, rep.z, a, za, pa, pza, new_av, av, rep.payoff
 
         zero = jnp.zeros_like(x0)
