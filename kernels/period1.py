@@ -36,7 +36,7 @@ second terminal-order solve) run on compacted blocks of the items that need them
 (:func:`kernels.lane_blocks.map_compacted`).
 
 1. Evaluate F1 and the continuation values on a fixed grid of :data:`SCAN_POINTS` engagement
-   levels in [0,1].
+   levels in [0,1] (and, in the same evaluation, the values on the verification grid of step 4).
 2. Symmetric candidates: h = 0 if F1(0) ≤ 0, h = 1 if F1(1) ≥ 0, and the first
    :data:`MAX_CROSSINGS` sign changes of F1 on the grid, each refined by Chandrupatla on its cell.
 3. A candidate h* is kept only if no deviation pays: the best Φ1^j(x, h*) over the
@@ -50,7 +50,8 @@ second terminal-order solve) run on compacted blocks of the items that need them
    and refined by secant steps with continuous best replies, plus the pairs
    through the corner starts y = 0 and y = 1; each kept only if both firms' best
    deviations, computed on a separate verification grid, pass the deviation test
-   and |x − y| > :data:`ASYM_SEP`.  A False ``asym_eq`` means that this search
+   and |x − y| > :data:`ASYM_SEP` (a corner pair whose failure a point of the
+   verification grid already proves is not verified further).  A False ``asym_eq`` means that this search
    found none, not a proof that none exists (limits in that function's docstring).
 """
 from __future__ import annotations
@@ -67,7 +68,7 @@ from . import status as st
 from .params import broadcast_outputs, make_params, params_for
 from .lane_blocks import map_compacted, trace_once
 from .period1_search import (ASYM_SEP, BLOCK, MAX_CROSSINGS, SCAN_POINTS, JUMP_RTOL, RTOL, Period1, ScanGrid,
-                             asymmetric_search, best_response, continuation_slope, grid_values,
+                             asymmetric_search, best_response, continuation_slope, scan_grids,
                              payoff, refine_crossings, tolerance)
 from .primitives import dg_dh, g, g0
 from .profiles import profile_scale
@@ -111,7 +112,7 @@ def symmetric_equilibria(q1, q2, grid):
         return best_response(item[0], q1i, q2i, ScanGrid(grid.xs, None, gv))
 
     need = pre | (jnp.arange(y.shape[-1]) < 2)
-    x_best, phi_best, yv = map_compacted(reply, need, (q1, q2j, grid.values), (y,), BLOCK)
+    x_best, phi_best, yv, xv = map_compacted(reply, need, (q1, q2j, grid.values), (y,), BLOCK)
     phi_yy = payoff(yv, yv, q2j)
     gain = phi_best - phi_yy
     verified = pre & (gain <= tolerance(y.dtype) * (1.0 + jnp.abs(phi_yy)))
@@ -136,6 +137,7 @@ def symmetric_equilibria(q1, q2, grid):
         h1_star_max=jnp.max(jnp.where(verified, y, -jnp.inf), axis=-1),
         crossings_overflow=n_cross > MAX_CROSSINGS,
         corner_replies=x_best[..., :2],
+        corner_values=jax.tree_util.tree_map(lambda v: v[..., :2], xv),
     )
 
 
@@ -290,9 +292,10 @@ GAME_BLOCK = 128
 
 def _game(q1: Period1, q2: Period2, lanes):
     """One solve of the game on a block of lanes (terminal order in ``q2.zero_first``)."""
-    grid = grid_values(q1, q2)
+    grid, vgrid = scan_grids(q1, q2)
     sym = symmetric_equilibria(q1, q2, grid)
-    asym = asymmetric_search(q1, q2, grid, sym.pop("corner_replies"), lanes)
+    asym = asymmetric_search(q1, q2, grid, vgrid, sym.pop("corner_replies"), sym.pop("corner_values"),
+                             lanes)
     return dict(sym, F1_at_0=grid.F1[..., 0], F1_at_1=grid.F1[..., -1], **asym)
 
 

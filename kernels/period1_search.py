@@ -16,7 +16,7 @@ from . import status as stc
 from .primitives import B, M, W, dM_dh, dM_ds, dg_dh, g
 from .lane_blocks import map_compacted
 from .roots import Root, solve
-from .terminal import Period2, engagement_gain, h2_prop3
+from .terminal import Period2, corner_gaps, engagement_gain, h2_prop3
 
 #: grid points of [0,1] for the F1 scan, the deviation check and best responses
 SCAN_POINTS = 129
@@ -46,9 +46,15 @@ RTOL = {64: 1e-9, 32: 1e-4}
 #: either side), by float width
 JUMP_RTOL = {64: 1e-10, 32: 1e-5}
 #: items (lanes or candidate slots) per block of the compacted phases (refinement of
-#: F1's sign changes, best replies to interior candidates, the 2-cycle refinement and
-#: the verification): the width those nested searches are compiled at
+#: F1's sign changes, best replies to the symmetric candidates, the verification of
+#: asymmetric pairs): the width those nested searches are compiled at
 BLOCK = 128
+#: items per block of the 2-cycle refinement: interior 2-cycles are rare (about one
+#: slot per 128 random admissible lanes), and a block costs its full width in every
+#: one of its 2·N_SECANT nested best replies whatever its number of valid items
+#: (2,048 random admissible vectors, float64, one device: 16 takes 181 µs per vector
+#: where 128 took 191, both runs in one process)
+CYCLE_BLOCK = 16
 #: (smallest, largest) block of the compacted interior terminal solves
 #: (:func:`interior_solve`): 1/32 of the lanes within these bounds, so the ~1% of the
 #: F1 scan's 1,024 × 129 skills whose h2* is interior fit in one block, and a block
@@ -119,9 +125,12 @@ def fit(q, ndim):
     return jax.tree_util.tree_map(lambda v: jnp.reshape(v, v.shape + (1,) * (ndim - v.ndim)), q)
 
 
-def interior_solve(f, lo, hi, theta, mask) -> Root:
+def interior_solve(f, lo, hi, theta, mask, ends) -> Root:
     """:func:`kernels.roots.solve` of f on [lo, hi] iterated only on the lanes where
     ``mask`` holds (the terminal game's interior roots; see :func:`continuation`).
+    ``ends``: f at lo and hi, which the corner tests of Prop. 3 have computed, so
+    the solver evaluates f only inside its iteration (one call site of F2 in each
+    compiled continuation instead of three).
 
     The lanes are flattened, the masked ones gathered into blocks
     (:func:`kernels.lane_blocks.map_compacted`) and solved there: each lane runs
@@ -143,11 +152,11 @@ def interior_solve(f, lo, hi, theta, mask) -> Root:
     block = min(m, max(TERMINAL_BLOCK[0], min(TERMINAL_BLOCK[1], m // 32)))
 
     def one(valid, lane, _):
-        lo_i, hi_i, th_i = lane
-        r = solve(f, lo_i, hi_i, th_i, mask=valid)
+        lo_i, hi_i, f_lo, f_hi, th_i = lane
+        r = solve(f, lo_i, hi_i, th_i, mask=valid, ends=(f_lo, f_hi))
         return r.x, r.status
 
-    x, status = map_compacted(one, need, (flat(lo), flat(hi), th), (), block)
+    x, status = map_compacted(one, need, (flat(lo), flat(hi), flat(ends[0]), flat(ends[1]), th), (), block)
     status = jnp.where(need, status, stc.SKIPPED).astype(jnp.int8)
     return Root(jnp.reshape(x, shape), jnp.reshape(status, shape))
 
@@ -223,13 +232,21 @@ def payoff(xv: Values, yv: Values, q2: Period2):
     return sigma * xv.A + (1.0 - sigma) * yv.P
 
 
-def grid_values(q1: Period1, q2: Period2) -> ScanGrid:
-    """F1 and the values at the :data:`SCAN_POINTS` grid points of [0,1]."""
+def scan_grids(q1: Period1, q2: Period2) -> tuple[ScanGrid, ScanGrid]:
+    """The search grid (F1 and the values at the :data:`SCAN_POINTS` points of [0,1])
+    and the verification grid (values at its :data:`VG` points), from one evaluation
+    of F1 on both point sets: one continuation call site in the compiled program
+    instead of two, and one pass of the compacted interior terminal solves (float64,
+    128 lanes: 25 µs per lane against 18 + 10 for two passes; F1's derivative on the
+    61 verification points is computed and not used)."""
     dt = q1.s1.dtype
     xs = jnp.linspace(0.0, 1.0, SCAN_POINTS, dtype=dt)
-    h = jnp.broadcast_to(xs, q1.s1.shape + (SCAN_POINTS,))
+    vxs = jnp.linspace(0.0, 1.0, VG, dtype=dt)
+    h = jnp.broadcast_to(jnp.concatenate([xs, vxs]), q1.s1.shape + (SCAN_POINTS + VG,))
     e = engagement_gain1(h, q1, q2)
-    return ScanGrid(xs, e.F1, e.values)
+    search = jax.tree_util.tree_map(lambda v: v[..., :SCAN_POINTS], e.values)
+    verify = jax.tree_util.tree_map(lambda v: v[..., SCAN_POINTS:], e.values)
+    return ScanGrid(xs, e.F1[..., :SCAN_POINTS], search), ScanGrid(vxs, None, verify)
 
 
 def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
@@ -255,16 +272,15 @@ def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
         q1i, q2i = lane
         lo_i, hi_i, flo_i, fhi_i = item
         # u = 1 + h ∈ [1, 2] keeps the solver's relative tolerance an absolute one in h
-        # (see kernels.terminal._select)
+        # (see kernels.terminal._select); the cells' ends are multiples of 1/128, so
+        # u − 1 gives them back exactly.  The solver starts from the scan's F1 values
+        # at the ends (``ends``): F1 is evaluated at one call site of the compiled
+        # program, not three (each nests a terminal solve), and the solver sees the
+        # sign change the scan saw (F1 ≤ 0 at one end, > 0 at the other; an end
+        # with F1 = 0 is itself the root).
         root = solve(lambda u, th: engagement_gain1(u - 1.0, *th).F1, lo_i + 1.0, hi_i + 1.0,
-                     (q1i, q2i), mask=valid)
-        # The solver re-evaluates F1 at the cell ends in a separately compiled
-        # expression; where one end is within rounding of 0 it may see no sign change.
-        # That end is then the candidate (never a dropped NaN).
-        nosign = valid & (root.status == stc.NO_SIGN_CHANGE)
-        x = jnp.where(nosign, jnp.where(jnp.abs(flo_i) <= jnp.abs(fhi_i), lo_i, hi_i), root.x - 1.0)
-        status = jnp.where(nosign, stc.CONVERGED, root.status).astype(jnp.int8)
-        return x, status
+                     (q1i, q2i), mask=valid, ends=(flo_i, fhi_i))
+        return root.x - 1.0, root.status
 
     x, status = map_compacted(refine, has, (q1, q2), (lo, hi, f_lo, f_hi), BLOCK)
     # slots without a sign change: what the full-width solve gives a masked lane
@@ -285,6 +301,9 @@ class _BR(NamedTuple):
     new_c: jnp.ndarray   # the point evaluated this step is c (else d)
     x_grid: jnp.ndarray  # best grid point and its payoff
     f_grid: jnp.ndarray
+    i_grid: jnp.ndarray  # the best grid point's index
+    vc: Values           # values at c and at d
+    vd: Values
 
 
 def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: ScanGrid) -> _BR:
@@ -299,13 +318,13 @@ def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: ScanGrid) -> _BR:
     b = grid.xs[jnp.minimum(i + 1, n - 1)]
     r = _INV_GOLDEN
     return st._replace(a=a, b=b, c=b - r * (b - a), d=a + r * (b - a),
-                       x_grid=grid.xs[i], f_grid=jnp.max(phi, axis=-1))
+                       x_grid=grid.xs[i], f_grid=jnp.max(phi, axis=-1), i_grid=i.astype(jnp.int32))
 
 
 def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLDEN):
     """Best reply x to an opponent playing y (any trailing axes): the best point of
     ``grid``, refined by golden section on the two cells around it.  Returns
-    (x, Φ1(x, y)) and the opponent's values.
+    (x, Φ1(x, y), the opponent's values, the values at x).
 
     Written as one loop of ``steps`` + 3 steps with a single evaluation of the
     continuation per step (step 0: the opponent's values, then the grid argmax;
@@ -314,11 +333,13 @@ def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLD
     ``lax.switch`` runs one branch even under vmap.  Each golden step keeps the
     interior point that survives together with its payoff (it moves from c to d
     or from d to c), so the bracket shrinks onto the continuous maximum, not onto
-    the grid point.
+    the grid point.  The values at c and d travel with them, so those at the
+    reply x come without another evaluation.
     """
     r = _INV_GOLDEN
     z = jnp.zeros_like(y)
-    st0 = _BR(_no_values(z), z, z, z, z, z, z, jnp.zeros(y.shape, bool), z, z)
+    st0 = _BR(_no_values(z), z, z, z, z, z, z, jnp.zeros(y.shape, bool), z, z,
+              jnp.zeros(y.shape, jnp.int32), _no_values(z), _no_values(z))
 
     def shrink(st):
         left = st.fc >= st.fd                      # the maximum lies in [a, d]
@@ -329,7 +350,9 @@ def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLD
         d2 = jnp.where(left, st.c, a2 + r * (b2 - a2))
         fc2 = jnp.where(left, st.fc, st.fd)
         fd2 = jnp.where(left, st.fc, st.fd)
-        st = st._replace(a=a2, b=b2, c=c2, d=d2, fc=fc2, fd=fd2, new_c=left)
+        vc2 = _where(left, st.vc, st.vd)
+        vd2 = _where(left, st.vc, st.vd)
+        st = st._replace(a=a2, b=b2, c=c2, d=d2, fc=fc2, fd=fd2, new_c=left, vc=vc2, vd=vd2)
         return st, jnp.where(left, c2, d2)
 
     def step(k, st):
@@ -341,21 +364,33 @@ def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLD
             return _grid_best(s._replace(yv=v), q1, q2, grid)
 
         def at_c(s):
-            return s._replace(fc=payoff(v, s.yv, q2))
+            return s._replace(fc=payoff(v, s.yv, q2), vc=v)
 
         def at_d(s):
-            return s._replace(fd=payoff(v, s.yv, q2))
+            return s._replace(fd=payoff(v, s.yv, q2), vd=v)
 
         def golden(s):
             f = payoff(v, s.yv, q2)
-            return s._replace(fc=jnp.where(s.new_c, f, s.fc), fd=jnp.where(s.new_c, s.fd, f))
+            return s._replace(fc=jnp.where(s.new_c, f, s.fc), fd=jnp.where(s.new_c, s.fd, f),
+                              vc=_where(s.new_c, v, s.vc), vd=_where(s.new_c, s.vd, v))
 
         return lax.switch(phase, [opponent, at_c, at_d, golden], st)
 
     st = lax.fori_loop(0, steps + 3, step, st0)
-    xg, fg = jnp.where(st.fc >= st.fd, st.c, st.d), jnp.maximum(st.fc, st.fd)
+    at_c = st.fc >= st.fd
+    xg, fg = jnp.where(at_c, st.c, st.d), jnp.maximum(st.fc, st.fd)
     better = fg > st.f_grid
-    return jnp.where(better, xg, st.x_grid), jnp.where(better, fg, st.f_grid), st.yv
+    extra = st.yv.A.ndim - q1.s1.ndim
+    on_grid = jax.tree_util.tree_map(
+        lambda v: jnp.take_along_axis(jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]),
+                                      st.i_grid[..., None], axis=-1)[..., 0], grid.values)
+    xv = _where(better, _where(at_c, st.vc, st.vd), on_grid)
+    return jnp.where(better, xg, st.x_grid), jnp.where(better, fg, st.f_grid), st.yv, xv
+
+
+def _where(c, u: Values, v: Values) -> Values:
+    """Values u where c holds, else v (leaf by leaf)."""
+    return jax.tree_util.tree_map(lambda a, b: jnp.where(c, a, b), u, v)
 
 
 def grid_reply_scan(grid: ScanGrid, q2: Period2):
@@ -460,7 +495,7 @@ def _two_cycle_refine(y0, slope0, move, q1, q2, grid):
     def step(k, c):
         y, x, yp, ep, sl = c
         odd = (k % 2) == 1
-        new, _, _ = best_response(jnp.where(odd, x, y), q1, q2, grid)
+        new, _, _, _ = best_response(jnp.where(odd, x, y), q1, q2, grid)
         x2 = jnp.where(odd, x, new)
         e = new - y
         sl_sec = (e - ep) / jnp.where(y != yp, y - yp, 1.0)
@@ -475,15 +510,41 @@ def _two_cycle_refine(y0, slope0, move, q1, q2, grid):
     return y, x
 
 
-def verification_grid(q1: Period1, q2: Period2) -> ScanGrid:
-    """Values on the verification grid of VG points (spacing 1/(VG−1), not the
-    search grid's 1/(SCAN_POINTS−1)), for best replies that share nothing with the search."""
-    xs = jnp.linspace(0.0, 1.0, VG, dtype=q1.s1.dtype)
-    v = values_at(jnp.broadcast_to(xs, q1.s1.shape + (VG,)), q1, q2)
-    return ScanGrid(xs, None, v)
+def _corner_pairs_that_fail(q1: Period1, q2: Period2, vgrid: ScanGrid, x, xv: Values):
+    """Corner pairs (x, y), y = 0 and y = 1 with x = BR(y) (..., 2), that the
+    verification of :func:`asymmetric_search` would reject; on random admissible
+    vectors nearly all of them (0 is a best reply to BR(0) only where a firm
+    free-rides), and each costs two best replies on the verification grid.
+
+    A pair fails where |x − y| ≤ ASYM_SEP, or where a point of the verification grid
+    beats y as a reply to x by more than twice the deviation tolerance: the
+    verification's best deviation against x is at least its best grid point (the
+    golden refinement only replaces it by a better one), so its gain is at least
+    this one.  The values used are those of the same points (x's from the
+    symmetric check's best reply, y's from the verification grid), computed in
+    other parts of the program, so they may differ in the last bits: hence the
+    factor 2.  The symmetric check evaluates x with the widened snap band of
+    :data:`JUMP_RTOL`; where a corner condition at g(s1,x) lies within twice that
+    band, h2*(x) may differ between the bands, and the pair is left to the
+    verification."""
+    dt = x.dtype
+    ends = jnp.array([0, VG - 1])
+    vy = jax.tree_util.tree_map(lambda v: v[..., ends], vgrid.values)
+    phi_yx = payoff(vy, xv, q2)
+    gv = jax.tree_util.tree_map(lambda v: v[..., None, :], vgrid.values)
+    best_grid = jnp.max(payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], xv), q2), axis=-1)
+    tol = tolerance(dt)
+    loses = best_grid - phi_yx > 2.0 * tol * (1.0 + jnp.abs(phi_yx))
+    q1x, q2x = fit(q1, 2), fit(q2, 2)
+    f0, f1 = corner_gaps(g(q1x.s1, x, q1x.alpha1, q1x.pi1, q1x.gamma, q1x.L1), q2x)
+    band = 2.0 * JUMP_RTOL[jnp.finfo(dt).bits] * q2x.lam_R * q2x.delta
+    clear = (jnp.abs(f0) > band) & (jnp.abs(f1) > band)
+    y = jnp.array([0.0, 1.0], dt)
+    return (jnp.abs(x - y) <= ASYM_SEP) | (clear & loses)
 
 
-def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, lanes=True):
+def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, vgrid: ScanGrid, corner_replies,
+                      corner_values: Values, lanes=True):
     """Asymmetric pure equilibria (x, y), x ≠ y, with x a best response to y and y
     to x (docs/model.md §6, after eq. 11).
 
@@ -491,19 +552,22 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, 
        (:func:`grid_reply_scan`) and the sign changes of BR(BR(y)) − y away from
        the diagonal (:func:`interior_two_cycles`): the first NA_INT interior
        2-cycles; plus the corner starts y = 0 and y = 1 with their continuous
-       best replies ``corner_replies`` (..., 2) (from the symmetric check), which
-       catch pairs with a firm at a corner however close the other firm is.
+       best replies ``corner_replies`` (..., 2) and their values ``corner_values``
+       (from the symmetric check), which catch pairs with a firm at a corner however
+       close the other firm is.
     2. Refinement of the interior slots: N_SECANT secant evaluations of
        BR(BR(y)) − y with continuous best replies, x = BR(y) (skipped when no lane
        of the batch has an interior 2-cycle).
-    3. Verification that shares nothing with the search grid: both firms' best
-       deviations on the verification grid (VG points) refined by golden section
+    3. Verification that shares no point with the search grid but 0, ¼, ½, ¾ and 1:
+       both firms' best deviations on the verification grid ``vgrid`` (VG points,
+       from :func:`scan_grids`) refined by golden section
        must not beat the pair's payoffs by more than tol·(1 + |Φ1|), and
-       |x − y| > ASYM_SEP.
+       |x − y| > ASYM_SEP.  A corner pair that provably fails is not verified
+       (:func:`_corner_pairs_that_fail`).
 
     Only ``lanes`` (the admissible rows) are searched, and the refinement and the
     verification run only on the slots that are active there (compacted blocks of
-    :data:`BLOCK` slots, :func:`kernels.lane_blocks.map_compacted`).  Lanes are a
+    :data:`CYCLE_BLOCK` and :data:`BLOCK` slots, :func:`kernels.lane_blocks.map_compacted`).  Lanes are a
     1-D batch (n,).  Returns the most asymmetric
     verified pair and ``n_asym_eq``, the number of distinct verified pairs among
     the slots.
@@ -527,15 +591,15 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, 
         return _two_cycle_refine(y0, sl0, valid, q1i, q2i, ScanGrid(xs, None, gv))
 
     # only the slots holding an interior 2-cycle are refined (compacted blocks)
-    y_ref, x_ref = map_compacted(refine, has_int, (q1, q2, grid.values), (y_int, sl_int), BLOCK)
+    y_ref, x_ref = map_compacted(refine, has_int, (q1, q2, grid.values), (y_int, sl_int), CYCLE_BLOCK)
     y_int = jnp.where(has_int, y_ref, y_int)
     x_int = jnp.where(has_int, x_ref, 0.5)
     y = jnp.concatenate([y_int, jnp.zeros(shape + (1,), xs.dtype), jnp.ones(shape + (1,), xs.dtype)],
                         axis=-1)
     x = jnp.concatenate([x_int, corner_replies], axis=-1)
-    active = jnp.concatenate([has_int, jnp.broadcast_to(lanes[..., None], shape + (2,))], axis=-1)
+    corner = lanes[..., None] & ~_corner_pairs_that_fail(q1, q2, vgrid, corner_replies, corner_values)
+    active = jnp.concatenate([has_int, corner], axis=-1)
     k = y.shape[-1]
-    vgrid = verification_grid(q1, q2)
 
     def deviation(valid, lane, item):
         q1i, q2i, gv = lane
@@ -543,7 +607,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, 
         return best_response(start, q1i, q2i, ScanGrid(vgrid.xs, None, gv), steps=VGOLDEN)
 
     # best deviations against both members of every active slot (inactive slots: NaN)
-    _, best, v = map_compacted(deviation, jnp.concatenate([active, active], axis=-1),
+    _, best, v, _ = map_compacted(deviation, jnp.concatenate([active, active], axis=-1),
                                (q1, q2, vgrid.values), (jnp.concatenate([y, x], axis=-1),), BLOCK)
     vy = jax.tree_util.tree_map(lambda a: a[..., :k], v)
     vx = jax.tree_util.tree_map(lambda a: a[..., k:], v)
@@ -580,7 +644,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, corner_replies, 
     )
 
 
-__all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "BLOCK", "GOLDEN", "NA_INT", "N_SECANT", "VG", "VGOLDEN", "RTOL", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
+__all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "BLOCK", "GOLDEN", "NA_INT", "N_SECANT", "CYCLE_BLOCK", "VG", "VGOLDEN", "RTOL", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
            "ScanGrid", "Gain", "Root", "tolerance", "continuation", "values_at", "engagement_gain1",
-           "payoff", "grid_values", "refine_crossings", "best_response",
-           "asymmetric_search", "grid_reply_scan", "interior_two_cycles", "verification_grid"]
+           "payoff", "scan_grids", "refine_crossings", "best_response",
+           "asymmetric_search", "grid_reply_scan", "interior_two_cycles"]

@@ -129,10 +129,13 @@ def _select(s2, q, corner0, corner1, interior, lo, hi, f0, f1, interior_solve=No
     where |F2 − λRδ| is smaller, i.e. the one that is a candidate by the solver's
     arithmetic) instead of NaN.
 
-    ``interior_solve(f, lo, hi, theta, mask) -> Root`` replaces the bracketed
+    ``interior_solve(f, lo, hi, theta, mask, ends) -> Root`` replaces the bracketed
     solve (:func:`kernels.roots.solve` by default): the ``period1`` kernel passes
     one that iterates only the lanes where ``mask`` holds (same statuses, roots
-    to rounding).
+    to rounding).  It gets the corner tests' values ``ends = (f0, f1)`` as f at the
+    bracket ends, so it is for the bracket [0, 1] only (:func:`h2_prop3`, its one
+    caller): on the lanes it solves both are outside the snap band, nonzero and of
+    opposite signs, so it sees the sign change the corner tests saw.
     """
     # Solve for u = 1 + h ∈ [1, 2]: the solver's tolerance is relative to |x|, which
     # for a root near h = 0 would demand ~1e-300 absolute accuracy and run every lane
@@ -140,7 +143,7 @@ def _select(s2, q, corner0, corner1, interior, lo, hi, f0, f1, interior_solve=No
     if interior_solve is None:
         r = solve(_foc_shifted, lo + 1.0, hi + 1.0, (s2, q), mask=interior)
     else:
-        r = interior_solve(_foc_shifted, lo + 1.0, hi + 1.0, (s2, q), interior)
+        r = interior_solve(_foc_shifted, lo + 1.0, hi + 1.0, (s2, q), interior, (f0, f1))
     nosign = interior & (r.status == st.NO_SIGN_CHANGE)
     near0 = jnp.abs(f0) <= jnp.abs(f1)
     corner0 = corner0 | (nosign & near0)
@@ -191,11 +194,16 @@ def h2_prop3(s2, q: Period2, interior_solve=None) -> Root:
                    f0, f1, interior_solve)
 
 
+def corner_gaps(s2, q: Period2):
+    """(F2(0;s2) − λRδ, F2(1;s2) − λRδ): what the corner tests of Prop. 3 compare
+    with 0 (before :func:`snap`)."""
+    return _foc(jnp.zeros_like(s2), (s2, q)), _foc(jnp.ones_like(s2), (s2, q))
+
+
 def both_corners(s2, q: Period2):
     """True where both corners are terminal candidates at s2 (F2(0) ≤ λRδ ≤ F2(1),
     s2 < α2): the skills at which the selection order changes h2*."""
-    f0 = _foc(jnp.zeros_like(s2), (s2, q))
-    f1 = _foc(jnp.ones_like(s2), (s2, q))
+    f0, f1 = corner_gaps(s2, q)
     return (s2 < q.alpha2) & (f0 <= 0.0) & (f1 >= 0.0)
 
 
