@@ -109,7 +109,7 @@ def symmetric_equilibria(q1, q2, grid):
     # compacted blocks: most lanes have no interior crossing
     def reply(valid, lane, item):
         q1i, q2i, gv = lane
-        return best_response(item[0], q1i, q2i, ScanGrid(grid.xs, None, gv))
+        return best_response(item[0], q1i, q2i, ScanGrid(grid.xs, None, gv), with_values=True)
 
     need = pre | (jnp.arange(y.shape[-1]) < 2)
     x_best, phi_best, yv, xv = map_compacted(reply, need, (q1, q2j, grid.values), (y,), BLOCK)

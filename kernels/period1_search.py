@@ -302,17 +302,22 @@ class _BR(NamedTuple):
     x_grid: jnp.ndarray  # best grid point and its payoff
     f_grid: jnp.ndarray
     i_grid: jnp.ndarray  # the best grid point's index
-    vc: Values           # values at c and at d
-    vd: Values
+    vc: Values | None    # values at c and at d (None unless the caller wants them)
+    vd: Values | None
+
+
+def _grid_values_for(st: _BR, q1: Period1, grid: ScanGrid) -> Values:
+    """The grid's values with singleton axes for the candidate / start axes of st.yv,
+    so they broadcast against it (grid points on the last axis)."""
+    extra = st.yv.A.ndim - q1.s1.ndim
+    return jax.tree_util.tree_map(
+        lambda v: jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]), grid.values)
 
 
 def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: ScanGrid) -> _BR:
     """Best grid reply to st.yv and the golden bracket (the two cells around it)."""
     n = grid.xs.shape[0]
-    extra = st.yv.A.ndim - q1.s1.ndim                    # candidate / start axes
-    gv = jax.tree_util.tree_map(
-        lambda v: jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]), grid.values)
-    phi = payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], st.yv), q2)
+    phi = payoff(_grid_values_for(st, q1, grid), jax.tree_util.tree_map(lambda v: v[..., None], st.yv), q2)
     i = jnp.argmax(phi, axis=-1)
     a = grid.xs[jnp.maximum(i - 1, 0)]
     b = grid.xs[jnp.minimum(i + 1, n - 1)]
@@ -321,10 +326,12 @@ def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: ScanGrid) -> _BR:
                        x_grid=grid.xs[i], f_grid=jnp.max(phi, axis=-1), i_grid=i.astype(jnp.int32))
 
 
-def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLDEN):
+def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLDEN,
+                  with_values: bool = False):
     """Best reply x to an opponent playing y (any trailing axes): the best point of
     ``grid``, refined by golden section on the two cells around it.  Returns
-    (x, Φ1(x, y), the opponent's values, the values at x).
+    (x, Φ1(x, y), the opponent's values, the values at x), the last None unless
+    ``with_values``.
 
     Written as one loop of ``steps`` + 3 steps with a single evaluation of the
     continuation per step (step 0: the opponent's values, then the grid argmax;
@@ -333,13 +340,14 @@ def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLD
     ``lax.switch`` runs one branch even under vmap.  Each golden step keeps the
     interior point that survives together with its payoff (it moves from c to d
     or from d to c), so the bracket shrinks onto the continuous maximum, not onto
-    the grid point.  The values at c and d travel with them, so those at the
-    reply x come without another evaluation.
+    the grid point.  With ``with_values`` the values at c and d travel with them,
+    so those at the reply x come without another evaluation.
     """
     r = _INV_GOLDEN
     z = jnp.zeros_like(y)
+    vz = _no_values(z) if with_values else None
     st0 = _BR(_no_values(z), z, z, z, z, z, z, jnp.zeros(y.shape, bool), z, z,
-              jnp.zeros(y.shape, jnp.int32), _no_values(z), _no_values(z))
+              jnp.zeros(y.shape, jnp.int32), vz, vz)
 
     def shrink(st):
         left = st.fc >= st.fd                      # the maximum lies in [a, d]
@@ -350,9 +358,9 @@ def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLD
         d2 = jnp.where(left, st.c, a2 + r * (b2 - a2))
         fc2 = jnp.where(left, st.fc, st.fd)
         fd2 = jnp.where(left, st.fc, st.fd)
-        vc2 = _where(left, st.vc, st.vd)
-        vd2 = _where(left, st.vc, st.vd)
-        st = st._replace(a=a2, b=b2, c=c2, d=d2, fc=fc2, fd=fd2, new_c=left, vc=vc2, vd=vd2)
+        st = st._replace(a=a2, b=b2, c=c2, d=d2, fc=fc2, fd=fd2, new_c=left)
+        if with_values:
+            st = st._replace(vc=_where(left, st.vc, st.vd), vd=_where(left, st.vc, st.vd))
         return st, jnp.where(left, c2, d2)
 
     def step(k, st):
@@ -363,16 +371,20 @@ def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLD
         def opponent(s):
             return _grid_best(s._replace(yv=v), q1, q2, grid)
 
+        kept = v if with_values else None
+
         def at_c(s):
-            return s._replace(fc=payoff(v, s.yv, q2), vc=v)
+            return s._replace(fc=payoff(v, s.yv, q2), vc=kept)
 
         def at_d(s):
-            return s._replace(fd=payoff(v, s.yv, q2), vd=v)
+            return s._replace(fd=payoff(v, s.yv, q2), vd=kept)
 
         def golden(s):
             f = payoff(v, s.yv, q2)
-            return s._replace(fc=jnp.where(s.new_c, f, s.fc), fd=jnp.where(s.new_c, s.fd, f),
-                              vc=_where(s.new_c, v, s.vc), vd=_where(s.new_c, s.vd, v))
+            s = s._replace(fc=jnp.where(s.new_c, f, s.fc), fd=jnp.where(s.new_c, s.fd, f))
+            if with_values:
+                s = s._replace(vc=_where(s.new_c, v, s.vc), vd=_where(s.new_c, s.vd, v))
+            return s
 
         return lax.switch(phase, [opponent, at_c, at_d, golden], st)
 
@@ -380,11 +392,11 @@ def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLD
     at_c = st.fc >= st.fd
     xg, fg = jnp.where(at_c, st.c, st.d), jnp.maximum(st.fc, st.fd)
     better = fg > st.f_grid
-    extra = st.yv.A.ndim - q1.s1.ndim
-    on_grid = jax.tree_util.tree_map(
-        lambda v: jnp.take_along_axis(jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]),
-                                      st.i_grid[..., None], axis=-1)[..., 0], grid.values)
-    xv = _where(better, _where(at_c, st.vc, st.vd), on_grid)
+    xv = None
+    if with_values:
+        on_grid = jax.tree_util.tree_map(lambda v: jnp.take_along_axis(v, st.i_grid[..., None], axis=-1)[..., 0],
+                                         _grid_values_for(st, q1, grid))
+        xv = _where(better, _where(at_c, st.vc, st.vd), on_grid)
     return jnp.where(better, xg, st.x_grid), jnp.where(better, fg, st.f_grid), st.yv, xv
 
 
@@ -528,8 +540,8 @@ def _corner_pairs_that_fail(q1: Period1, q2: Period2, vgrid: ScanGrid, x, xv: Va
     band, h2*(x) may differ between the bands, and the pair is left to the
     verification."""
     dt = x.dtype
-    ends = jnp.array([0, VG - 1])
-    vy = jax.tree_util.tree_map(lambda v: v[..., ends], vgrid.values)
+    at_y = jnp.array([0, VG - 1])            # y = 0 and y = 1 on the verification grid
+    vy = jax.tree_util.tree_map(lambda v: v[..., at_y], vgrid.values)
     phi_yx = payoff(vy, xv, q2)
     gv = jax.tree_util.tree_map(lambda v: v[..., None, :], vgrid.values)
     best_grid = jnp.max(payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], xv), q2), axis=-1)
