@@ -137,7 +137,9 @@ def test_map_compacted_matches_full_width():
         seen.append(valid.shape)
         return al * yi + cl, jnp.where(valid, 1, 2).astype(jnp.int8), valid
 
-    v, k, ok = map_compacted(phase, need, (a, c), (y,), block=4)
+    # jitted: eagerly, each primitive of the block loop would compile on its own
+    v, k, ok = jax.jit(lambda need, a, c, y: map_compacted(phase, need, (a, c), (y,), block=4))(
+        need, a, c, y)
     assert seen and all(sh == (4,) for sh in seen)
     full = np.asarray(a[:, None] * y + c)
     need = np.asarray(need)
@@ -147,6 +149,7 @@ def test_map_compacted_matches_full_width():
     assert (np.asarray(k)[need] == 1).all() and (np.asarray(k)[~need] == 0).all()
     assert np.asarray(ok)[need].all() and not np.asarray(ok)[~need].any()
     # lanes only (no slot axis)
-    (w,) = map_compacted(lambda valid, lane, item: (lane[0] * 2.0,), need[:, 1], (a,), (), block=2)
+    (w,) = jax.jit(lambda need, a: map_compacted(lambda valid, lane, item: (lane[0] * 2.0,), need,
+                                                 (a,), (), block=2))(need[:, 1], a)
     np.testing.assert_array_equal(np.asarray(w)[need[:, 1]], 2.0 * np.asarray(a)[need[:, 1]])
     assert np.isnan(np.asarray(w)[~need[:, 1]]).all()

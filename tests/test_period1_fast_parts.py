@@ -33,6 +33,11 @@ def _q2(n=8, seed=5):
     assert keep.size == n
     p = {k: jnp.asarray(v[k][keep]) for k in KEYS}
     p.update({k: jnp.full(n, x) for k, x in PROFILE_BASE.items()})
+    # jitted: run eagerly, every primitive of the setup's solves compiles on its own
+    return jax.jit(_setup_q2)(p)
+
+
+def _setup_q2(p):
     p = _broadcast_all(make_params(p, P1_PARAMS))
     return period1_setup(p, P1_PARAMS).q2._replace(zero_first=p["terminal_order"])
 

@@ -7,6 +7,11 @@ from scipy.optimize import minimize_scalar
 
 from kernels.profiles import BASELINE, PRESETS, ell, profile_max, profile_scale
 
+# Jitted once per signature: called eagerly, every primitive inside the profile's
+# maximum search is compiled on its own (seconds per call).
+ell_jit = jax.jit(ell)
+scale_jit = jax.jit(profile_scale)
+
 # The presets written out by hand, un-normalized, as the paper prints them.
 BY_HAND = {
     "pi(1-pi)": lambda p: p * (1 - p),
@@ -32,7 +37,7 @@ def test_preset_is_hand_formula_rescaled_to_max_quarter(name):
     c = PRESETS[name]
     args = (c["ell_a"], c["ell_c"], c["ell_kappa0"], c["ell_kappa1"], c["ell_normalize"])
     grid = np.linspace(0.0, 1.0, 200001)
-    mine = np.asarray(ell(jnp.asarray(grid), *args))
+    mine = np.asarray(ell_jit(jnp.asarray(grid), *(jnp.asarray(a, jnp.float64) for a in args)))
     hand = BY_HAND[name](grid)
     # independent maximum: scipy bounded minimization plus the ends
     res = minimize_scalar(lambda p: -BY_HAND[name](p), bounds=(0, 1), method="bounded",
@@ -43,14 +48,14 @@ def test_preset_is_hand_formula_rescaled_to_max_quarter(name):
 
 
 def test_baseline_needs_no_rescaling_exactly():
-    assert float(profile_scale(1.0, 1.0, 0.0, 0.0, 1.0)) == 1.0
+    assert float(scale_jit(1.0, 1.0, 0.0, 0.0, 1.0)) == 1.0
     p = jnp.linspace(0, 1, 11)
-    np.testing.assert_array_equal(np.asarray(ell(p)), np.asarray(p * (1 - p)))
+    np.testing.assert_array_equal(np.asarray(ell_jit(p)), np.asarray(p * (1 - p)))
 
 
 def test_normalization_off_gives_k_equal_one():
-    assert float(profile_scale(2.0, 1.0, 0.0, 0.0, 0.0)) == 1.0
-    assert float(ell(0.5, 1.0, 0.0, 0.0, 0.0, 0.0)) == 0.5
+    assert float(scale_jit(2.0, 1.0, 0.0, 0.0, 0.0)) == 1.0
+    assert float(ell_jit(0.5, 1.0, 0.0, 0.0, 0.0, 0.0)) == 0.5
 
 
 def test_family_with_kappa1_matches_scipy_maximum():
@@ -70,8 +75,8 @@ def test_family_with_kappa1_matches_scipy_maximum():
 
 
 def test_profile_is_float32_clean():
-    x = ell(jnp.linspace(0, 1, 5, dtype=jnp.float32), jnp.float32(2.0), jnp.float32(1.0),
-            jnp.float32(0.0), jnp.float32(0.05), jnp.float32(1.0))
+    x = ell_jit(jnp.linspace(0, 1, 5, dtype=jnp.float32), jnp.float32(2.0), jnp.float32(1.0),
+                jnp.float32(0.0), jnp.float32(0.05), jnp.float32(1.0))
     assert x.dtype == jnp.float32
 
 

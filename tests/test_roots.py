@@ -30,7 +30,7 @@ def test_matches_brentq_on_random_brackets():
 def test_converges_in_few_iterations():
     # Chandrupatla should beat bisection's ~50 steps by far on a smooth root.
     for n in (3, 8, 12):
-        r = solve(cubic, 0.0, 2.0, (jnp.asarray(1.0), jnp.asarray(1.5)), max_iter=n)
+        r = jax.jit(lambda a, c: solve(cubic, 0.0, 2.0, (a, c), max_iter=n))(1.0, 1.5)
         if r.status == st.CONVERGED:
             break
     assert int(r.status) == st.CONVERGED and n <= 12
@@ -39,7 +39,7 @@ def test_converges_in_few_iterations():
 def test_status_codes():
     x = jnp.array([0.5, 5.0, jnp.nan, 0.5])
     f = lambda s, th: s - th  # noqa: E731
-    r = solve(f, 0.0, 1.0, x, mask=jnp.array([True, True, True, False]))
+    r = jax.jit(lambda x, m: solve(f, 0.0, 1.0, x, mask=m))(x, jnp.array([True, True, True, False]))
     np.testing.assert_array_equal(np.asarray(r.status),
                                   [st.CONVERGED, st.NO_SIGN_CHANGE, st.NONFINITE, st.SKIPPED])
     assert r.x[0] == 0.5
@@ -47,7 +47,7 @@ def test_status_codes():
 
 
 def test_max_iter_status_keeps_best_iterate_inside_bracket():
-    r = solve(lambda s, th: jnp.exp(s) - th, 0.0, 3.0, jnp.asarray(7.0), max_iter=2)
+    r = jax.jit(lambda th: solve(lambda s, th: jnp.exp(s) - th, 0.0, 3.0, th, max_iter=2))(7.0)
     assert int(r.status) == st.MAX_ITER
     assert 0.0 <= float(r.x) <= 3.0
 
@@ -56,12 +56,12 @@ def test_function_that_turns_nonfinite_inside_bracket():
     # log(x - 0.3) is NaN for x < 0.3 but the ends are finite and bracket nothing
     # sensible: any NaN seen during the iteration must be reported, not hidden.
     f = lambda s, th: jnp.where(s < th, jnp.nan, s - 0.9)  # noqa: E731
-    r = solve(f, 0.0, 1.0, jnp.asarray(0.4))
+    r = jax.jit(lambda th: solve(f, 0.0, 1.0, th))(0.4)
     assert int(r.status) in (st.NONFINITE,)
 
 
 def test_root_exactly_at_bracket_end():
-    r = solve(lambda s, th: s - th, 0.0, 1.0, jnp.array([0.0, 1.0]))
+    r = jax.jit(lambda th: solve(lambda s, t: s - t, 0.0, 1.0, th))(jnp.array([0.0, 1.0]))
     np.testing.assert_array_equal(np.asarray(r.status), [st.CONVERGED, st.CONVERGED])
     np.testing.assert_array_equal(np.asarray(r.x), [0.0, 1.0])
 
@@ -107,7 +107,7 @@ def test_known_end_values_give_the_same_solve_with_one_call_site():
 def test_infimum_conventions():
     # inf({x ∈ (0,1): x − θ ≥ 0} ∪ {1})
     th = jnp.array([-0.5, 0.0, 0.25, 1.0, 2.0])
-    r = solve(lambda s, t: s - t, 0.0, 1.0, th, mode="infimum")
+    r = jax.jit(lambda th: solve(lambda s, t: s - t, 0.0, 1.0, th, mode="infimum"))(th)
     np.testing.assert_array_equal(np.asarray(r.status),
                                   [st.AT_LOWER, st.AT_LOWER, st.CONVERGED, st.AT_UPPER, st.AT_UPPER])
     np.testing.assert_allclose(np.asarray(r.x), [0.0, 0.0, 0.25, 1.0, 1.0], atol=1e-15)
@@ -117,34 +117,38 @@ def test_implicit_derivative_interior_and_corners():
     f = cubic
     a, c = 1.0, 1.5
 
-    def root(a, c):
-        return solve(f, 0.0, 2.0, (a, c)).x
+    # jitted (one program each) rather than eager: op-by-op, every primitive inside
+    # the solver's loops is compiled on its own, which costs seconds
+    root = jax.jit(lambda a, c: solve(f, 0.0, 2.0, (a, c)).x)
+    d_root = jax.jit(jax.grad(root, argnums=(0, 1)))
 
     x = float(root(a, c))
     # Implicit function theorem by hand: dx/dc = 1/f_x, dx/da = −x/f_x.
     fx = 3 * x ** 2 + a
-    assert jax.grad(root, argnums=1)(a, c) == pytest.approx(1 / fx, rel=1e-12)
-    assert jax.grad(root, argnums=0)(a, c) == pytest.approx(-x / fx, rel=1e-12)
+    dx_da, dx_dc = d_root(a, c)
+    assert dx_dc == pytest.approx(1 / fx, rel=1e-12)
+    assert dx_da == pytest.approx(-x / fx, rel=1e-12)
     # and against central finite differences
     eps = 1e-6
     fd = (root(a, c + eps) - root(a, c - eps)) / (2 * eps)
-    assert jax.grad(root, argnums=1)(a, c) == pytest.approx(float(fd), rel=1e-7)
+    assert dx_dc == pytest.approx(float(fd), rel=1e-7)
 
     # at a corner the derivative is the corner's: d lo/d lo = 1, d/dθ = 0
     def corner(lo, t):
         return solve(lambda s, tt: s - tt, lo, 1.0, t, mode="infimum").x
 
-    assert jax.grad(corner, argnums=0)(0.2, -1.0) == 1.0
-    assert jax.grad(corner, argnums=1)(0.2, -1.0) == 0.0
-    assert jax.grad(corner, argnums=1)(0.2, 0.5) == pytest.approx(1.0)
+    d_corner = jax.jit(jax.grad(corner, argnums=(0, 1)))
+    assert d_corner(0.2, -1.0) == (1.0, 0.0)
+    assert d_corner(0.2, 0.5)[1] == pytest.approx(1.0)
 
 
 def test_float32_stays_float32_and_is_accurate():
     a = jnp.linspace(0.1, 3.0, 64, dtype=jnp.float32)
     c = jnp.linspace(0.05, 3.0, 64, dtype=jnp.float32)
-    r = solve(cubic, jnp.zeros(64, jnp.float32), jnp.full(64, 2.0, jnp.float32), (a, c))
+    run = jax.jit(lambda a, c: solve(cubic, jnp.zeros_like(a), jnp.full_like(a, 2.0), (a, c)))
+    r = run(a, c)
     assert r.x.dtype == jnp.float32
-    r64 = solve(cubic, jnp.zeros(64), jnp.full(64, 2.0), (a.astype(jnp.float64), c.astype(jnp.float64)))
+    r64 = run(a.astype(jnp.float64), c.astype(jnp.float64))
     np.testing.assert_allclose(np.asarray(r.x, np.float64), np.asarray(r64.x), atol=2e-6)
     assert np.all(np.asarray(r.status) == st.CONVERGED)
 
@@ -156,8 +160,8 @@ def test_batched_equals_vmap_of_scalar():
     def one(a, c):
         return solve(cubic, 0.0, 2.0, (a, c))
 
-    batched = one(a, c)
-    mapped = jax.vmap(one)(a, c)
+    batched = jax.jit(one)(a, c)
+    mapped = jax.jit(jax.vmap(one))(a, c)
     np.testing.assert_array_equal(np.asarray(batched.x), np.asarray(mapped.x))
     np.testing.assert_array_equal(np.asarray(batched.status), np.asarray(mapped.status))
 
@@ -206,13 +210,13 @@ def test_compacted_solve_keeps_fixed_parameters_and_derivatives():
         return solve(cubic, lo, hi, (jnp.asarray(1.5), c), mode="infimum", compact=compact).x
 
     for compact in (None, 0.25):
-        x, dx = jax.jvp(lambda c: x_of(c, compact), (c,), (jnp.ones_like(c),))
+        x, dx = jax.jit(lambda c: jax.jvp(lambda c: x_of(c, compact), (c,), (jnp.ones_like(c),)))(c)
         if compact is None:
             ref_x, ref_dx = x, dx
     np.testing.assert_array_equal(np.asarray(x), np.asarray(ref_x))
     np.testing.assert_array_equal(np.asarray(dx), np.asarray(ref_dx))
     # vmap over rows of a batch: compaction per row, same numbers
-    rows = jax.vmap(lambda cc: x_of(cc, 0.25), in_axes=0)
+    rows = jax.jit(jax.vmap(lambda cc: x_of(cc, 0.25), in_axes=0))
     lo, hi = jnp.zeros((512,)), 2.0 * jnp.ones((512,))
     np.testing.assert_array_equal(np.asarray(rows(c.reshape(2, 512))).ravel(), np.asarray(ref_x))
 

@@ -329,8 +329,8 @@ def test_corner_within_rounding_is_never_nan_under_jit():
     s_jump = brentq(lambda s: ref.F2(0.0, s, q) - t, 0.2, 0.35, xtol=1e-16, rtol=1e-15)
     s2 = s_jump + np.concatenate([np.linspace(-1e-13, 1e-13, 101), np.linspace(-1e-8, 1e-8, 100)])
     args = {**PROFILE_BASE, **p}
-    k = term.profile_scale(1.0, 1.0, 0.0, 0.0, 1.0)
-    fn = jax.jit(lambda s, a: term.h2_prop3(s, term.period2_of(a, a["alpha2"], a["pi2"], k)))
+    fn = jax.jit(lambda s, a: term.h2_prop3(s, term.period2_of(
+        a, a["alpha2"], a["pi2"], term.profile_scale(1.0, 1.0, 0.0, 0.0, 1.0))))
     r = fn(jnp.asarray(s2), {n: jnp.asarray(v) for n, v in args.items()})
     x, status = np.asarray(r.x), np.asarray(r.status)
     assert np.isfinite(x).all() and np.isin(status, OK).all()
