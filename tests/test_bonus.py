@@ -400,6 +400,58 @@ def test_period1_bonus_equilibria_pass_the_reference_deviation_test():
     assert game.best_deviation(hi, zh) - own_l <= 1e-8 * (1 + abs(own_l))
 
 
+def _phi1_kernel(args, x, y, zx, zy):
+    """Φ1(x,zx | y,zy) as the kernel computes it (continuation values at x and y, then
+    ``phi1``), per lane; x, y, zx, zy of shape (lanes, points)."""
+    from kernels.params import make_params
+    from kernels.period1 import period1_setup
+    from kernels.period1_bonus import P1B_PARAMS, phi1, values_at
+    from kernels.terminal_bonus import broadcast_all
+
+    p = broadcast_all(make_params(args, P1B_PARAMS))
+    su = period1_setup(p, P1B_PARAMS)
+    omega = p["omega"]
+    # x and y side by side: one continuation evaluation in the program, not two
+    v, _ = values_at(jnp.concatenate([x, y], axis=1), su.q1, su.q2, omega)
+    n = x.shape[1]
+    xv, yv = (jax.tree_util.tree_map(lambda a: a[:, sl], v) for sl in (slice(0, n), slice(n, None)))
+    return phi1(xv, zx, yv, zy, omega[:, None], su.q2.eta[:, None])
+
+
+def test_period1_payoff_matches_the_reference_when_either_firm_pays():
+    """Φ1(x,zx | y,zy) (docs/model.md §9), the payoff every best reply, deviation test
+    and asymmetric search of ``period1_bonus`` maximizes, against the independent scalar
+    Φ (tests/reference_bonus.py): 4 × 4 engagement pairs × the four bonus choices, on
+    the lanes of :func:`p1_bonus_batch` whose continuation is unique (s1 ∈ D1), at
+    ω = 0.05 and 0.4, to 1e-9 relative.  The equilibrium tests above cannot see a slip
+    in the bonus terms of Φ1 where it is paid by the rival: their equilibria are
+    corners or nobody pays in them (such a slip left every output of that batch
+    unchanged)."""
+    p = p1_bonus_batch()
+    lanes = np.flatnonzero(run_period1_base({k: v for k, v in p.items() if k != "omega"})["in_D1"])
+    assert lanes.size >= 6
+    hs = np.array([0.0, 0.3, 0.7, 1.0])
+    xx, yy = (np.repeat(hs, 4), np.tile(hs, 4))
+    combos = [(zx, zy) for zx in (0, 1) for zy in (0, 1)]
+    x = np.tile(np.concatenate([xx] * len(combos)), (K1, 1))
+    y = np.tile(np.concatenate([yy] * len(combos)), (K1, 1))
+    zx = np.tile(np.concatenate([np.full(16, a, float) for a, _ in combos]), (K1, 1))
+    zy = np.tile(np.concatenate([np.full(16, b, float) for _, b in combos]), (K1, 1))
+    f = jax.jit(_phi1_kernel)
+    checked = 0
+    for omega in (0.05, 0.4):
+        args = _args({**p, "omega": np.full(K1, omega)}, K1)
+        got = np.asarray(f(args, *(jnp.asarray(v) for v in (x, y, zx, zy))))
+        for i in lanes:
+            game = rb.Period1Bonus({k: float(v[i]) for k, v in {**p, "omega": np.full(K1, omega)}.items()})
+            for j in range(x.shape[1]):
+                want = game.Phi(float(x[i, j]), int(zx[i, j]), float(y[i, j]), int(zy[i, j]))
+                assert abs(got[i, j] - want) <= 1e-9 * (1 + abs(want)), (omega, i, x[i, j], zx[i, j],
+                                                                         y[i, j], zy[i, j], got[i, j], want)
+                checked += 1
+    assert checked == 2 * lanes.size * 64
+
+
 def test_period1_bonus_nan_is_explained():
     p = p1_vectors()
     out = run_p1(P1B, {**p, "omega": 0.1})
