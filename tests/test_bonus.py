@@ -400,6 +400,44 @@ def test_period1_bonus_equilibria_pass_the_reference_deviation_test():
     assert game.best_deviation(hi, zh) - own_l <= 1e-8 * (1 + abs(own_l))
 
 
+#: vectors where ``period1_bonus`` finds an interior symmetric equilibrium in which both
+#: firms pay (found by scanning 512 random admissible vectors of the paper's ranges
+#: with ω uniform in [0.02, 0.4], seed 5; s1 ∈ D1 in both).  That they are equilibria
+#: is not taken from the kernel: the test below checks them with the reference.
+INTERIOR_PAY = [
+    dict(alpha1=0.535454053739693, alpha2=0.6402701224145317, pi1=0.5525802222348072,
+         pi2=0.3686273684520889, phi=1.0469547470514615, gamma=0.06774560327598977,
+         delta=0.5557846484195195, lam_R=12.281045451713311, beta=0.8394196669162375,
+         b=1.2557543104602602, eta=0.3097529887118862, s1=0.26659191079544314,
+         omega=0.21620749195628214),
+    dict(alpha1=0.5852492162347573, alpha2=0.6030042225332034, pi1=0.6053349416375011,
+         pi2=0.31118163743975547, phi=1.5591074802990128, gamma=0.37147698230432025,
+         delta=0.39779260960430185, lam_R=12.387633831133684, beta=0.8184231495950437,
+         b=1.109923482148679, eta=1.5013134433490727, s1=0.3297542002113742,
+         omega=0.1635951410004132),
+]
+
+
+def test_interior_pay_equilibria_pass_the_reference_deviation_test():
+    """An interior symmetric equilibrium in which both firms pay (z = 1) solves the
+    first-order condition of the pay class, F1_1 = F1_0 − c·ω = 0 (docs/model.md §9):
+    the reference's Φ1(x, 1 | h, 1) is flat in x at h (central difference, step 1e-5)
+    and no deviation (x, zx) gains more than 1e-8.  The batch of
+    :func:`p1_bonus_batch` has pay equilibria only at the corners, where F1_1's
+    interior root is never used."""
+    p = {k: np.array([v[k] for v in INTERIOR_PAY] * (K1 // len(INTERIOR_PAY))) for k in INTERIOR_PAY[0]}
+    out = run_p1(P1B, p)
+    for i in range(len(INTERIOR_PAY)):
+        assert out["n_pay_eq"][i] == 1 and 0.0 < out["h1_pay"][i] < 1.0, (i, out["n_pay_eq"][i])
+        h = float(out["h1_pay"][i])
+        game = rb.Period1Bonus(INTERIOR_PAY[i])
+        gain, own = game.deviation_gain(h, 1)
+        assert gain <= 1e-8 * (1 + abs(own)), (i, gain)
+        e = 1e-5
+        slope = (game.Phi(h + e, 1, h, 1) - game.Phi(h - e, 1, h, 1)) / (2 * e)
+        assert abs(slope) <= 1e-6 * (1 + abs(own)), (i, slope)
+
+
 def _phi1_kernel(args, x, y, zx, zy):
     """Φ1(x,zx | y,zy) as the kernel computes it (continuation values at x and y, then
     ``phi1``), per lane; x, y, zx, zy of shape (lanes, points)."""
