@@ -14,7 +14,10 @@ import pytest
 
 from kernels import status as stc
 from kernels.catalog import get_kernel
-from kernels.period1 import period1
+from kernels.params import make_params
+from kernels.period1 import period1, period1_setup
+from kernels.period1_bonus import P1B_PARAMS, phi1, values_at
+from kernels.terminal_bonus import broadcast_all
 
 from . import reference_bonus as rb
 from . import reference_equilibria as ref
@@ -441,11 +444,6 @@ def test_interior_pay_equilibria_pass_the_reference_deviation_test():
 def _phi1_kernel(args, x, y, zx, zy):
     """Φ1(x,zx | y,zy) as the kernel computes it (continuation values at x and y, then
     ``phi1``), per lane; x, y, zx, zy of shape (lanes, points)."""
-    from kernels.params import make_params
-    from kernels.period1 import period1_setup
-    from kernels.period1_bonus import P1B_PARAMS, phi1, values_at
-    from kernels.terminal_bonus import broadcast_all
-
     p = broadcast_all(make_params(args, P1B_PARAMS))
     su = period1_setup(p, P1B_PARAMS)
     omega = p["omega"]
@@ -468,20 +466,16 @@ def test_period1_payoff_matches_the_reference_when_either_firm_pays():
     p = p1_bonus_batch()
     lanes = np.flatnonzero(run_period1_base({k: v for k, v in p.items() if k != "omega"})["in_D1"])
     assert lanes.size >= 6
-    hs = np.array([0.0, 0.3, 0.7, 1.0])
-    xx, yy = (np.repeat(hs, 4), np.tile(hs, 4))
-    combos = [(zx, zy) for zx in (0, 1) for zy in (0, 1)]
-    x = np.tile(np.concatenate([xx] * len(combos)), (K1, 1))
-    y = np.tile(np.concatenate([yy] * len(combos)), (K1, 1))
-    zx = np.tile(np.concatenate([np.full(16, a, float) for a, _ in combos]), (K1, 1))
-    zy = np.tile(np.concatenate([np.full(16, b, float) for _, b in combos]), (K1, 1))
+    hs = (0.0, 0.3, 0.7, 1.0)
+    points = [(a, b, za, zb) for za in (0, 1) for zb in (0, 1) for a in hs for b in hs]
+    x, y, zx, zy = (np.tile(np.array(c, float), (K1, 1)) for c in zip(*points))
     f = jax.jit(_phi1_kernel)
     checked = 0
     for omega in (0.05, 0.4):
-        args = _args({**p, "omega": np.full(K1, omega)}, K1)
-        got = np.asarray(f(args, *(jnp.asarray(v) for v in (x, y, zx, zy))))
+        pw = {**p, "omega": np.full(K1, omega)}
+        got = np.asarray(f(_args(pw, K1), *(jnp.asarray(v) for v in (x, y, zx, zy))))
         for i in lanes:
-            game = rb.Period1Bonus({k: float(v[i]) for k, v in {**p, "omega": np.full(K1, omega)}.items()})
+            game = rb.Period1Bonus({k: float(v[i]) for k, v in pw.items()})
             for j in range(x.shape[1]):
                 want = game.Phi(float(x[i, j]), int(zx[i, j]), float(y[i, j]), int(zy[i, j]))
                 assert abs(got[i, j] - want) <= 1e-9 * (1 + abs(want)), (omega, i, x[i, j], zx[i, j],
