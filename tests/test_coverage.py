@@ -67,12 +67,56 @@ def test_reference_agrees_on_2000_admissible_vectors(sample):
         assert d <= 1e-10, (key, d)
 
 
+def straddling_vectors(n, seed):
+    """Draws around every condition's boundary, so that each flag is false on part of
+    the rows: α2 below α1 and π2 above π1 a fifth of the time, φℓ(π) up to ~1.3 (A2),
+    γ up to 3, with a tenth of the rows at α1 = 0.5, α2 = 0.9, π2 = 0.1, where the
+    floor s̲ passes α1 at γ ≈ 1.39 (A3 unsatisfiable above), b from 0.98, λR near max α^(b−1) (A4) or near bα2^(b−1)/π2 (monotone).  Every
+    tenth row sits exactly on a closed boundary: α2 = α1 and π2 = π1 (A1 holds), and
+    λRπ2 = bα2^(b−1) with b = 2, α2 = 0.5, π2 = 0.5, λR = 2 (monotone holds; both
+    sides are exact in float64)."""
+    rng = np.random.default_rng(seed)
+    v = random_vectors(n, seed)
+    a1, p1, b = v["alpha1"], v["pi1"], rng.uniform(0.98, 1.6, n)
+    v["b"] = b
+    v["alpha2"] = np.clip(a1 + rng.uniform(-0.1, 0.4, n), 0.05, 0.97)
+    v["pi2"] = np.clip(p1 - rng.uniform(-0.08, 0.35, n), 0.05, 0.95)
+    v["phi"] = rng.uniform(0.4, 5.2, n)
+    v["gamma"] = np.where(rng.random(n) < 0.3, rng.uniform(0.5, 3.0, n), v["gamma"])
+    floor = np.arange(n) % 10 == 7
+    v["alpha1"][floor], v["alpha2"][floor], v["pi2"][floor] = 0.5, 0.9, 0.1
+    v["gamma"][floor] = rng.uniform(1.0, 3.0, floor.sum())
+    bar4 = np.maximum(a1, v["alpha2"]) ** (b - 1)
+    barm = b * v["alpha2"] ** (b - 1) / v["pi2"]
+    which = rng.integers(0, 3, n)
+    v["lam_R"] = np.where(which == 0, bar4 * rng.uniform(0.8, 1.3, n),
+                          np.where(which == 1, barm * rng.uniform(0.8, 1.25, n), v["lam_R"]))
+    edge = np.arange(n) % 10 == 0
+    v["alpha2"][edge], v["pi2"][edge] = a1[edge], p1[edge]
+    mono = np.arange(n) % 10 == 5
+    v["alpha2"][mono], v["pi2"][mono], v["b"][mono], v["lam_R"][mono] = 0.5, 0.5, 2.0, 2.0
+    v["alpha1"][mono], v["pi1"][mono] = 0.45, 0.6
+    return v, edge, mono
+
+
 def test_flags_agree_with_reference_on_all_rows(sample):
+    """Every flag as the reference computes it, on the admissible-leaning sample and on
+    vectors drawn around each condition's boundary; each flag is both true and false
+    on the rows compared, and the exact-boundary rows are among them."""
     v, out = sample
-    for i in range(0, 6000, 7):
-        ref = reference({k: float(x[i]) for k, x in v.items()})
-        for f in ("A1", "A2", "A3", "A4", "OA1", "monotone", "admissible"):
-            assert bool(out[f][i]) == ref[f], (i, f)
+    w, edge, mono = straddling_vectors(6000, seed=12)        # same shape: same program
+    out_w = {k: np.asarray(x) for k, x in oa5({k: jnp.asarray(x) for k, x in w.items()}).items()}
+    flags = ("A1", "A2", "A3", "A4", "OA1", "monotone", "admissible")
+    seen = {f: set() for f in flags}
+    for vec, o, rows in ((v, out, range(0, 6000, 7)), (w, out_w, range(0, 6000, 3))):
+        for i in rows:
+            ref = reference({k: float(x[i]) for k, x in vec.items()})
+            for f in flags:
+                assert bool(o[f][i]) == ref[f], (i, f)
+                seen[f].add(ref[f])
+    assert all(seen[f] == {True, False} for f in flags), seen
+    assert out_w["A1"][edge].all() and out_w["monotone"][mono].all()
+    assert edge[::3].any() and mono[::3].any()
 
 
 def test_every_inadmissible_row_names_a_failed_condition(sample):

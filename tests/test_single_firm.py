@@ -147,3 +147,47 @@ def test_vmap_matches_batched_kernel():
     mapped = jax.jit(jax.vmap(single_firm))(args)
     for k in SPEC.output_names:
         np.testing.assert_array_equal(np.asarray(batched[k]), np.asarray(mapped[k]), err_msg=k)
+
+
+def test_flags_on_the_boundaries_of_A1_to_A4():
+    """Each assumption's boundary is on the side the model puts it (docs/model.md §3):
+    A1 is closed (α2 = α1 and π2 = π1 hold: AI that does not improve still satisfies
+    "AI improves" weakly); A2 is strict in each period (φℓ(π_t) = 1 fails); A3 is open
+    at α1 (s1 = α1 fails); A4 is strict in both parts (b = 1 fails; λR = α^(b−1)
+    fails, the next float above holds).  The random vectors of the other tests never
+    reach these boundaries, so a ≥ written as > (or an exponent b written for b − 1)
+    passes them all; this test does not."""
+    p = dict(alpha1=0.5, alpha2=0.5, pi1=0.5, pi2=0.5, phi=1.2, gamma=0.2, delta=0.2,
+             lam_R=5.0, beta=0.95, b=2.0, s1=0.45)
+    up, down = (lambda x: np.nextafter(x, np.inf)), (lambda x: np.nextafter(x, -np.inf))
+    rows = [  # (change to p, A1, A2, A3, A4)
+        ({}, True, True, True, True),                              # α2 = α1, π2 = π1
+        (dict(alpha2=down(0.5)), False, True, True, True),
+        (dict(pi2=up(0.5)), False, True, True, True),
+        (dict(alpha2=0.7, pi2=0.3), True, True, True, True),
+        (dict(phi=4.0, pi2=0.3), True, False, True, True),         # φℓ(π1) = 4·0.25 = 1
+        (dict(phi=4.0, pi1=0.7), True, False, True, True),         # φℓ(π2) = 1
+        (dict(phi=down(4.0), pi2=0.3), True, True, True, True),
+        (dict(s1=0.5), True, True, False, True),                   # s1 = α1
+        (dict(s1=down(0.5)), True, True, True, True),
+        (dict(lam_R=0.5), True, True, True, False),                # λR = α^(b−1) = 0.5^1
+        (dict(lam_R=up(0.5)), True, True, True, True),
+        (dict(b=1.0), True, True, True, False),                    # b = 1
+        (dict(b=up(1.0)), True, True, True, True),
+        (dict(alpha2=0.7, lam_R=0.6), True, True, True, False),    # the larger α sets the bar
+    ]
+    # The A2 and λR rows need the kernel's arithmetic to be exact there (ℓ(0.5) = 0.25
+    # with the baseline profile's scale 1, and exp(log 0.5) = 0.5 in float64): checked
+    # here, so that a change in that arithmetic shows up as this message.
+    from kernels.coverage import learning_terms
+    from kernels.primitives import _pow
+    assert float(jax.jit(_pow)(jnp.full((N,), 0.5), jnp.full((N,), 1.0))[0]) == 0.5
+    full = {k: jnp.full((N,), v) for k, v in {**PROFILE_BASE, "phi": 4.0}.items()}
+    assert float(jax.jit(learning_terms)(full, jnp.full((N,), 0.5))[0][0]) == 1.0
+    cols = {k: np.array([{**p, **ch}.get(k) for ch, *_ in rows] + [p[k]] * (N - len(rows)))
+            for k in p}
+    out = run({}, **cols)
+    for i, (ch, *want) in enumerate(rows):
+        got = [bool(out[f][i]) for f in ("A1", "A2", "A3", "A4")]
+        assert got == want, (ch, got)
+        assert bool(out["admissible"][i]) == (all(want) and bool(out["domain"][i])), ch
