@@ -182,6 +182,34 @@ def test_eta_bar_is_eq7():
     assert (out["eta_bar"][~above_floor] == 0).all()
 
 
+def test_delta2_is_eq8_and_its_sign_sets_the_shape_of_eta_bar():
+    """Δ2 (eq. 8) against the formula written out in numpy, and what eq. 8 is for: on
+    (s̲2, α2), η̄ increases when Δ2 ≥ 0 and is single-peaked (falling up to α2 from an
+    interior peak) when Δ2 < 0 (docs/model.md §5).  One vector of each sign; the
+    kernel's η̄ is checked against eq. 7 by :func:`test_eta_bar_is_eq7`."""
+    base = dict(alpha2=0.82, phi=1.2, gamma=0.2, delta=0.2, lam_R=5.0, beta=0.95, b=1.05,
+                eta=1.0)
+    signs = []
+    for pi2 in (0.35, 0.1):                 # Δ2 ≈ +0.77 and ≈ −0.25
+        p = dict(base, pi2=pi2)
+        a2, g, lr, b = p["alpha2"], p["gamma"], p["lam_R"], p["b"]
+        want = ((b - 1) * (1 + g * (1 - pi2)) * (lr * a2 - a2 ** b)
+                + a2 * (lr * pi2 - b * a2 ** (b - 1)))
+        su2 = g * (1 - pi2) * a2 / (1 + g * (1 - pi2))
+        s2 = np.linspace(su2, a2, N_S2 + 2)[1:-1]        # inside (s̲2, α2)
+        out = run(p, s2)
+        np.testing.assert_allclose(out["Delta2"], want, rtol=1e-12)
+        d = np.diff(out["eta_bar"])
+        if want >= 0:
+            assert (d > 0).all()
+        else:
+            peak = int(np.argmax(out["eta_bar"]))
+            assert 0 < peak < N_S2 - 1, peak
+            assert (d[:peak] > 0).all() and (d[peak:] < 0).all()
+        signs.append(want >= 0)
+    assert signs == [True, False]
+
+
 def test_learning_profile_changes_L2():
     """A non-baseline profile enters through L2 = φℓ(π2): the kernel agrees with the
     reference using the same family member, and differs from the baseline profile
