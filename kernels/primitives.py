@@ -88,11 +88,6 @@ def dg_dh(s, alpha, pi, gamma, L):
     return jnp.where(s < alpha, (L + gamma * (1.0 - pi)) * (alpha - s), 0.0)
 
 
-def dg_ds(s, h, alpha, pi, gamma, L):
-    """∂g/∂s = 1 − Γ(h) for s < α (floor not binding), else 1."""
-    return jnp.where(s < alpha, 1.0 - Gamma(h, pi, gamma, L), 1.0)
-
-
 def g0(s, alpha, pi, gamma):
     """g(s,0;A) = s(1+γ(1−π)) − γ(1−π)α without the floor (passive reliance)."""
     e = gamma * (1.0 - pi)
@@ -113,9 +108,3 @@ def g0_inverse(x, alpha, pi, gamma):
 def g1_inverse(x, alpha, L):
     """The s with g(s,1;A) = x: (x − φℓ(π)α)/(1 − φℓ(π))."""
     return (x - L * alpha) / (1.0 - L)
-
-
-def h_preserving(pi, gamma, L):
-    """Skill-preserving engagement h^c = γ(1−π)/(φℓ(π) + γ(1−π)) (Γ(h^c) = 0)."""
-    e = gamma * (1.0 - pi)
-    return e / (L + e)
