@@ -7,7 +7,7 @@ floating dtype.
 """
 from __future__ import annotations
 
-from typing import Mapping, NamedTuple
+from typing import Mapping
 
 import jax.numpy as jnp
 
@@ -53,14 +53,6 @@ def params_for(names, **defaults) -> tuple[Param, ...]:
     return tuple(out)
 
 
-class Profile(NamedTuple):
-    a: jnp.ndarray
-    c: jnp.ndarray
-    kappa0: jnp.ndarray
-    kappa1: jnp.ndarray
-    normalize: jnp.ndarray
-
-
 def make_params(p: Mapping, spec_params, dtype=None) -> dict:
     """Fill defaults for ``spec_params`` and cast every value to one float dtype.
 
@@ -81,10 +73,6 @@ def make_params(p: Mapping, spec_params, dtype=None) -> dict:
         if not jnp.issubdtype(dtype, jnp.floating):
             dtype = jnp.result_type(float)
     return {k: jnp.asarray(v, dtype=dtype) for k, v in vals.items()}
-
-
-def profile_of(p: Mapping) -> Profile:
-    return Profile(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
 
 
 def broadcast_outputs(out: dict, p: Mapping) -> dict:

@@ -40,11 +40,6 @@ def B_prime(s, b):
     return b * _pow(s, b - 1.0)
 
 
-def B_second(s, b):
-    """B''(s) = b(b−1) s^(b−2)."""
-    return b * (b - 1.0) * _pow(s, b - 2.0)
-
-
 # --- production ------------------------------------------------------------------
 
 def S(s, h, alpha, pi, delta, lam_R):
