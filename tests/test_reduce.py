@@ -335,3 +335,40 @@ def test_groups_of_consecutive_axes_need_no_scatter_and_agree_with_it(tmp_path, 
     assert int(one["count"]) == every.size > 0
     assert float(one["min_prod"]) == every.min() and float(one["max_prod"]) == every.max()
     assert float(one["sum_prod"]) == pytest.approx(every.sum(), rel=1e-13)
+
+def test_groups_holding_a_nan_get_nan_statistics_as_numpy_gives(tmp_path):
+    """A group whose values include a NaN gets NaN for sum, mean, min, max, std and
+    every quantile (as numpy's reductions give), and ``count`` counts its non-NaN
+    values; the other groups equal numpy exactly (quantiles, min, max) or to 1e-12.
+    The factored test kernel's ``v`` is NaN where a·k1 < b: with b = 1, the groups
+    a = 0.5 and a = 1.0 hold NaNs ("flat" k1 = 1 and "wave" k1 = 0.5), a = 2 and 3 none."""
+    from tests import toy_kernels
+
+    A, X, Y = [0.5, 1.0, 2.0, 3.0], [-1.0, -0.25, 0.4, 1.0], [0.0, 0.5]
+    shapes = toy_kernels.SHAPE.choices
+    spec = parse_spec({"kernel": toy_kernels.FACTORED, "chunk_size": 16,
+                       "fixed": {"b": 1.0, "c": 0.5},
+                       "axes": {"a": A, "shape": list(shapes), "x": X, "y": Y},
+                       "reduce": {"by_a": {"by": ["a"], "v": {"stats": ["count", "sum", "mean", "min", "max", "std"],
+                                                              "quantiles": QS}}}},
+                      source="nan.toml")
+    run(spec, tmp_path, progress=False)
+    ds = open_summary(tmp_path, "by_a")
+    seen = set()
+    for a in A:
+        v = np.array([toy_kernels.factored_expected(a, 1.0, 0.5, s["k1"], s["k2"], x, y)["v"]
+                      for s in shapes.values() for x in X for y in Y], dtype=np.float64)
+        has_nan = bool(np.isnan(v).any())
+        seen.add(has_nan)
+        cell = ds.sel(a=a)
+        assert int(cell["count_v"]) == int((~np.isnan(v)).sum()), a
+        for stat, want in (("sum", v.sum()), ("mean", v.mean()), ("std", v.std())):
+            got = float(cell[f"{stat}_v"])
+            assert np.isnan(got) if has_nan else got == pytest.approx(want, rel=1e-12, abs=1e-15), (a, stat)
+        for stat, want in (("min", v.min()), ("max", v.max())):
+            got = float(cell[f"{stat}_v"])
+            assert np.isnan(got) if has_nan else got == want, (a, stat)
+        for q in QS:
+            got = float(cell[f"q{q:g}_v"])
+            assert np.isnan(got) if has_nan else got == np.quantile(v, q, method="linear"), (a, q)
+    assert seen == {True, False}
