@@ -369,3 +369,27 @@ def test_corner_within_rounding_is_never_nan_under_jit():
         assert abs(x[i] - ref.h2_star(float(s2[i]), q)) <= 1e-9, (i, x[i])
     band = np.abs(f0) <= 1e-13 * t
     assert band.any() and (x[band] == 0.0).all()
+
+
+def test_snap_band_is_the_documented_one():
+    """:func:`kernels.terminal.snap` sets F2 − λRδ to 0 within max(64 ulp, 1e-12) of λRδ
+    (relative) and leaves it alone outside: 1e-12·λRδ in float64, 64·2⁻²³·λRδ ≈
+    7.6e-6·λRδ in float32.  Inside the band the corner tests decide, outside the
+    interior solve does, so the band's width decides h2*'s status at such skills;
+    :func:`test_corner_within_rounding_is_never_nan_under_jit` checks far inside and
+    far outside it, this checks its edges (δ ≠ 1, so a band relative to λR alone fails)."""
+    import kernels.terminal as term
+
+    p = {**PROFILE_BASE, "alpha2": 0.82, "pi2": 0.25, "phi": 0.5, "gamma": 0.2, "delta": 0.1,
+         "lam_R": 5.0, "beta": 0.95, "b": 1.08, "eta": 1.0}
+    for dtype, rel in ((jnp.float64, 1e-12), (jnp.float32, 64 * 2.0 ** -23)):
+        t = p["lam_R"] * p["delta"]
+        inside = np.array([0.98, -0.98, 0.5]) * rel * t
+        outside = np.array([1.02, -1.02, 4.0, -100.0]) * rel * t
+        got = np.asarray(jax.jit(lambda f, a: term.snap(f, term.period2_of(
+            a, a["alpha2"], a["pi2"], term.profile_scale(a["ell_a"], a["ell_c"], a["ell_kappa0"],
+                                                         a["ell_kappa1"], a["ell_normalize"]))))(
+            jnp.asarray(np.concatenate([inside, outside]), dtype),
+            {k: jnp.asarray(v, dtype) for k, v in p.items()}))
+        assert (got[:3] == 0).all(), (dtype, got)
+        np.testing.assert_array_equal(got[3:], np.asarray(outside, dtype), err_msg=str(dtype))
