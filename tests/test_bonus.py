@@ -100,15 +100,53 @@ def test_terminal_omega0_is_the_base_model():
                                rtol=1e-12)
 
 
+#: Terminal vectors where both bonus classes have a verified equilibrium with different
+#: engagement (no bonus: h = 1; bonus: h = 0) and the bonus's cost decides between them:
+#: 0 < M(s2,0) − M(s2,1) < ω, so the larger common profit (M − ωz)/2 is the no-bonus
+#: class's, while a comparison of M alone would pick the bonus.  Found by scanning
+#: 8 × 4,096 random vectors (``terminal_vectors``, seeds 100–107, ω uniform up to
+#: 0.3·λRα2(1−π2)): 3 such vectors; random samples of the other tests have none.
+CLASS_CHOICE = [
+    dict(alpha2=0.6098959157281874, pi2=0.19331769192864215, phi=1.8591994563780296,
+         gamma=0.13125636669011598, delta=0.13399029472957227, lam_R=4.0081411755758865,
+         beta=0.9032325570588431, b=1.0527972925507534, eta=0.7450683111626283,
+         s2=0.3388294940167101, omega=0.5298328779847368),
+    dict(alpha2=0.6350107798185958, pi2=0.29496446911713553, phi=0.7153290290874718,
+         gamma=0.17231661253601138, delta=0.15755816235127237, lam_R=2.179414848356141,
+         beta=0.8882360980532539, b=1.4382360295130883, eta=0.40745471411956513,
+         s2=0.49232242761911676, omega=0.2587156028460857),
+    dict(alpha2=0.6856888232960409, pi2=0.12404448807413522, phi=1.9522962190982498,
+         gamma=0.18439799721485928, delta=0.09399521486877285, lam_R=2.473261932606258,
+         beta=0.8336997539539002, b=1.3070393354588483, eta=0.6505643139162134,
+         s2=0.09200036730010851, omega=0.372492786488822),
+]
+
+
 def test_terminal_matches_scalar_reference():
     """A sample of vectors with ω up to about half the margin: the selected (h2*, z2*),
-    Π̄2 and the per-class existence of equilibria agree with the scipy reference."""
+    Π̄2 and the per-class existence of equilibria agree with the scipy reference.
+
+    Checked: the first 60 admissible vectors, every admissible one where both bonus
+    classes have an equilibrium (22 of 3,054 here, all with equal engagement in the
+    two classes), and the :data:`CLASS_CHOICE` vectors (in the first rows), where the
+    selection between the classes turns on the bonus's cost."""
     rng = np.random.default_rng(7)
     p = terminal_vectors(rng)
     p["omega"] = rng.uniform(0.0, 1.0, N) * 0.5 * p["lam_R"] * p["alpha2"] * (1 - p["pi2"]) * 0.2
+    for i, v in enumerate(CLASS_CHOICE):
+        for k, x in v.items():
+            p[k][i] = x
     out = run_tb(p)
-    idx = np.flatnonzero(out["admissible"])[:60]
-    assert len(idx) == 60
+    both = out["admissible"] & out["nopay_eq"] & out["pay_eq"]
+    idx = np.union1d(np.flatnonzero(out["admissible"])[:60], np.flatnonzero(both))
+    assert len(idx) >= 60 + 20 - 1, len(idx)
+    for i, v in enumerate(CLASS_CHOICE):      # the vectors are what they are meant to be
+        assert both[i] and (out["h2_nopay"][i], out["h2_pay"][i]) == (1.0, 0.0), i
+        q = rb.period2(v)
+        gap = (rb.base.margin(v["s2"], 0.0, v["alpha2"], v["pi2"], q)
+               - rb.base.margin(v["s2"], 1.0, v["alpha2"], v["pi2"], q))
+        assert 0.0 < gap < v["omega"], (i, gap)
+    assert set(range(len(CLASS_CHOICE))) <= set(idx.tolist())
     checked_pay = checked_nan = 0
     for i in idx:
         pi = {k: float(v[i]) for k, v in p.items()}
