@@ -165,6 +165,31 @@ def test_terminal_matches_scalar_reference():
     assert checked_pay > 0
 
 
+def test_bonus_class_gain_matches_the_reference():
+    """The bonus class's engagement gain F2_z(h;s2) = β/(2η)·K2·B'(g(s2,h))·(M(s2,h) − ωz)
+    (docs/model.md §9) against the reference's formula, to 1e-12, on 64 random
+    (vector, h) points, z = 1 on half of them (where ω enters) and z = 0 on the others.
+    The pay class's candidates are its corners and the roots of F2_1 = λRδ; in the
+    random batches they are almost all corners far from the boundary, so a sign slip
+    of ωz inside F2_z passed every selection test."""
+    from kernels import bonus_terminal_game as btg
+    from kernels import terminal as term
+
+    rng = np.random.default_rng(9)
+    n = 64
+    p = terminal_vectors(rng, n)
+    p["omega"] = rng.uniform(0.05, 1.0, n) * 0.3 * p["lam_R"] * p["alpha2"] * (1 - p["pi2"])
+    h, z = rng.uniform(0.0, 1.0, n), (np.arange(n) % 2).astype(np.float64)
+    fn = jax.jit(lambda h, wz, a: btg.gain_z(h, a["s2"], term.period2_of(
+        a, a["alpha2"], a["pi2"], term.profile_scale(a["ell_a"], a["ell_c"], a["ell_kappa0"],
+                                                     a["ell_kappa1"], a["ell_normalize"])), wz))
+    got = np.asarray(fn(jnp.asarray(h), jnp.asarray(p["omega"] * z), _args(p, n)))
+    for i in range(n):
+        v = {k: float(x[i]) for k, x in p.items()}
+        want = rb.F2z(h[i], v["s2"], rb.period2(v), v["omega"] * z[i])
+        assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-14), (i, z[i])
+
+
 def test_terminal_nan_is_explained():
     rng = np.random.default_rng(3)
     p = terminal_vectors(rng)
