@@ -190,6 +190,41 @@ def test_bonus_class_gain_matches_the_reference():
         assert got[i] == pytest.approx(want, rel=1e-12, abs=1e-14), (i, z[i])
 
 
+def test_continuation_slopes_are_the_derivatives_of_the_selected_branch():
+    """Π̄2'(s2) and V̄2'(s2) (``continuation_slopes``, which period1_bonus's F1 uses)
+    equal central differences of Π̄2 and V̄2 where the selected h2* is an interior root,
+    in the no-bonus class (ω = 0) and in the bonus class (ω = 0.1).  There h2* moves
+    with s2 (dh2*/ds2 = −∂sF2_z/∂hF2_z), which the corner lanes of the other tests never
+    exercise: a sign slip in dh2*/ds2 passed them all.  The vector was found by a scan
+    of 40 random ones for interior selections (13 and 14 of 64 skills here)."""
+    from kernels import bonus_terminal_game as btg
+    from kernels import terminal as term
+
+    p = dict(PROFILE_BASE, alpha2=0.7, pi2=0.34, phi=2.0, gamma=0.39, delta=0.38, lam_R=9.0,
+             beta=0.95, b=1.05, eta=0.59)
+
+    def branch(s2, om, a):
+        q = term.period2_of(a, a["alpha2"], a["pi2"], term.profile_scale(
+            a["ell_a"], a["ell_c"], a["ell_kappa0"], a["ell_kappa1"], a["ell_normalize"]))
+        pi, v, sel = btg.continuation(s2, q, om)
+        return (pi, v, sel.status, sel.z) + btg.continuation_slopes(s2, sel, q, om)
+
+    fn = jax.jit(branch)
+    n, eps = 64, 1e-6
+    s2 = np.linspace(0.05, 0.999, n) * p["alpha2"]
+    a = {k: jnp.full(3 * n, v) for k, v in p.items()}
+    for om, z in ((0.0, 0.0), (0.1, 1.0)):
+        pts = jnp.asarray(np.concatenate([s2, s2 - eps, s2 + eps]))
+        pi, v, status, zs, dpi, dv = (np.asarray(x) for x in fn(pts, jnp.full(3 * n, om), a))
+        inner = (status == stc.CONVERGED) & (zs == z)
+        use = inner[:n] & inner[n:2 * n] & inner[2 * n:]
+        assert use.sum() >= 10, (om, use.sum())
+        fd_pi = (pi[2 * n:] - pi[n:2 * n]) / (2 * eps)
+        fd_v = (v[2 * n:] - v[n:2 * n]) / (2 * eps)
+        np.testing.assert_allclose(dpi[:n][use], fd_pi[use], rtol=1e-6, atol=1e-8, err_msg=str(om))
+        np.testing.assert_allclose(dv[:n][use], fd_v[use], rtol=1e-6, atol=1e-8, err_msg=str(om))
+
+
 def test_terminal_nan_is_explained():
     rng = np.random.default_rng(3)
     p = terminal_vectors(rng)
