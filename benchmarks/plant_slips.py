@@ -81,6 +81,9 @@ SLIPS = [
     ("snap_band_delta", "kernels/terminal.py", "return jnp.where(jnp.abs(f) <= rtol * q.lam_R * q.delta, 0.0, f)",
      "return jnp.where(jnp.abs(f) <= rtol * q.lam_R, 0.0, f)",
      ["tests/test_terminal.py::test_snap_band_is_the_documented_one"]),
+    ("profile_scale_off", "kernels/profiles.py", "return jnp.where(normalize > 0.5, 0.25 / m, jnp.ones_like(m))",
+     "return jnp.where(normalize > 0.5, 0.25 / m, 0.25 * jnp.ones_like(m))",
+     ["tests/test_profiles.py::test_normalization_off_gives_k_equal_one"]),
     ("root_jvp_sign", "kernels/roots.py", "    dx_interior = -f_theta_dot / f_x", "    dx_interior = f_theta_dot / f_x",
      ["tests/test_roots.py::test_implicit_derivative_interior_and_corners"]),
     # period 1 (§6)
