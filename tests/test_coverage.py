@@ -70,11 +70,13 @@ def test_reference_agrees_on_2000_admissible_vectors(sample):
 def straddling_vectors(n, seed):
     """Draws around every condition's boundary, so that each flag is false on part of
     the rows: α2 below α1 and π2 above π1 a fifth of the time, φℓ(π) up to ~1.3 (A2),
-    γ up to 3, with a tenth of the rows at α1 = 0.5, α2 = 0.9, π2 = 0.1, where the
-    floor s̲ passes α1 at γ ≈ 1.39 (A3 unsatisfiable above), b from 0.98, λR near max α^(b−1) (A4) or near bα2^(b−1)/π2 (monotone).  Every
-    tenth row sits exactly on a closed boundary: α2 = α1 and π2 = π1 (A1 holds), and
-    λRπ2 = bα2^(b−1) with b = 2, α2 = 0.5, π2 = 0.5, λR = 2 (monotone holds; both
-    sides are exact in float64)."""
+    γ up to 3, b from 0.98 (A4), λR near max α^(b−1) (A4) or near bα2^(b−1)/π2
+    (monotone), a third of the time each.  Rows 7 mod 10 have α1 = 0.5, α2 = 0.9,
+    π2 = 0.1, where the floor s̲ passes α1 at γ ≈ 1.39 (A3 unsatisfiable above).  Two
+    tenths sit exactly on a closed boundary (returned as masks): rows 0 mod 10 on A1's,
+    α2 = α1 and π2 = π1 (A1 holds), and rows 5 mod 10 on the monotone policy's,
+    λRπ2 = bα2^(b−1) with b = 2, α2 = 0.5, π2 = 0.5, λR = 2 (it holds; both sides are
+    exact in float64)."""
     rng = np.random.default_rng(seed)
     v = random_vectors(n, seed)
     a1, p1, b = v["alpha1"], v["pi1"], rng.uniform(0.98, 1.6, n)
