@@ -192,37 +192,48 @@ def test_bonus_class_gain_matches_the_reference():
 
 def test_continuation_slopes_are_the_derivatives_of_the_selected_branch():
     """Π̄2'(s2) and V̄2'(s2) (``continuation_slopes``, which period1_bonus's F1 uses)
-    equal central differences of Π̄2 and V̄2 where the selected h2* is an interior root,
-    in the no-bonus class (ω = 0) and in the bonus class (ω = 0.1).  There h2* moves
-    with s2 (dh2*/ds2 = −∂sF2_z/∂hF2_z), which the corner lanes of the other tests never
-    exercise: a sign slip in dh2*/ds2 passed them all.  The vector was found by a scan
-    of 40 random ones for interior selections (13 and 14 of 64 skills here)."""
+    equal central differences of the kernel's Π̄2 and V̄2 where the selected h2* is an
+    interior root, in the no-bonus class (ω = 0) and in the bonus class (ω = 0.1).
+    There h2* moves with s2 (dh2*/ds2 = −∂sF2_z/∂hF2_z), which the corner lanes of the
+    other tests never exercise: a sign slip in dh2*/ds2 passed them all.  The vector
+    was found by a scan of 40 random ones for interior selections (13 and 14 of 64
+    skills here).  The values come from the module's compiled ``terminal_bonus``; the
+    slopes take the kernel's selected (h2*, z2*, status), so only the small slope
+    program is compiled here."""
+    from types import SimpleNamespace
+
     from kernels import bonus_terminal_game as btg
     from kernels import terminal as term
 
-    p = dict(PROFILE_BASE, alpha2=0.7, pi2=0.34, phi=2.0, gamma=0.39, delta=0.38, lam_R=9.0,
-             beta=0.95, b=1.05, eta=0.59)
+    vec = dict(alpha2=0.7, pi2=0.34, phi=2.0, gamma=0.39, delta=0.38, lam_R=9.0, beta=0.95,
+               b=1.05, eta=0.59)
+    n, eps = 64, 1e-6
+    s2 = np.linspace(0.05, 0.999, n) * vec["alpha2"]
+    pts = np.concatenate([s2, s2 - eps, s2 + eps] * 2)
+    oms = np.repeat([0.0, 0.1], 3 * n)
+    p = {k: np.full(N, v) for k, v in vec.items()}
+    p["s2"], p["omega"] = np.resize(pts, N), np.resize(oms, N)
+    out = run_tb(p)
 
-    def branch(s2, om, a):
+    def slopes(s2, h, z, status, om, a):
         q = term.period2_of(a, a["alpha2"], a["pi2"], term.profile_scale(
             a["ell_a"], a["ell_c"], a["ell_kappa0"], a["ell_kappa1"], a["ell_normalize"]))
-        pi, v, sel = btg.continuation(s2, q, om)
-        return (pi, v, sel.status, sel.z) + btg.continuation_slopes(s2, sel, q, om)
+        return btg.continuation_slopes(s2, SimpleNamespace(h=h, z=z, status=status), q, om)
 
-    fn = jax.jit(branch)
-    n, eps = 64, 1e-6
-    s2 = np.linspace(0.05, 0.999, n) * p["alpha2"]
-    a = {k: jnp.full(3 * n, v) for k, v in p.items()}
-    for om, z in ((0.0, 0.0), (0.1, 1.0)):
-        pts = jnp.asarray(np.concatenate([s2, s2 - eps, s2 + eps]))
-        pi, v, status, zs, dpi, dv = (np.asarray(x) for x in fn(pts, jnp.full(3 * n, om), a))
-        inner = (status == stc.CONVERGED) & (zs == z)
+    m = len(pts)
+    dpi, dv = (np.asarray(x) for x in jax.jit(slopes)(
+        jnp.asarray(pts), jnp.asarray(out["h2_star"][:m]), jnp.asarray(out["z2_star"][:m], jnp.float64),
+        jnp.asarray(out["status_h2_star"][:m]), jnp.asarray(oms), _args(vec, m)))
+    for c, (om, z) in enumerate(((0.0, 0.0), (0.1, 1.0))):
+        rows = slice(3 * n * c, 3 * n * (c + 1))
+        pi, v, st_, zs = (out[k][rows] for k in ("Pi2_bar", "V2_bar", "status_h2_star", "z2_star"))
+        inner = (st_ == stc.CONVERGED) & (zs == z)
         use = inner[:n] & inner[n:2 * n] & inner[2 * n:]
         assert use.sum() >= 10, (om, use.sum())
         fd_pi = (pi[2 * n:] - pi[n:2 * n]) / (2 * eps)
         fd_v = (v[2 * n:] - v[n:2 * n]) / (2 * eps)
-        np.testing.assert_allclose(dpi[:n][use], fd_pi[use], rtol=1e-6, atol=1e-8, err_msg=str(om))
-        np.testing.assert_allclose(dv[:n][use], fd_v[use], rtol=1e-6, atol=1e-8, err_msg=str(om))
+        np.testing.assert_allclose(dpi[rows][:n][use], fd_pi[use], rtol=1e-6, atol=1e-8, err_msg=str(om))
+        np.testing.assert_allclose(dv[rows][:n][use], fd_v[use], rtol=1e-6, atol=1e-8, err_msg=str(om))
 
 
 def test_terminal_nan_is_explained():
