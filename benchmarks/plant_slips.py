@@ -1,7 +1,7 @@
 """Plant plausible slips in the model and the engine, one at a time, and check that the
 tests that should see each one fail.
 
-    python benchmarks/plant_slips.py              # every slip in SLIPS (about 25 minutes on 2 cores)
+    python benchmarks/plant_slips.py              # every slip in SLIPS (about 12 minutes on 2 cores)
     python benchmarks/plant_slips.py A4_exponent snap_band_delta   # some of them
     python benchmarks/plant_slips.py --list       # the catalogue, and the equivalent edits
 
