@@ -8,14 +8,14 @@ import jax.numpy as jnp
 from . import admissibility as adm
 from . import domains as dom
 from .params import broadcast_outputs, make_params, params_for
-from .profiles import ell, profile_scale
+from .profiles import ell, profile_scale_of
 from .declare import declare
 from .registry import Factor, Output
 
 
 def learning_terms(p, *pis):
     """L_t = φℓ(π_t) for each π given; the profile constant k is computed once."""
-    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+    k = profile_scale_of(p)
     return tuple(p["phi"] * ell(pi, p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], scale=k)
                  for pi in pis)
 

@@ -71,7 +71,7 @@ from .period1_search import (ASYM_SEP, BLOCK, MAX_CROSSINGS, SCAN_POINTS, JUMP_R
                              asymmetric_search, best_response, continuation_slope, scan_grids,
                              payoff, refine_crossings, tolerance)
 from .primitives import dg_dh, g, g0
-from .profiles import profile_scale
+from .profiles import profile_scale_of
 from .declare import declare
 from .registry import Output
 from .single_firm import single_firm_solution
@@ -193,7 +193,7 @@ def period1_setup(p, params) -> Period1Setup:
     domain check)."""
     a1, a2, pi1, pi2 = p["alpha1"], p["alpha2"], p["pi1"], p["pi2"]
     gam, dl, lr, beta, b, s1 = p["gamma"], p["delta"], p["lam_R"], p["beta"], p["b"], p["s1"]
-    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+    k = profile_scale_of(p)
     L1 = learning_term(p, pi1, k)
     q2 = period2_of(p, a2, pi2, k)
     q1 = Period1(s1, a1, pi1, gam, dl, lr, b, L1)

@@ -130,6 +130,11 @@ def profile_scale(a, c, kappa0, kappa1, normalize):
     return jnp.where(normalize > 0.5, 0.25 / m, jnp.ones_like(m))
 
 
+def profile_scale_of(p):
+    """:func:`profile_scale` of the learning-profile parameters in the mapping ``p``."""
+    return profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+
+
 def ell(pi, a=1.0, c=1.0, kappa0=0.0, kappa1=0.0, normalize=1.0, scale=None):
     """Learning profile ℓ(π) (docs/model.md §2.1); baseline π(1−π).
 

@@ -37,7 +37,7 @@ from . import domains as dom
 from . import status as st
 from .params import broadcast_outputs, make_params, params_for
 from .primitives import B_prime, M, g
-from .profiles import ell, profile_scale
+from .profiles import ell, profile_scale_of
 from .declare import declare
 from .registry import Domain, Output, Param
 from .roots import Root, solve
@@ -253,7 +253,7 @@ def terminal_equilibrium(p, in_D2):
     at corners.
     """
     s2 = p["s2"]
-    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+    k = profile_scale_of(p)
     q = period2_of(p, p["alpha2"], p["pi2"], k)
     n, f0, f1, lo, hi, finite = scan_candidates(s2, q)
     f0, f1 = snap(f0, q), snap(f1, q)
@@ -334,7 +334,7 @@ def terminal(p):
     p = make_params(p, TERMINAL_PARAMS)
     a2, pi2, gam, dl, lr, b = p["alpha2"], p["pi2"], p["gamma"], p["delta"], p["lam_R"], p["b"]
     s2 = p["s2"]
-    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+    k = profile_scale_of(p)
     L2 = learning_term(p, pi2, k)
     f_dom = adm.in_domain(p, TERMINAL_PARAMS)
     f_A2 = adm.A2(L2)

@@ -24,7 +24,7 @@ from . import domains as dom
 from .bonus_terminal_game import asymmetric_terminal, continuation, select_terminal, strategy_values
 from .params import broadcast_outputs, make_params, params_for
 from .declare import declare
-from .profiles import profile_scale
+from .profiles import profile_scale_of
 from .registry import Domain, Output, Param
 from .terminal import H_GRID, Period2, learning_term
 
@@ -77,7 +77,7 @@ def terminal_bonus(p):
     # broadcast: with a fixed profile (0-d ell_*, as ``sweep`` passes it) k is one
     # number per call and ℓ takes the cheap exact powers of kernels.profiles._power;
     # broadcast first, k's 512-point search and libm pow calls ran once per lane
-    k = profile_scale(p["ell_a"], p["ell_c"], p["ell_kappa0"], p["ell_kappa1"], p["ell_normalize"])
+    k = profile_scale_of(p)
     L2 = learning_term(p, p["pi2"], k)
     p = broadcast_all(p)
     a2, pi2, gam, dl, lr, b = p["alpha2"], p["pi2"], p["gamma"], p["delta"], p["lam_R"], p["b"]

@@ -77,8 +77,8 @@ def straddling_vectors(n, seed):
     α2 = α1 and π2 = π1 (A1 holds), and rows 5 mod 10 on the monotone policy's,
     λRπ2 = bα2^(b−1) with b = 2, α2 = 0.5, π2 = 0.5, λR = 2 (it holds; both sides are
     exact in float64)."""
-    rng = np.random.default_rng(seed)
     v = random_vectors(n, seed)
+    rng = np.random.default_rng([seed, 1])      # a stream apart from random_vectors' draws
     a1, p1, b = v["alpha1"], v["pi1"], rng.uniform(0.98, 1.6, n)
     v["b"] = b
     v["alpha2"] = np.clip(a1 + rng.uniform(-0.1, 0.4, n), 0.05, 0.97)

@@ -336,6 +336,7 @@ def test_groups_of_consecutive_axes_need_no_scatter_and_agree_with_it(tmp_path, 
     assert float(one["min_prod"]) == every.min() and float(one["max_prod"]) == every.max()
     assert float(one["sum_prod"]) == pytest.approx(every.sum(), rel=1e-13)
 
+
 def test_groups_holding_a_nan_get_nan_statistics_as_numpy_gives(tmp_path):
     """A group whose values include a NaN gets NaN for sum, mean, min, max, std and
     every quantile (as numpy's reductions give), and ``count`` counts its non-NaN

@@ -12,6 +12,7 @@ from . import reference_equilibria as ref
 from kernels import domains as dom
 from kernels import status as stc
 from kernels.catalog import get_kernel
+from kernels.profiles import profile_scale, profile_scale_of
 from kernels.terminal import terminal
 
 SPEC = get_kernel("terminal")
@@ -358,7 +359,7 @@ def test_corner_within_rounding_is_never_nan_under_jit():
     s2 = s_jump + np.concatenate([np.linspace(-1e-13, 1e-13, 101), np.linspace(-1e-8, 1e-8, 100)])
     args = {**PROFILE_BASE, **p}
     fn = jax.jit(lambda s, a: term.h2_prop3(s, term.period2_of(
-        a, a["alpha2"], a["pi2"], term.profile_scale(1.0, 1.0, 0.0, 0.0, 1.0))))
+        a, a["alpha2"], a["pi2"], profile_scale(1.0, 1.0, 0.0, 0.0, 1.0))))
     r = fn(jnp.asarray(s2), {n: jnp.asarray(v) for n, v in args.items()})
     x, status = np.asarray(r.x), np.asarray(r.status)
     assert np.isfinite(x).all() and np.isin(status, OK).all()
@@ -382,14 +383,12 @@ def test_snap_band_is_the_documented_one():
 
     p = {**PROFILE_BASE, "alpha2": 0.82, "pi2": 0.25, "phi": 0.5, "gamma": 0.2, "delta": 0.1,
          "lam_R": 5.0, "beta": 0.95, "b": 1.08, "eta": 1.0}
+    snap = jax.jit(lambda f, a: term.snap(f, term.period2_of(a, a["alpha2"], a["pi2"], profile_scale_of(a))))
+    t = p["lam_R"] * p["delta"]
     for dtype, rel in ((jnp.float64, 1e-12), (jnp.float32, 64 * 2.0 ** -23)):
-        t = p["lam_R"] * p["delta"]
         inside = np.array([0.98, -0.98, 0.5]) * rel * t
         outside = np.array([1.02, -1.02, 4.0, -100.0]) * rel * t
-        got = np.asarray(jax.jit(lambda f, a: term.snap(f, term.period2_of(
-            a, a["alpha2"], a["pi2"], term.profile_scale(a["ell_a"], a["ell_c"], a["ell_kappa0"],
-                                                         a["ell_kappa1"], a["ell_normalize"]))))(
-            jnp.asarray(np.concatenate([inside, outside]), dtype),
-            {k: jnp.asarray(v, dtype) for k, v in p.items()}))
+        got = np.asarray(snap(jnp.asarray(np.concatenate([inside, outside]), dtype),
+                              {k: jnp.asarray(v, dtype) for k, v in p.items()}))
         assert (got[:3] == 0).all(), (dtype, got)
         np.testing.assert_array_equal(got[3:], np.asarray(outside, dtype), err_msg=str(dtype))
