@@ -211,9 +211,13 @@ def scan_candidates(s2, q: Period2):
     """Count symmetric terminal candidates on the fixed grid of :data:`H_GRID` points.
 
     Candidates: h = 0 if F2(0) ≤ λRδ, h = 1 if F2(1) ≥ λRδ, and one per cell where
-    F2 − λRδ changes sign.  Returns (n, f0, f1, lo, hi, finite) with f0, f1 the
-    values of F2 − λRδ at h = 0 and h = 1 and [lo, hi] the first (lowest)
-    sign-changing cell (the whole grid's ends when there is none).
+    F2 − λRδ changes sign.  The corner conditions are decided on the snapped values
+    (:func:`snap`), as the selection decides them, so a corner the selection may pick
+    is always counted (at the edge of a both-corners region, where F2(0) = λRδ to
+    rounding, the raw value can be a few 1e-15 above λRδ).  Returns
+    (n, f0, f1, lo, hi, finite) with f0, f1 the snapped values of F2 − λRδ at h = 0
+    and h = 1 and [lo, hi] the first (lowest) sign-changing cell (the whole grid's
+    ends when there is none).
     """
     dt = jnp.result_type(s2)
     hs = jnp.linspace(0.0, 1.0, H_GRID, dtype=dt)
@@ -221,7 +225,7 @@ def scan_candidates(s2, q: Period2):
     finite = jnp.all(jnp.isfinite(f), axis=-1)
     pos = f > 0.0
     cross = pos[..., 1:] != pos[..., :-1]
-    f0, f1 = f[..., 0], f[..., -1]
+    f0, f1 = snap(f[..., 0], q), snap(f[..., -1], q)
     n = ((f0 <= 0.0).astype(jnp.int32) + (f1 >= 0.0).astype(jnp.int32)
          + jnp.sum(cross, axis=-1, dtype=jnp.int32))
     k = jnp.argmax(cross, axis=-1)
@@ -256,7 +260,6 @@ def terminal_equilibrium(p, in_D2):
     k = profile_scale_of(p)
     q = period2_of(p, p["alpha2"], p["pi2"], k)
     n, f0, f1, lo, hi, finite = scan_candidates(s2, q)
-    f0, f1 = snap(f0, q), snap(f1, q)
     below = s2 < q.alpha2
     above = s2 > q.alpha2
     determined = finite & below

@@ -342,6 +342,39 @@ def test_selection_order_off_D2():
         assert abs(first0["h2_star"][i] - ref.h2_star(float(s2[i]), q0)) <= 1e-9
 
 
+def test_both_corners_counted_at_the_edge_of_the_both_corners_region():
+    """At BOTH_CORNERS the region where both corners are candidates ends (s2 rising)
+    where F2(0;s2) reaches λRδ, F2 staying above λRδ on (0, 1].  On 48 skills
+    spanning ±3 widths of the snap band around that edge, wherever the selection
+    depends on the order (``terminal_order_matters``: h2* = 1 by default, 0 with
+    terminal_order = 1) both corners are counted, so n_candidates ≥ 2 and the row is
+    flagged ``terminal_alternative``.  Inside the band the raw F2(0) − λRδ is a few
+    1e-15 above 0 on some rows (no sign change is then seen on the scan): those rows
+    have exactly the two corners, n_candidates = 2.  (The count once used the raw
+    values and reported one candidate there while the order still chose between two.)"""
+    from scipy.optimize import brentq
+
+    p = BOTH_CORNERS
+    q = ref.period2(p)
+    t = p["lam_R"] * p["delta"]
+    s2 = s2_grid(p)
+    f0 = np.array([ref.F2(0.0, float(x), q) - t for x in s2])
+    j = int(np.flatnonzero(f0 > 0)[0])          # the first skill past the region
+    edge = brentq(lambda s: ref.F2(0.0, s, q) - t, s2[j - 1], s2[j], xtol=1e-16, rtol=8.9e-16)
+    assert all(ref.F2(h, edge, q) > t for h in np.linspace(0.05, 1.0, 20))
+    slope = (ref.F2(0.0, edge + 1e-9, q) - ref.F2(0.0, edge - 1e-9, q)) / 2e-9
+    x = edge + np.linspace(-3.0, 3.0, N_S2) * 1e-12 * t / slope
+    first1, first0 = run(p, x), run({**p, "terminal_order": 1.0}, x)
+    matters = first1["terminal_order_matters"]
+    assert 0 < matters.sum() < N_S2 and (first0["terminal_order_matters"] == matters).all()
+    assert (first1["h2_star"][matters] == 1.0).all() and (first0["h2_star"][matters] == 0.0).all()
+    assert (first1["n_candidates"][matters] >= 2).all()
+    assert first1["terminal_alternative"][matters].all()
+    assert (first1["n_candidates"] == 2).any()
+    # past the band only corner 1 is a candidate: nothing to choose
+    assert (first1["n_candidates"][~matters] == 1).all() and not first1["terminal_alternative"][~matters].any()
+
+
 def test_corner_within_rounding_is_never_nan_under_jit():
     """Audit finding 4: at skills where F2(0;s2) equals λRδ to rounding, the corner
     test and the root solve see F2 from separately compiled expressions.  Under jit
