@@ -126,3 +126,69 @@ def test_reply_scan_factored_matches_pairwise_sigmoid():
             assert not factored          # the fallback path ran
         else:
             assert factored
+
+
+def _numpy_two_cycles(r, xs, sep):
+    """The first two cells holding the lower member of an interior 2-cycle, from
+    :func:`kernels.period1_search.interior_two_cycles`'s docstring (numpy)."""
+    dx = xs[1] - xs[0]
+    e = np.interp(r, xs, r) - xs                 # E(y_j) = R(R(y_j)) − y_j
+    d = r - xs
+    found = []
+    for j in range(xs.size - 1):
+        change = e[j] == 0.0 or (e[j] > 0.0) != (e[j + 1] > 0.0)
+        if change and d[j] > sep and d[j + 1] > sep:
+            slope = (e[j + 1] - e[j]) / dx
+            found.append((xs[j] + min(max(-e[j] / (e[j + 1] - e[j]), 0.0), 1.0) * dx, slope))
+    return found[:2]
+
+
+def test_interior_two_cycles_locates_the_lower_member_and_the_slope_of_E():
+    """A steep decreasing best-reply curve R(y) = ½ + 0.45·tanh(k(½ − y)) has a
+    symmetric fixed point at ½ and a 2-cycle (y, R(y)) with y near 0.05.  The scan
+    reports, for that cell, the linear root y0 of E(y) = R(R(y)) − y (R interpolated
+    on the grid) and E's slope there (the first secant step of the refinement moves
+    by −E/slope), as the numpy loop written from the docstring does; the symmetric
+    crossing at ½ is not reported; y0 is a 2-cycle and the slope E'(y0) of the
+    continuous R to interpolation error."""
+    from kernels.period1_search import ASYM_SEP, interior_two_cycles
+
+    xs = np.linspace(0.0, 1.0, SCAN_POINTS)
+    ks = np.array([12.0, 20.0, 40.0])
+    r = 0.5 + 0.45 * np.tanh(ks[:, None] * (0.5 - xs))
+    y0, slope, has = (np.asarray(v) for v in jax.jit(interior_two_cycles)(jnp.asarray(r), jnp.asarray(xs)))
+    assert has[:, 0].all()
+    for lane in range(ks.size):
+        want = _numpy_two_cycles(r[lane], xs, ASYM_SEP)
+        assert len(want) == has[lane].sum() >= 1
+        for slot, (wy, ws) in enumerate(want):
+            assert abs(y0[lane, slot] - wy) <= 1e-12 and abs(slope[lane, slot] - ws) <= 1e-9 * abs(ws)
+        # y0 is the lower member of a 2-cycle of the continuous R, and the slope is
+        # E'(y0) = (R∘R)'(y0) − 1 (about −1: R is flat where it saturates)
+        R = lambda y, k=ks[lane]: 0.5 + 0.45 * np.tanh(k * (0.5 - y))  # noqa: E731
+        y = y0[lane, 0]
+        assert y < 0.5 - ASYM_SEP and abs(R(R(y)) - y) <= 0.02
+        e_prime = (R(R(y + 1e-6)) - R(R(y - 1e-6))) / 2e-6 - 1.0
+        assert abs(slope[lane, 0] - e_prime) <= 0.05, (slope[lane, 0], e_prime)
+
+
+def test_terminal_order_matters_compares_results_to_1e_7():
+    """``terminal_order_matters`` (:func:`kernels.period1._differs`): the two orders'
+    solves differ when a count or an asymmetric flag differs, or h1*_min/max or the
+    asymmetric pair moves by more than 1e-7; NaN against NaN is no difference, and
+    h1*_min/max are ignored where no symmetric equilibrium was verified."""
+    from kernels.period1 import _differs
+
+    base = dict(n_sym_eq=np.array([1, 1, 1, 1, 1, 1, 0]), asym_eq=np.zeros(7, bool), n_asym_eq=np.zeros(7, np.int8),
+                h1_star_min=np.full(7, 0.4), h1_star_max=np.full(7, 0.4),
+                asym_high=np.full(7, np.nan), asym_low=np.full(7, np.nan))
+    other = {k: v.copy() for k, v in base.items()}
+    other["h1_star_max"][1] += 1e-6              # moved beyond 1e-7
+    other["h1_star_min"][2] += 1e-8              # within 1e-7
+    other["n_sym_eq"][3] = 2                     # another count
+    other["asym_eq"][4], other["asym_high"][4], other["asym_low"][4] = True, 0.9, 0.1
+    other["asym_high"][5] = 0.9                  # a pair appears in one solve only
+    other["h1_star_min"][6] = 0.9                # no equilibrium in either: ignored
+    got = np.asarray(_differs({k: jnp.asarray(v) for k, v in base.items()},
+                              {k: jnp.asarray(v) for k, v in other.items()}))
+    np.testing.assert_array_equal(got, [False, True, False, True, True, True, False])
