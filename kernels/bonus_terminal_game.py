@@ -24,9 +24,10 @@ which the floor of g or b > 2 could in principle produce, raise ``roots_overflow
 Candidates (Prop. 3's three cases, for each z) are verified against every deviation
 (h', z'): the best reply over a grid of h' for both z', refined by golden section
 around the best grid point, may not beat the candidate's payoff by more than a
-relative :data:`RTOL`.  The grid is the one ``terminal`` scans (65 points), and the
-interior roots are refined by the same solver on the same cells with the same
-function at ω = 0, so the ω = 0 candidates are bit-for-bit those of ``terminal``.
+relative :data:`kernels.deviation.RTOL`.  The grid is the one ``terminal`` scans (65
+points), and the interior roots are refined by the same solver on the same cells with
+the same function at ω = 0, so the ω = 0 candidates are bit-for-bit those of
+``terminal``.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from jax import lax
 
 from . import domains as dom
 from . import status as st
+from .deviation import no_profitable_deviation
 from .lane_blocks import trace_once
 from .primitives import B, B_prime, M, S, W, W_prime, dM_dh, dM_ds, g
 from .roots import Root, solve
@@ -50,8 +52,6 @@ ROOTS = 2
 #: 2/64 shrinks by 0.618^18 ≈ 1.7e-4, to ~5e-6 (payoff error ~ Π''·1e-11, below the
 #: deviation test's 1e-9 relative tolerance)
 GOLDEN = 18
-#: relative tolerance of the deviation test, by float width (as ``period1``)
-RTOL = {64: 1e-9, 32: 1e-4}
 #: best-response iterations on the coarse strategy grid looking for a 2-cycle
 K_BR = 12
 #: stride of the coarse h grid used by the asymmetric search (5 points per bonus
@@ -60,10 +60,6 @@ K_BR = 12
 BR_STRIDE = 16
 
 _INV_GOLDEN = 0.6180339887498949
-
-
-def tolerance(dtype) -> float:
-    return RTOL[jnp.finfo(dtype).bits]
 
 
 def fit(q, ndim):
@@ -362,8 +358,7 @@ def select_terminal(s2, q: Period2, omega) -> TerminalSelection:
     u_c = own.U + om * cand.z
     own_pay = 0.5 * (own.M - om * cand.z)
     rep_pay = verify_payoffs(u_c, cand.pre, s2, q, omega, grid, hs)
-    tol = tolerance(s2.dtype)
-    ver = cand.pre & (rep_pay - own_pay <= tol * (1.0 + jnp.abs(own_pay)))
+    ver = cand.pre & no_profitable_deviation(rep_pay, own_pay)
     ns = 2 + ROOTS
     picks, picks_h0 = [], []
     for c in range(2):
@@ -497,7 +492,6 @@ def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
     found, jx, jy = table_two_cycle(table, zc, s2.shape, K_BR)
     shape = s2.shape
     n = math.prod(shape)
-    tol = tolerance(s2.dtype)
 
     def refine(x, zx, s2l, ql, oml, gl):
         svx = strategy_values(x, s2l, ql)
@@ -509,7 +503,7 @@ def asymmetric_terminal(s2, q: Period2, omega, grid: Strategy, hs):
         ux = svx.U + oml * rx.z
         ry2 = best_reply(ux, s2l, ql, oml, gl, hs)
         pay_y = deviation_payoff(svy.U, svy.M, ry.z, ux, oml, ql.eta)
-        ok = ((ry2.payoff - pay_y <= tol * (1.0 + jnp.abs(pay_y)))
+        ok = (no_profitable_deviation(ry2.payoff, pay_y)
               & ((jnp.abs(rx.h - ry.h) > 1e-3) | (rx.z != ry.z)) & jnp.isfinite(pay_y))
         return ok, ok & (rx.z != ry.z)
 

@@ -69,10 +69,11 @@ from .params import broadcast_outputs, make_params, params_for
 from .lane_blocks import map_compacted, trace_once
 from .period1_search import (ASYM_SEP, BLOCK, MAX_CROSSINGS, SCAN_POINTS, JUMP_RTOL, RTOL, Period1, ScanGrid,
                              asymmetric_search, best_response, continuation_slope, scan_grids,
-                             payoff, refine_crossings, tolerance)
+                             payoff, refine_crossings)
 from .primitives import dg_dh, g, g0
 from .profiles import profile_scale_of
 from .declare import declare
+from .deviation import no_profitable_deviation
 from .registry import Output
 from .single_firm import single_firm_solution
 from .terminal import TERMINAL_ORDER, Period2, both_corners, learning_term, period2_of
@@ -114,8 +115,7 @@ def symmetric_equilibria(q1, q2, grid):
     need = pre | (jnp.arange(y.shape[-1]) < 2)
     x_best, phi_best, yv, xv = map_compacted(reply, need, (q1, q2j, grid.values), (y,), BLOCK)
     phi_yy = payoff(yv, yv, q2j)
-    gain = phi_best - phi_yy
-    verified = pre & (gain <= tolerance(y.dtype) * (1.0 + jnp.abs(phi_yy)))
+    verified = pre & no_profitable_deviation(phi_best, phi_yy)
     n = jnp.sum(verified, axis=-1, dtype=jnp.int32)
     unique = n == 1
     h_unique = jnp.sum(jnp.where(verified, y, 0.0), axis=-1)

@@ -21,7 +21,8 @@ equilibria only).  They jump where that selection switches (class or corner), so
 * every candidate (corners by the sign of F1_z, refined sign changes) is kept only if
   no deviation (x, zx) ∈ [0,1] × {0,1} beats it: the best of the 2 × :data:`G` grid
   strategies, refined by golden section around it (payoffs, not derivatives, so jumps
-  do no harm), may not exceed Φ1 at the candidate by more than a relative RTOL.
+  do no harm), may not exceed Φ1 at the candidate by more than a relative
+  :data:`kernels.deviation.RTOL` (:func:`kernels.deviation.no_profitable_deviation`).
 
 Asymmetric equilibria: grid best replies to every grid strategy (coarse grid, both
 bonus choices) form a table, iterated from the rival at (0,0) and (1,1) to a 2-cycle;
@@ -46,6 +47,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from . import status as st
+from .deviation import no_profitable_deviation
 from .bonus_terminal_game import (compact_rows, continuation, continuation_slopes,
                                   select_terminal, table_two_cycle)
 from .params import broadcast_outputs, make_params, params_for
@@ -68,8 +70,6 @@ GOLDEN = 20
 BR_STRIDE = 4
 #: best-response iterations on the coarse table
 K_BR = 16
-#: relative tolerance of the deviation test, by float width (as ``period1``)
-RTOL = {64: 1e-9, 32: 1e-4}
 #: minimum |x − y| for two engagement levels to count as different
 ASYM_SEP = 1e-3
 #: share of candidate slots verified in the compacted buffer (2 of 10 on average)
@@ -77,10 +77,6 @@ VERIFY_FRACTION = 0.3
 ASYM_FRACTION = 0.25
 
 _INV_GOLDEN = 0.6180339887498949
-
-
-def _tol(dtype):
-    return RTOL[jnp.finfo(dtype).bits]
 
 
 class Values(NamedTuple):
@@ -276,7 +272,7 @@ def symmetric_equilibria(q1, q2, omega, xs, grid: Values, F1g):
 
     own, best = compact_rows(check_rows, pre.reshape(-1), VERIFY_FRACTION)
     own, best = own.reshape(shape + (ns,)), best.reshape(shape + (ns,))
-    ver = pre & jnp.isfinite(own) & (best - own <= _tol(h.dtype) * (1.0 + jnp.abs(own)))
+    ver = pre & jnp.isfinite(own) & no_profitable_deviation(best, own)
     return h, z, stat, ver, own, jnp.sum(cross, axis=-1) > C
 
 
@@ -314,7 +310,7 @@ def asymmetric_search(q1, q2, omega, xs, grid: Values):
         _, _, x, zx, y, zy, xv, yv, best_y = c
         p_yx = phi1(yv, zy, xv, zx, om, qb.eta)
         p_xy = phi1(xv, zx, yv, zy, om, qb.eta)
-        ok = ((best_y - p_yx <= _tol(x.dtype) * (1.0 + jnp.abs(p_yx)))
+        ok = (no_profitable_deviation(best_y, p_yx)
               & ((jnp.abs(x - y) > ASYM_SEP) | (zx != zy)) & jnp.isfinite(p_xy) & jnp.isfinite(p_yx))
         return ok, x, zx, y, zy, p_xy, p_yx
 

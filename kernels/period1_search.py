@@ -13,6 +13,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from . import status as stc
+from .deviation import RTOL, no_profitable_deviation
 from .primitives import B, M, W, dM_dh, dM_ds, dg_dh, g
 from .lane_blocks import map_compacted
 from .roots import Root, solve
@@ -38,8 +39,6 @@ N_SECANT = 3
 #: payoff is resolved to ~Φ''·1e-12, far below the deviation tolerance
 VG = 61
 VGOLDEN = 22
-#: relative tolerance of the deviation test, by float width
-RTOL = {64: 1e-9, 32: 1e-4}
 #: band |F2 − λRδ| ≤ JUMP_RTOL·λRδ in which the deviation check of a symmetric
 #: candidate takes a terminal corner condition as met (the weak inequality of
 #: Prop. 3 at a jump of h2*; the F1 root lands within rounding of the jump, on
@@ -113,10 +112,6 @@ class ScanGrid(NamedTuple):
     xs: jnp.ndarray      # (SCAN_POINTS,) engagement levels
     F1: jnp.ndarray      # (..., SCAN_POINTS)
     values: Values       # leaves (..., SCAN_POINTS)
-
-
-def tolerance(dtype) -> float:
-    return RTOL[jnp.finfo(dtype).bits]
 
 
 def fit(q, ndim):
@@ -545,8 +540,8 @@ def _corner_pairs_that_fail(q1: Period1, q2: Period2, vgrid: ScanGrid, x, xv: Va
     phi_yx = payoff(vy, xv, q2)
     gv = jax.tree_util.tree_map(lambda v: v[..., None, :], vgrid.values)
     best_grid = jnp.max(payoff(gv, jax.tree_util.tree_map(lambda v: v[..., None], xv), q2), axis=-1)
-    tol = tolerance(dt)
-    loses = best_grid - phi_yx > 2.0 * tol * (1.0 + jnp.abs(phi_yx))
+    # (NaN payoffs count as losing: such a pair fails the verification anyway)
+    loses = ~no_profitable_deviation(best_grid, phi_yx, scale=2.0)
     q1x, q2x = fit(q1, 2), fit(q2, 2)
     f0, f1 = corner_gaps(g(q1x.s1, x, q1x.alpha1, q1x.pi1, q1x.gamma, q1x.L1), q2x)
     band = 2.0 * JUMP_RTOL[jnp.finfo(dt).bits] * q2x.lam_R * q2x.delta
@@ -624,11 +619,9 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, vgrid: ScanGrid,
     vy = jax.tree_util.tree_map(lambda a: a[..., :k], v)
     vx = jax.tree_util.tree_map(lambda a: a[..., k:], v)
     phi_xy, phi_yx = payoff(vx, vy, q2), payoff(vy, vx, q2)
-    gain_x = best[..., :k] - phi_xy               # best deviation against y
-    gain_y = best[..., k:] - phi_yx               # best deviation against x
-    tol = tolerance(x.dtype)
-    ok = (active & (gain_x <= tol * (1.0 + jnp.abs(phi_xy)))
-          & (gain_y <= tol * (1.0 + jnp.abs(phi_yx))) & (jnp.abs(x - y) > ASYM_SEP)
+    # best deviations against y (first k) and against x (last k)
+    ok = (active & no_profitable_deviation(best[..., :k], phi_xy)
+          & no_profitable_deviation(best[..., k:], phi_yx) & (jnp.abs(x - y) > ASYM_SEP)
           & jnp.isfinite(phi_xy) & jnp.isfinite(phi_yx))
     hi, lo = jnp.maximum(x, y), jnp.minimum(x, y)
     p_hi = jnp.where(x > y, phi_xy, phi_yx)
@@ -657,6 +650,6 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, vgrid: ScanGrid,
 
 
 __all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "BLOCK", "GOLDEN", "NA_INT", "N_SECANT", "CYCLE_BLOCK", "VG", "VGOLDEN", "RTOL", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
-           "ScanGrid", "Gain", "Root", "tolerance", "continuation", "values_at", "engagement_gain1",
+           "ScanGrid", "Gain", "Root", "continuation", "values_at", "engagement_gain1",
            "payoff", "scan_grids", "refine_crossings", "best_response",
            "asymmetric_search", "grid_reply_scan", "interior_two_cycles"]
