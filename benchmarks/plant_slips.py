@@ -1,7 +1,7 @@
 """Plant plausible slips in the model and the engine, one at a time, and check that the
 tests that should see each one fail.
 
-    python benchmarks/plant_slips.py              # every slip in SLIPS (about 12 minutes on 2 cores)
+    python benchmarks/plant_slips.py              # every slip in SLIPS (about 18 minutes on 2 cores)
     python benchmarks/plant_slips.py A4_exponent snap_band_delta   # some of them
     python benchmarks/plant_slips.py --list       # the catalogue, and the equivalent edits
 
@@ -37,6 +37,11 @@ P1 = ["tests/test_period1.py", "-m", "not variants"]
 BOUNDS = ["tests/test_single_firm.py::test_flags_on_the_boundaries_of_A1_to_A4",
           "tests/test_coverage.py::test_flags_agree_with_reference_on_all_rows"]
 NAN_STATS = ["tests/test_reduce.py::test_groups_holding_a_nan_get_nan_statistics_as_numpy_gives"]
+P1EQ = ["tests/test_period1_equality.py", "tests/test_period1.py", "-m", "not variants"]
+TABLES = ["tests/test_tables.py::test_reproduce_all_matches_every_published_digit"]
+BONUS1 = ["tests/test_bonus.py::test_period1_payoff_matches_the_reference_when_either_firm_pays",
+          "tests/test_bonus.py::test_period1_bonus_equilibria_pass_the_reference_deviation_test",
+          "tests/test_bonus.py::test_interior_pay_equilibria_pass_the_reference_deviation_test"]
 SLOPES = ["tests/test_bonus.py::test_continuation_slopes_are_the_derivatives_of_the_selected_branch"]
 
 #: (id, file, old text, new text, tests that fail on it)
@@ -151,6 +156,59 @@ SLIPS = [
      ["tests/test_integrity.py::test_part_copied_over_another_detected_and_repaired"]),
     ("integrity_shallow_always", "sweep/integrity.py", "    if out or not deep:", "    if out or deep is not None:",
      ["tests/test_integrity.py::test_random_bytes_mid_part_detected_refused_and_repaired"]),
+    # second round (2026-11-30): the period-1 searches, OA.5 domains, the grid, resume, the bonus
+    # games, profiles, roots, terminal derivatives and candidate counts
+    ("eq11_factor", "kernels/period1.py", "lhs11 = 2.0 * beta * dpi", "lhs11 = beta * dpi", P1EQ),
+    ("golden_bracket", "kernels/period1_search.py",
+     "a2, b2 = jnp.where(left, st.a, st.c), jnp.where(left, st.d, st.b)",
+     "a2, b2 = jnp.where(left, st.a, st.d), jnp.where(left, st.c, st.b)", P1EQ),
+    ("parabola_vertex_sign", "kernels/period1_search.py", "0.5 * (fm - fp) / jnp.where",
+     "0.5 * (fp - fm) / jnp.where",
+     ["tests/test_period1_fast_parts.py::test_reply_scan_factored_matches_pairwise_sigmoid"]),
+    ("two_cycle_slope_sign", "kernels/period1_search.py", "slope = (e1 - e0) / dx", "slope = (e0 - e1) / dx",
+     ["tests/test_period1_fast_parts.py::test_interior_two_cycles_locates_the_lower_member_and_the_slope_of_E"]),
+    ("corner_pairs_fail_sign", "kernels/period1_search.py",
+     "loses = ~no_profitable_deviation(best_grid, phi_yx, scale=2.0)",
+     "loses = ~no_profitable_deviation(best_grid, phi_yx, scale=-2.0)", P1EQ),
+    ("order_differs_tol", "kernels/period1.py", "def _differs(a, b, tol=1e-7):", "def _differs(a, b, tol=1e-2):",
+     ["tests/test_period1_fast_parts.py::test_terminal_order_matters_compares_results_to_1e_7"]),
+    ("refine_end_index", "kernels/period1_search.py", "f_hi = jnp.take_along_axis(grid.F1, k + 1, axis=-1)",
+     "f_hi = jnp.take_along_axis(grid.F1, k, axis=-1)", P1EQ),
+    ("deviation_relative_only", "kernels/deviation.py", "* (1.0 + jnp.abs(own))", "* jnp.abs(own)",
+     ["tests/test_deviation.py"]),
+    ("deviation_absolute_only", "kernels/deviation.py", "* (1.0 + jnp.abs(own))", "* 1.0",
+     ["tests/test_deviation.py"]),
+    ("deviation_signed_payoff", "kernels/deviation.py", "* (1.0 + jnp.abs(own))", "* (1.0 + own)",
+     ["tests/test_deviation.py"]),
+    ("s2_next_alpha2", "kernels/period1.py", "s2_next = g(s1, h1, a1, pi1, gam, L1)",
+     "s2_next = g(s1, h1, a2, pi1, gam, L1)", P1EQ),
+    ("rho1_denominator", "kernels/domains.py", "width / (alpha1 - s_und), 0.0)", "width / alpha1, 0.0)", TABLES),
+    ("rho1_D_lower", "kernels/domains.py", "rho1_D = jnp.clip(s1_D - lower, 0.0, safe_w)",
+     "rho1_D = jnp.clip(s1_D - s_und, 0.0, safe_w)", TABLES),
+    ("s1_D_inverse", "kernels/domains.py", "s1_D = g1_inverse(s2_hat, alpha1, L1)",
+     "s1_D = g0_inverse(s2_hat, alpha1, pi1, gamma)", TABLES),
+    ("digit_int64_order", "sweep/grid.py", "lax.rem(lax.div(idx, stride), size)", "lax.rem(lax.div(idx, size), stride)",
+     ["tests/test_sweep_grid.py"]),
+    ("digit_float_half", "sweep/grid.py", "(idx.astype(jnp.float64) + 0.5)", "(idx.astype(jnp.float64) + 1.0)",
+     ["tests/test_sweep_grid.py"]),
+    ("done_chunks_union", "sweep/run.py", "done = d if done is None else done & d",
+     "done = d if done is None else done | d", ["tests/test_reduce.py", "tests/test_sweep_engine.py"]),
+    ("progress_last_chunk", "sweep/plan.py", "    if last in chunks:", "    if last not in chunks:",
+     ["tests/test_sweep_engine.py", "tests/test_sweep_cli.py"]),
+    ("bonus_unpaid", "kernels/period1_bonus.py", "return sig * (xv.A - omega * zx) + (1.0 - sig) * yv.P",
+     "return sig * xv.A + (1.0 - sig) * yv.P", BONUS1),
+    ("bonus_gain_sign", "kernels/period1_bonus.py", "f = c * (m1 - wz)", "f = c * (m1 + wz)", BONUS1),
+    ("bonus_rival_offer", "kernels/period1_bonus.py", "((omega * zx + xv.U) - (omega * zy + yv.U)) / eta",
+     "((omega * zx + xv.U) - yv.U) / eta", BONUS1),
+    ("profile_argmax", "kernels/profiles.py", "a / jnp.where(apc > 0, apc, 1.0)", "c / jnp.where(apc > 0, apc, 1.0)",
+     ["tests/test_profiles.py"]),
+    ("root_tolerance", "kernels/roots.py", "return 4.0 * float(fi.eps), 4.0 * float(fi.tiny)",
+     "return 4.0 * float(fi.eps) ** 0.5, 4.0 * float(fi.tiny)", ["tests/test_roots.py", "tests/test_terminal.py"]),
+    ("terminal_tangents_swapped", "kernels/terminal.py", "dh_da, dh_dp = lin(one, zero), lin(zero, one)",
+     "dh_da, dh_dp = lin(zero, one), lin(one, zero)", ["tests/test_terminal.py"]),
+    ("terminal_alternative_count", "kernels/terminal.py", "terminal_alternative=determined & (n >= 2)",
+     "terminal_alternative=determined & (n > 2)",
+     ["tests/test_terminal.py::test_both_corners_counted_at_the_edge_of_the_both_corners_region"]),
 ]
 
 #: edits that look like slips and cannot change an output, with the reason
