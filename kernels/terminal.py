@@ -202,8 +202,10 @@ def corner_gaps(s2, q: Period2):
 
 def both_corners(s2, q: Period2):
     """True where both corners are terminal candidates at s2 (F2(0) ≤ λRδ ≤ F2(1),
-    s2 < α2): the skills at which the selection order changes h2*."""
+    s2 < α2, decided on the snapped values as the selection decides them): the
+    skills at which the selection order changes h2*."""
     f0, f1 = corner_gaps(s2, q)
+    f0, f1 = snap(f0, q), snap(f1, q)
     return (s2 < q.alpha2) & (f0 <= 0.0) & (f1 >= 0.0)
 
 

@@ -351,7 +351,9 @@ def test_both_corners_counted_at_the_edge_of_the_both_corners_region():
     flagged ``terminal_alternative``.  Inside the band the raw F2(0) − λRδ is a few
     1e-15 above 0 on some rows (no sign change is then seen on the scan): those rows
     have exactly the two corners, n_candidates = 2.  (The count once used the raw
-    values and reported one candidate there while the order still chose between two.)"""
+    values and reported one candidate there while the order still chose between two.)
+    ``period1``'s ``terminal_alternative`` test (:func:`kernels.terminal.both_corners`)
+    marks the same skills."""
     from scipy.optimize import brentq
 
     p = BOTH_CORNERS
@@ -371,6 +373,12 @@ def test_both_corners_counted_at_the_edge_of_the_both_corners_region():
     assert (first1["n_candidates"][matters] >= 2).all()
     assert first1["terminal_alternative"][matters].all()
     assert (first1["n_candidates"] == 2).any()
+    # period1's terminal_alternative test (kernels.terminal.both_corners) agrees
+    import kernels.terminal as term
+    args = {k: jnp.asarray(v) for k, v in {**PROFILE_BASE, **p}.items()}
+    both = jax.jit(lambda s, a: term.both_corners(s, term.period2_of(a, a["alpha2"], a["pi2"],
+                                                                     profile_scale_of(a))))(jnp.asarray(x), args)
+    np.testing.assert_array_equal(np.asarray(both), matters)
     # past the band only corner 1 is a candidate: nothing to choose
     assert (first1["n_candidates"][~matters] == 1).all() and not first1["terminal_alternative"][~matters].any()
 
