@@ -67,13 +67,13 @@ from . import domains as dom
 from . import status as st
 from .params import broadcast_outputs, make_params, params_for
 from .lane_blocks import map_compacted, trace_once
-from .period1_search import (ASYM_SEP, BLOCK, MAX_CROSSINGS, SCAN_POINTS, JUMP_RTOL, RTOL, Period1, ScanGrid,
+from .period1_search import (ASYM_SEP, BLOCK, MAX_CROSSINGS, SCAN_POINTS, JUMP_RTOL, Period1, ScanGrid,
                              asymmetric_search, best_response, continuation_slope, scan_grids,
                              payoff, refine_crossings)
 from .primitives import dg_dh, g, g0
 from .profiles import profile_scale_of
 from .declare import declare
-from .deviation import no_profitable_deviation
+from .deviation import RTOL, no_profitable_deviation
 from .registry import Output
 from .single_firm import single_firm_solution
 from .terminal import TERMINAL_ORDER, Period2, both_corners, learning_term, period2_of

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from . import status as stc
-from .deviation import RTOL, no_profitable_deviation
+from .deviation import no_profitable_deviation
 from .primitives import B, M, W, dM_dh, dM_ds, dg_dh, g
 from .lane_blocks import map_compacted
 from .roots import Root, solve
@@ -649,7 +649,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, vgrid: ScanGrid,
     )
 
 
-__all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "BLOCK", "GOLDEN", "NA_INT", "N_SECANT", "CYCLE_BLOCK", "VG", "VGOLDEN", "RTOL", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
+__all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "BLOCK", "GOLDEN", "NA_INT", "N_SECANT", "CYCLE_BLOCK", "VG", "VGOLDEN", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
            "ScanGrid", "Gain", "Root", "continuation", "values_at", "engagement_gain1",
            "payoff", "scan_grids", "refine_crossings", "best_response",
            "asymmetric_search", "grid_reply_scan", "interior_two_cycles"]

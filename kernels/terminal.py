@@ -185,8 +185,7 @@ def h2_prop3(s2, q: Period2, interior_solve=None) -> Root:
     matching corner, never NaN (see :func:`_select`).  Differentiable in s2 and in q
     through the root (custom JVP).  ``interior_solve``: see :func:`_select`.
     """
-    f0 = snap(_foc(jnp.zeros_like(s2), (s2, q)), q)
-    f1 = snap(_foc(jnp.ones_like(s2), (s2, q)), q)
+    f0, f1 = (snap(f, q) for f in corner_gaps(s2, q))
     below = s2 < q.alpha2
     corner0, corner1, _ = corner_cases(f0, f1, below, q.zero_first)
     interior = below & ~corner0 & ~corner1
@@ -204,9 +203,8 @@ def both_corners(s2, q: Period2):
     """True where both corners are terminal candidates at s2 (F2(0) ≤ λRδ ≤ F2(1),
     s2 < α2, decided on the snapped values as the selection decides them): the
     skills at which the selection order changes h2*."""
-    f0, f1 = corner_gaps(s2, q)
-    f0, f1 = snap(f0, q), snap(f1, q)
-    return (s2 < q.alpha2) & (f0 <= 0.0) & (f1 >= 0.0)
+    f0, f1 = (snap(f, q) for f in corner_gaps(s2, q))
+    return corner_cases(f0, f1, s2 < q.alpha2, None)[2]
 
 
 def scan_candidates(s2, q: Period2):
