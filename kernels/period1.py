@@ -40,7 +40,7 @@ second terminal-order solve) run on compacted blocks of the items that need them
 2. Symmetric candidates: h = 0 if F1(0) ≤ 0, h = 1 if F1(1) ≥ 0, and the first
    :data:`MAX_CROSSINGS` sign changes of F1 on the grid, each refined by Chandrupatla on its cell.
 3. A candidate h* is kept only if no deviation pays: the best Φ1^j(x, h*) over the
-   grid, refined by golden section around the best grid point, exceeds
+   grid, refined by Brent's method around the best grid point, exceeds
    Φ1^j(h*, h*) by at most ``tol·(1 + |Φ1^j(h*,h*)|)`` with tol = :data:`RTOL`
    (1e-9 in float64, 1e-4 in float32, where the nested terminal root is only
    resolved to the float32 noise of F2).

@@ -23,22 +23,27 @@ from .terminal import Period2, corner_gaps, engagement_gain, h2_prop3
 SCAN_POINTS = 129
 #: slots for interior sign changes of F1 (more are flagged ``crossings_overflow``)
 MAX_CROSSINGS = 4
-#: golden-section steps refining a best response inside its grid cell pair; the
-#: bracket 2/(SCAN_POINTS−1) shrinks by 0.618^24 ≈ 9.6e-6, to ~1.5e-7: the payoff is then
-#: resolved to ~Φ''·1e-14, far below the deviation tolerance, and a best reply's
-#: location to ~1e-7 (a smooth maximum is only defined to ~1e-8 in float64)
-GOLDEN = 24
+#: Brent's absolute tolerance in x when refining a best response inside its grid
+#: cell pair (:func:`best_response`), by float width: about sqrt(eps) in float64
+#: (a smooth maximum is only defined to ~1e-8 there; the payoff is then resolved to
+#: ~Φ''·1e-16, far below the deviation tolerance) and 3e-5 in float32 (where Φ1's
+#: rounding hides payoff differences below ~1e-7, i.e. locations below ~5e-4).
+#: Powers of two, so the probe 2·tol1 inside an end of [0,1] is exact and a corner
+#: maximum is settled by it in one step.
+BRENT_XTOL = {64: 2.0 ** -26, 32: 2.0 ** -15}
+#: most evaluations of one best response after the opponent's (Brent falls back
+#: to golden section where Φ1 is not smooth: 2/(SCAN_POINTS−1)·0.618^k reaches
+#: 2e-8 at k ≈ 28, and Brent's rule may alternate parabolic and golden steps)
+BRENT_MAX = 48
 #: asymmetric search slots: the first NA_INT interior 2-cycles of the fine scan, and
 #: the two corner starts y = 0 and y = 1
 NA_INT = 2
 #: secant evaluations of E(y) = BR(BR(y)) − y refining an interior 2-cycle
 N_SECANT = 3
 #: points of the verification grid (not the search grid: spacing 1/60 vs 1/128, common
-#: points only 0, ¼, ½, ¾, 1) and golden steps there: the bracket 2/(VG−1) shrinks
-#: by 0.618^22 to ~8e-7, so the best deviation's
-#: payoff is resolved to ~Φ''·1e-12, far below the deviation tolerance
+#: points only 0, ¼, ½, ¾, 1); its best deviations are refined by Brent's method
+#: like those of the search grid
 VG = 61
-VGOLDEN = 22
 #: band |F2 − λRδ| ≤ JUMP_RTOL·λRδ in which the deviation check of a symmetric
 #: candidate takes a terminal corner condition as met (the weak inequality of
 #: Prop. 3 at a jump of h2*; the F1 root lands within rounding of the jump, on
@@ -64,7 +69,7 @@ ASYM_SEP = 1e-3
 #: two verified pairs closer than this (both coordinates) are one
 ASYM_SAME = 1e-6
 
-_INV_GOLDEN = 0.6180339887498949   # 1/golden ratio
+_CGOLD = 0.3819660112501051   # 1 − 1/golden ratio: Brent's golden-section step
 #: |β(V̄ − V̄_mid)/η| up to which grid_reply_scan factors the sigmoid of eq. 10 into
 #: exponentials of single grid points: exp stays finite and 1/(1 + e_y/e_x) loses no
 #: more than a few ulp (float64 exp overflows at 709, float32 at 88)
@@ -284,115 +289,168 @@ def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
 
 
 class _BR(NamedTuple):
-    """State of a best-response search (see :func:`best_response`)."""
+    """State of a best-response search (see :func:`best_response`): Brent's
+    bracket [a, b], the best point x and the two before it (w, v) with their
+    payoffs, the last two steps (d, e), the point u to evaluate next."""
 
     yv: Values           # the opponent's values
-    a: jnp.ndarray       # golden bracket [a, b] and interior points c < d
+    a: jnp.ndarray
     b: jnp.ndarray
-    c: jnp.ndarray
+    x: jnp.ndarray
+    w: jnp.ndarray
+    v: jnp.ndarray
+    fx: jnp.ndarray
+    fw: jnp.ndarray
+    fv: jnp.ndarray
     d: jnp.ndarray
-    fc: jnp.ndarray
-    fd: jnp.ndarray
-    new_c: jnp.ndarray   # the point evaluated this step is c (else d)
-    x_grid: jnp.ndarray  # best grid point and its payoff
-    f_grid: jnp.ndarray
-    i_grid: jnp.ndarray  # the best grid point's index
-    vc: Values | None    # values at c and at d (None unless the caller wants them)
-    vd: Values | None
+    e: jnp.ndarray
+    u: jnp.ndarray
+    done: jnp.ndarray
+    vx: Values | None    # values at x (None unless the caller wants them)
 
 
-def _grid_values_for(st: _BR, q1: Period1, grid: ScanGrid) -> Values:
-    """The grid's values with singleton axes for the candidate / start axes of st.yv,
+def _grid_values_for(yv: Values, q1: Period1, grid: ScanGrid) -> Values:
+    """The grid's values with singleton axes for the candidate / start axes of yv,
     so they broadcast against it (grid points on the last axis)."""
-    extra = st.yv.A.ndim - q1.s1.ndim
+    extra = yv.A.ndim - q1.s1.ndim
     return jax.tree_util.tree_map(
         lambda v: jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]), grid.values)
 
 
-def _grid_best(st: _BR, q1: Period1, q2: Period2, grid: ScanGrid) -> _BR:
-    """Best grid reply to st.yv and the golden bracket (the two cells around it)."""
-    n = grid.xs.shape[0]
-    phi = payoff(_grid_values_for(st, q1, grid), jax.tree_util.tree_map(lambda v: v[..., None], st.yv), q2)
-    i = jnp.argmax(phi, axis=-1)
-    a = grid.xs[jnp.maximum(i - 1, 0)]
-    b = grid.xs[jnp.minimum(i + 1, n - 1)]
-    r = _INV_GOLDEN
-    return st._replace(a=a, b=b, c=b - r * (b - a), d=a + r * (b - a),
-                       x_grid=grid.xs[i], f_grid=jnp.max(phi, axis=-1), i_grid=i.astype(jnp.int32))
+def _brent_tol(dtype):
+    """Brent's absolute tolerance in x (:data:`BRENT_XTOL`, by float width)."""
+    return BRENT_XTOL[jnp.finfo(dtype).bits]
 
 
-def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, steps: int = GOLDEN,
-                  with_values: bool = False):
+def _brent_next(st: _BR, tol1) -> _BR:
+    """Brent's (1973) next point for a maximum in [a, b]: the vertex of the parabola
+    through (x, w, v) where it falls inside the bracket and moves less than half
+    the step before last, else a golden-section step into the larger side of x;
+    never closer than tol1 to x, a or b.  Items whose bracket is resolved
+    (|x − m| ≤ 2·tol1 − (b − a)/2, m the midpoint) are marked done."""
+    a, b, x, w, v = st.a, st.b, st.x, st.w, st.v
+    m = 0.5 * (a + b)
+    tol2 = 2.0 * tol1
+    done = st.done | (jnp.abs(x - m) <= tol2 - 0.5 * (b - a))
+    # parabola through the three best points, in Brent's form for a minimum of −Φ
+    r = (x - w) * (st.fv - st.fx)
+    q = (x - v) * (st.fw - st.fx)
+    p = (x - v) * q - (x - w) * r
+    q = 2.0 * (q - r)
+    p = jnp.where(q > 0.0, -p, p)
+    q = jnp.abs(q)
+    para = ((jnp.abs(st.e) > tol1) & (jnp.abs(p) < jnp.abs(0.5 * q * st.e))
+            & (p > q * (a - x)) & (p < q * (b - x)))
+    e_gold = jnp.where(x >= m, a - x, b - x)
+    d_para = p / jnp.where(para, q, 1.0)
+    u_para = x + d_para
+    d_para = jnp.where((u_para - a < tol2) | (b - u_para < tol2), jnp.where(m >= x, tol1, -tol1), d_para)
+    d = jnp.where(para, d_para, _CGOLD * e_gold)
+    e = jnp.where(para, st.d, e_gold)
+    u = x + jnp.where(jnp.abs(d) >= tol1, d, jnp.where(d >= 0.0, tol1, -tol1))
+    return st._replace(d=d, e=e, u=jnp.where(done, x, u), done=done)
+
+
+def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, with_values: bool = False):
     """Best reply x to an opponent playing y (any trailing axes): the best point of
-    ``grid``, refined by golden section on the two cells around it.  Returns
+    ``grid``, refined by Brent's method on the two cells around it.  Returns
     (x, Φ1(x, y), the opponent's values, the values at x), the last None unless
     ``with_values``.
 
-    Written as one loop of ``steps`` + 3 steps with a single evaluation of the
-    continuation per step (step 0: the opponent's values, then the grid argmax;
-    steps 1, 2: the golden points c, d; then golden steps), so each call site
-    compiles one nested terminal solve.  The step index is not batched, so the
-    ``lax.switch`` runs one branch even under vmap.  Each golden step keeps the
-    interior point that survives together with its payoff (it moves from c to d
-    or from d to c), so the bracket shrinks onto the continuous maximum, not onto
-    the grid point.  With ``with_values`` the values at c and d travel with them,
-    so those at the reply x come without another evaluation.
+    Written as one ``lax.while_loop`` with a single evaluation of the
+    continuation per step, so each call site compiles one nested terminal solve.
+    Step 0 evaluates the opponent's values; step 1 takes the grid's argmax i and
+    starts Brent from x = x_i with its neighbours as the parabola's other points,
+    so its first point is the vertex through three grid payoffs.  Where i is an
+    end of the grid, the first point probes 2·tol1 inside it: a corner maximum
+    (the common case on the paper's region) is then settled by one evaluation.
+    Each further step evaluates one point (parabolic where Φ1 is smooth, golden
+    section where it is not); the loop stops when every item's bracket is
+    resolved to :data:`BRENT_XTOL` (about 1.5e-8 in x in float64, against 1.5e-7
+    for the 24 golden steps of the reference algorithm), or after
+    :data:`BRENT_MAX` evaluations.  x is always the best point evaluated, the grid
+    point included.  Finished items do not change, so an item's answer does not
+    depend on the others in its block.
+
+    A step evaluates the point, and the next step compares its payoff: the payoff
+    crosses the loop as a carried (stored) value.  Compared where it is computed,
+    XLA may compute it again inside each fusion that reads it, rounded
+    differently (FMA contraction), and where two payoffs tie to an ulp the bracket
+    and the best point then took different sides (seen on jax 0.10's CPU fusion
+    emitters).
     """
-    r = _INV_GOLDEN
+    dt = y.dtype
+    tol1 = _brent_tol(dt)
+    n = grid.xs.shape[0]
     z = jnp.zeros_like(y)
-    vz = _no_values(z) if with_values else None
-    st0 = _BR(_no_values(z), z, z, z, z, z, z, jnp.zeros(y.shape, bool), z, z,
-              jnp.zeros(y.shape, jnp.int32), vz, vz)
+    vz = _no_values(z)
+    st0 = _BR(vz, z, z, z, z, z, z, z, z, z, z, y, jnp.zeros(y.shape, bool), vz if with_values else None)
 
-    def shrink(st):
-        left = st.fc >= st.fd                      # the maximum lies in [a, d]
-        a2, b2 = jnp.where(left, st.a, st.c), jnp.where(left, st.d, st.b)
-        # left: old c becomes the new d (payoff fc), c is new; right: old d becomes
-        # the new c (payoff fd), d is new
-        c2 = jnp.where(left, b2 - r * (b2 - a2), st.d)
-        d2 = jnp.where(left, st.c, a2 + r * (b2 - a2))
-        fc2 = jnp.where(left, st.fc, st.fd)
-        fd2 = jnp.where(left, st.fc, st.fd)
-        st = st._replace(a=a2, b=b2, c=c2, d=d2, fc=fc2, fd=fd2, new_c=left)
+    def start(st, val, _):
+        # the opponent's values (evaluated at step 0), the grid's best reply and
+        # Brent's start
+        gvals = _grid_values_for(val, q1, grid)
+        phi = payoff(gvals, jax.tree_util.tree_map(lambda t: t[..., None], val), q2)
+        i = jnp.argmax(phi, axis=-1)
+        il, ir = jnp.maximum(i - 1, 0), jnp.minimum(i + 1, n - 1)
+
+        def at(k):
+            return jnp.take_along_axis(phi, k[..., None], axis=-1)[..., 0]
+
+        fx, fl, fr = at(i), at(il), at(ir)
+        xs = grid.xs
+        left_better = (fl >= fr) & (i > 0) | (i == n - 1)
+        w = jnp.where(left_better, xs[il], xs[ir])
+        v = jnp.where(left_better, xs[ir], xs[il])
+        fw = jnp.where(left_better, fl, fr)
+        fv = jnp.where(left_better, fr, fl)
+        vx = None
         if with_values:
-            st = st._replace(vc=_where(left, st.vc, st.vd), vd=_where(left, st.vc, st.vd))
-        return st, jnp.where(left, c2, d2)
+            vx = jax.tree_util.tree_map(lambda t: jnp.take_along_axis(t, i[..., None], axis=-1)[..., 0], gvals)
+        st = _BR(val, xs[il], xs[ir], xs[i], w, v, fx, fw, fv, z, xs[ir] - xs[il], z,
+                 ~jnp.isfinite(fx), vx)
+        st = _brent_next(st, tol1)
+        # an end of the grid: probe just inside it first
+        probe = jnp.where(i == 0, xs[i] + 2.0 * tol1, xs[i] - 2.0 * tol1)
+        return st._replace(u=jnp.where(((i == 0) | (i == n - 1)) & ~st.done, probe, st.u))
 
-    def step(k, st):
-        phase = jnp.minimum(k, 3)
-        st, x = lax.switch(phase, [lambda s: (s, y), lambda s: (s, s.c), lambda s: (s, s.d), shrink], st)
-        v = values_at(x, q1, q2)
+    def advance(st, val, fu):
+        # u was evaluated last step: its values ``val`` and payoff ``fu`` (carried)
+        u, x = st.u, st.x
+        live = ~st.done
+        better = live & (fu >= st.fx)
+        worse = live & ~better
+        # the bracket: u replaces the end on its side of x (better: x becomes the end)
+        a = jnp.where(better & (u >= x) | worse & (u < x), jnp.where(better, x, u), st.a)
+        b = jnp.where(better & (u < x) | worse & (u >= x), jnp.where(better, x, u), st.b)
+        to_w = worse & ((fu >= st.fw) | (st.w == x))
+        to_v = worse & ~to_w & ((fu >= st.fv) | (st.v == x) | (st.v == st.w))
+        v = jnp.where(better | to_w, st.w, jnp.where(to_v, u, st.v))
+        fv = jnp.where(better | to_w, st.fw, jnp.where(to_v, fu, st.fv))
+        w = jnp.where(better, x, jnp.where(to_w, u, st.w))
+        fw = jnp.where(better, st.fx, jnp.where(to_w, fu, st.fw))
+        vx = _where(better, val, st.vx) if with_values else None
+        st = st._replace(a=a, b=b, x=jnp.where(better, u, x), w=w, v=v,
+                         fx=jnp.where(better, fu, st.fx), fw=fw, fv=fv, vx=vx)
+        return _brent_next(st, tol1)
 
-        def opponent(s):
-            return _grid_best(s._replace(yv=v), q1, q2, grid)
+    def body(c):
+        # step k: take in what step k−1 evaluated (nothing at k = 0, the opponent's
+        # values at k = 1), choose the next point, evaluate it
+        k, st, val, fu = c
+        st = lax.switch(jnp.minimum(k, 2), [lambda s, v, f: s, start, advance], st, val, fu)
+        val = values_at(st.u, q1, q2)
+        fu = jnp.where(k == 0, z, payoff(val, st.yv, q2))
+        return k + 1, st, val, fu
 
-        kept = v if with_values else None
+    def more(c):
+        k, st, _, _ = c
+        return (k < 2) | ((k <= BRENT_MAX) & jnp.any(~st.done))
 
-        def at_c(s):
-            return s._replace(fc=payoff(v, s.yv, q2), vc=kept)
-
-        def at_d(s):
-            return s._replace(fd=payoff(v, s.yv, q2), vd=kept)
-
-        def golden(s):
-            f = payoff(v, s.yv, q2)
-            s = s._replace(fc=jnp.where(s.new_c, f, s.fc), fd=jnp.where(s.new_c, s.fd, f))
-            if with_values:
-                s = s._replace(vc=_where(s.new_c, v, s.vc), vd=_where(s.new_c, s.vd, v))
-            return s
-
-        return lax.switch(phase, [opponent, at_c, at_d, golden], st)
-
-    st = lax.fori_loop(0, steps + 3, step, st0)
-    at_c = st.fc >= st.fd
-    xg, fg = jnp.where(at_c, st.c, st.d), jnp.maximum(st.fc, st.fd)
-    better = fg > st.f_grid
-    xv = None
-    if with_values:
-        on_grid = jax.tree_util.tree_map(lambda v: jnp.take_along_axis(v, st.i_grid[..., None], axis=-1)[..., 0],
-                                         _grid_values_for(st, q1, grid))
-        xv = _where(better, _where(at_c, st.vc, st.vd), on_grid)
-    return jnp.where(better, xg, st.x_grid), jnp.where(better, fg, st.f_grid), st.yv, xv
+    _, st, val, fu = lax.while_loop(more, body, (jnp.int32(0), st0, vz, z))
+    # the last point evaluated (items stopped by BRENT_MAX; finished items hold)
+    st = advance(st, val, fu)
+    return st.x, st.fx, st.yv, st.vx
 
 
 def _where(c, u: Values, v: Values) -> Values:
@@ -526,7 +584,7 @@ def _corner_pairs_that_fail(q1: Period1, q2: Period2, vgrid: ScanGrid, x, xv: Va
     A pair fails where |x − y| ≤ ASYM_SEP, or where a point of the verification grid
     beats y as a reply to x by more than twice the deviation tolerance: the
     verification's best deviation against x is at least its best grid point (the
-    golden refinement only replaces it by a better one), so its gain is at least
+    refinement only replaces it by a better one), so its gain is at least
     this one.  The values used are those of the same points (x's from the
     symmetric check's best reply, y's from the verification grid), computed in
     other parts of the program, so they may differ in the last bits: hence the
@@ -567,7 +625,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, vgrid: ScanGrid,
        of the batch has an interior 2-cycle).
     3. Verification that shares no point with the search grid but 0, ¼, ½, ¾ and 1:
        both firms' best deviations on the verification grid ``vgrid`` (VG points,
-       from :func:`scan_grids`) refined by golden section
+       from :func:`scan_grids`) refined by Brent's method
        must not beat the pair's payoffs by more than tol·(1 + |Φ1|), and
        |x − y| > ASYM_SEP.  A corner pair that provably fails is not verified
        (:func:`_corner_pairs_that_fail`).
@@ -611,7 +669,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, vgrid: ScanGrid,
     def deviation(valid, lane, item):
         q1i, q2i, gv = lane
         (start,) = item
-        return best_response(start, q1i, q2i, ScanGrid(vgrid.xs, None, gv), steps=VGOLDEN)
+        return best_response(start, q1i, q2i, ScanGrid(vgrid.xs, None, gv), )
 
     # best deviations against both members of every active slot (inactive slots: NaN)
     _, best, v, _ = map_compacted(deviation, jnp.concatenate([active, active], axis=-1),
@@ -649,7 +707,7 @@ def asymmetric_search(q1: Period1, q2: Period2, grid: ScanGrid, vgrid: ScanGrid,
     )
 
 
-__all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "BLOCK", "GOLDEN", "NA_INT", "N_SECANT", "CYCLE_BLOCK", "VG", "VGOLDEN", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
+__all__ = ["SCAN_POINTS", "MAX_CROSSINGS", "BLOCK", "BRENT_XTOL", "BRENT_MAX", "NA_INT", "N_SECANT", "CYCLE_BLOCK", "VG", "JUMP_RTOL", "ASYM_SEP", "Period1", "Values",
            "ScanGrid", "Gain", "Root", "continuation", "values_at", "engagement_gain1",
            "payoff", "scan_grids", "refine_crossings", "best_response",
            "asymmetric_search", "grid_reply_scan", "interior_two_cycles"]

@@ -5,8 +5,9 @@ Every output is compared: counts, statuses and flags identical; floats to 1e-9
 (relative to 1 + |value|; NaN only where the other is NaN), except the location of
 an asymmetric pair and the payoffs at it
 (:data:`sweep.benchmarking.period1.LOOSE`, the contract the bench applies too).  Why those cannot be held
-to 1e-9: one member of a pair is a best reply located by golden section, which the
-algorithm resolves to ~1e-7 (kernels/period1_search.py, GOLDEN) and, where Φ1 is
+to 1e-9: one member of a pair is a best reply, which the reference locates by golden
+section to ~1e-7 (the fast kernel by Brent's method to ~1.5e-8,
+kernels/period1_search.py, BRENT_XTOL) and, where Φ1 is
 flat below double precision near its maximum, only to the point where payoff
 differences vanish in rounding.  Any change in the last bits of Φ1 moves it
 there: on the named vectors below (item3, free_ride, asym1) the fast kernel differs

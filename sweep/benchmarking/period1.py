@@ -36,8 +36,9 @@ NAME = "period1_speedup"
 KEYS = ("alpha1", "alpha2", "pi1", "pi2", "phi", "gamma", "delta", "lam_R", "beta", "b", "eta", "s1")
 FIXED = dict(ell_a=1.0, ell_c=1.0, ell_kappa0=0.0, ell_kappa1=0.0, ell_normalize=1.0, terminal_order=0.0)
 TOL = 1e-9
-#: the asymmetric pair's location and payoffs: a best reply located by golden
-#: section, resolved to ~1e-7 (to rounding where Φ1 is flat), so compared wider
+#: the asymmetric pair's location and payoffs: the reference locates a best reply by golden
+#: section, resolved to ~1e-7 (the fast kernel by Brent's method, to ~1.5e-8; both only to rounding
+#: where Φ1 is flat), so compared wider
 #: (tests/test_period1_equality.py: the fast kernel and the reference differ by up
 #: to 3.4e-7 there on its named vectors)
 LOOSE = {"asym_high": (1e-5, 0.0), "asym_low": (1e-5, 0.0),
