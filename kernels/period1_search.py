@@ -259,11 +259,16 @@ def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
     iteration is a nested terminal solve."""
     pos = grid.F1 > 0.0
     cross = pos[..., 1:] != pos[..., :-1]
+    # rank_j: sign changes in cells 0..j.  The s-th change is in cell k_s = #{j: rank_j < s}.
+    # Everything below reads rank, not F1: XLA fuses the tail of F1's formula into
+    # each elementwise consumer, and a consumer broadcast over the slots (as a
+    # (n, slots, cells) mask) recomputed it MAX_CROSSINGS times, twice (float64,
+    # one thread: 24 µs per lane, more than the refinement itself)
     rank = jnp.cumsum(cross, axis=-1, dtype=jnp.int32)
-    slots = jnp.arange(1, MAX_CROSSINGS + 1, dtype=jnp.int32)[:, None]
-    sel = cross[..., None, :] & (rank[..., None, :] == slots)          # (n, MAX_CROSSINGS, SCAN_POINTS−1)
-    has = jnp.any(sel, axis=-1)
-    k = jnp.argmax(sel, axis=-1)
+    slots = jnp.arange(1, MAX_CROSSINGS + 1, dtype=jnp.int32)
+    n_cross = rank[..., -1]
+    has = n_cross[..., None] >= slots                                      # (n, MAX_CROSSINGS)
+    k = jnp.sum(rank[..., None, :] < slots[:, None], axis=-1, dtype=jnp.int32)
     lo, hi = grid.xs[k], grid.xs[k + 1]
     f_lo = jnp.take_along_axis(grid.F1, k, axis=-1)
     f_hi = jnp.take_along_axis(grid.F1, k + 1, axis=-1)
@@ -285,7 +290,7 @@ def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
     x, status = map_compacted(refine, has, (q1, q2), (lo, hi, f_lo, f_hi), BLOCK)
     # slots without a sign change: what the full-width solve gives a masked lane
     status = jnp.where(has, status, stc.SKIPPED).astype(jnp.int8)
-    return Root(x, status), has, jnp.sum(cross, axis=-1, dtype=jnp.int32)
+    return Root(x, status), has, n_cross
 
 
 class _BR(NamedTuple):
