@@ -1,5 +1,5 @@
 """Where the fast ``period1`` kernel's time goes: its phases, cumulatively, on blocks
-of :data:`kernels.period1.GAME_BLOCK` lanes as the kernel runs them, float64, one
+of :data:`kernels.period1.GAME_BLOCK` lanes as the kernel runs them, float64 (or float32), one
 XLA device, random admissible vectors, the learning profile and ``terminal_order``
 passed 0-d (as the engine passes fixed parameters).
 
@@ -16,13 +16,22 @@ builds on); best of ``repeats`` passes over N/GAME_BLOCK blocks.  Then:
 * the whole kernel (``jax.jit(period1)`` on all N lanes at once), with its lower +
   compile seconds (in a process without a persistent compilation cache).
 
-Run it on a quiet machine; on a shared one the lines move by ±20% between runs.
+Single-threaded: one XLA device on one thread (set here unless XLA_FLAGS is set).
+With XLA's default threads, independent phases of the program (the symmetric
+check and the reply scan) run concurrently on the machine's cores, so a phase's
+line moves by its share of the critical path, not by its cost.  Pin the process
+to one core (``taskset -c 1``) for figures that are per core.  Run it on a quiet
+machine; on a shared one the lines move by ±20% between runs.
+
+    taskset -c 1 python benchmarks/period1_phases.py 4096 [--dtype float32]
 """
 import argparse
 import os
 import sys
 import time
 
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=1 "
+                      "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax  # noqa: E402
 
@@ -40,10 +49,12 @@ def main(argv=None):
     ap.add_argument("n", nargs="?", type=int, default=4096)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--dtype", choices=("float64", "float32"), default="float64")
     a = ap.parse_args(argv)
     n, blk = a.n, GAME_BLOCK
-    lanes = {k: jnp.asarray(v) for k, v in admissible_vectors(n, seed=a.seed).items()}
-    fixed = {k: jnp.asarray(v, jnp.float64) for k, v in FIXED.items()}
+    dt = jnp.dtype(a.dtype)
+    lanes = {k: jnp.asarray(v, dt) for k, v in admissible_vectors(n, seed=a.seed).items()}
+    fixed = {k: jnp.asarray(v, dt) for k, v in FIXED.items()}
     blocks = [dict({k: v[i * blk:(i + 1) * blk] for k, v in lanes.items()}, **fixed)
               for i in range(n // blk)]
 
@@ -62,7 +73,7 @@ def main(argv=None):
 
     def corner_replies(p):
         q1, q2, g, _ = grids(p)
-        y = jnp.broadcast_to(jnp.array([0.0, 1.0]), q1.s1.shape + (2,))
+        y = jnp.broadcast_to(jnp.array([0.0, 1.0], q1.s1.dtype), q1.s1.shape + (2,))
         return S.best_response(y, q1, q2, g, with_values=True)
 
     def symmetric(p):
@@ -88,7 +99,7 @@ def main(argv=None):
             best = min(best, time.perf_counter() - t)
         return best
 
-    print(f"{n} random admissible vectors (seed {a.seed}) in blocks of {blk}, float64, "
+    print(f"{n} random admissible vectors (seed {a.seed}) in blocks of {blk}, {a.dtype}, "
           f"jax {jax.__version__}, {os.cpu_count()} CPUs")
     for name, f in (("setup", setup), ("+ scan grids (129 + 61 points)", grids),
                     ("grids + refine F1 crossings", refine), ("grids + corner best replies", corner_replies),
@@ -98,7 +109,7 @@ def main(argv=None):
         print(f"  {name:36s} {dt / n * 1e6:7.1f} µs/vector (load {os.getloadavg()[0]:.1f})", flush=True)
 
     k = S.SCAN_POINTS + S.VG
-    xs = jnp.linspace(0.0, 1.0, k)
+    xs = jnp.linspace(0.0, 1.0, k, dtype=lanes["s1"].dtype)
 
     def values(p):
         q1, q2 = setup(p)

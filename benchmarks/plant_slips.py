@@ -39,6 +39,7 @@ BOUNDS = ["tests/test_single_firm.py::test_flags_on_the_boundaries_of_A1_to_A4",
 NAN_STATS = ["tests/test_reduce.py::test_groups_holding_a_nan_get_nan_statistics_as_numpy_gives"]
 P1EQ = ["tests/test_period1_equality.py", "tests/test_period1.py", "-m", "not variants"]
 TABLES = ["tests/test_tables.py::test_reproduce_all_matches_every_published_digit"]
+BEST_REPLY = ["tests/test_period1_best_response.py"]
 BONUS1 = ["tests/test_bonus.py::test_period1_payoff_matches_the_reference_when_either_firm_pays",
           "tests/test_bonus.py::test_period1_bonus_equilibria_pass_the_reference_deviation_test",
           "tests/test_bonus.py::test_interior_pay_equilibria_pass_the_reference_deviation_test"]
@@ -159,9 +160,21 @@ SLIPS = [
     # second round (2026-11-30): the period-1 searches, OA.5 domains, the grid, resume, the bonus
     # games, profiles, roots, terminal derivatives and candidate counts
     ("eq11_factor", "kernels/period1.py", "lhs11 = 2.0 * beta * dpi", "lhs11 = beta * dpi", P1EQ),
-    ("golden_bracket", "kernels/period1_search.py",
-     "a2, b2 = jnp.where(left, st.a, st.c), jnp.where(left, st.d, st.b)",
-     "a2, b2 = jnp.where(left, st.a, st.d), jnp.where(left, st.c, st.b)", P1EQ),
+    # (the golden section's bracket update, slipped here in the second round, gave way
+    # to Brent's method on 2026-12-01: its bracket, stopping rule and tracked values)
+    ("brent_bracket_side", "kernels/period1_search.py",
+     "a = jnp.where(better & (u >= x) | worse & (u < x),", "a = jnp.where(better & (u >= x) | worse & (u > x),",
+     BEST_REPLY + P1EQ),
+    ("brent_stops_at_once", "kernels/period1_search.py",
+     "done = st.done | (jnp.abs(x - m) <= tol2 - 0.5 * (b - a))",
+     "done = st.done | (jnp.abs(x - m) <= tol2 + 0.5 * (b - a))", BEST_REPLY),
+    ("brent_values_of_the_worse_point", "kernels/period1_search.py",
+     "vx = _where(better, val, st.vx) if with_values else None",
+     "vx = _where(worse, val, st.vx) if with_values else None", BEST_REPLY),
+    ("crossing_cell_count", "kernels/period1_search.py",
+     "k = jnp.minimum(jnp.sum(rank[..., None, :] < slots[:, None], axis=-1, dtype=jnp.int32), SCAN_POINTS - 2)\n    lo,",
+     "k = jnp.minimum(jnp.sum(rank[..., None, :] <= slots[:, None], axis=-1, dtype=jnp.int32), SCAN_POINTS - 2)\n    lo,",
+     P1EQ),
     ("parabola_vertex_sign", "kernels/period1_search.py", "0.5 * (fm - fp) / jnp.where",
      "0.5 * (fp - fm) / jnp.where",
      ["tests/test_period1_fast_parts.py::test_reply_scan_factored_matches_pairwise_sigmoid"]),
