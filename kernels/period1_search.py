@@ -249,6 +249,25 @@ def scan_grids(q1: Period1, q2: Period2) -> tuple[ScanGrid, ScanGrid]:
     return ScanGrid(xs, e.F1[..., :SCAN_POINTS], search), ScanGrid(vxs, None, verify)
 
 
+def first_cells(mask, n_slots: int):
+    """The first ``n_slots`` cells where ``mask`` (..., cells) holds: (has (..., n_slots),
+    cell index k (..., n_slots), number of cells that hold (...)).
+
+    With rank_j the count of cells 0..j that hold, the s-th is cell #{j: rank_j < s}.
+    Everything reads rank, not the mask: XLA fuses the tail of the mask's producer
+    (F1's formula, E's interpolation) into each elementwise consumer, and a
+    consumer broadcast over the slots, such as a (..., slots, cells) mask and its
+    argmax, recomputed that tail once per slot, twice (in ``refine_crossings``,
+    float64, one thread: 24 µs per lane, more than the refinement itself).  A slot
+    with no such cell gets the last cell, so every index stays on the grid."""
+    rank = jnp.cumsum(mask, axis=-1, dtype=jnp.int32)
+    slots = jnp.arange(1, n_slots + 1, dtype=jnp.int32)
+    count = rank[..., -1]
+    has = count[..., None] >= slots
+    k = jnp.minimum(jnp.sum(rank[..., None, :] < slots[:, None], axis=-1, dtype=jnp.int32), mask.shape[-1] - 1)
+    return has, k, count
+
+
 def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
     """Interior symmetric candidates: the first :data:`MAX_CROSSINGS` sign changes of F1 on the
     grid, each refined by Chandrupatla on its cell.  Returns (Root (n, MAX_CROSSINGS),
@@ -259,17 +278,7 @@ def refine_crossings(q1: Period1, q2: Period2, grid: ScanGrid):
     iteration is a nested terminal solve."""
     pos = grid.F1 > 0.0
     cross = pos[..., 1:] != pos[..., :-1]
-    # rank_j: sign changes in cells 0..j.  The s-th change is in cell k_s = #{j: rank_j < s}.
-    # Everything below reads rank, not F1: XLA fuses the tail of F1's formula into
-    # each elementwise consumer, and a consumer broadcast over the slots (as a
-    # (n, slots, cells) mask) recomputed it MAX_CROSSINGS times, twice (float64,
-    # one thread: 24 µs per lane, more than the refinement itself)
-    rank = jnp.cumsum(cross, axis=-1, dtype=jnp.int32)
-    slots = jnp.arange(1, MAX_CROSSINGS + 1, dtype=jnp.int32)
-    n_cross = rank[..., -1]
-    has = n_cross[..., None] >= slots                                      # (n, MAX_CROSSINGS)
-    # (slots with no such cell: the last cell, so every index stays on the grid)
-    k = jnp.minimum(jnp.sum(rank[..., None, :] < slots[:, None], axis=-1, dtype=jnp.int32), SCAN_POINTS - 2)
+    has, k, n_cross = first_cells(cross, MAX_CROSSINGS)                   # (n, MAX_CROSSINGS)
     lo, hi = grid.xs[k], grid.xs[k + 1]
     f_lo = jnp.take_along_axis(grid.F1, k, axis=-1)
     f_hi = jnp.take_along_axis(grid.F1, k + 1, axis=-1)
@@ -321,11 +330,6 @@ def _grid_values_for(yv: Values, q1: Period1, grid: ScanGrid) -> Values:
     extra = yv.A.ndim - q1.s1.ndim
     return jax.tree_util.tree_map(
         lambda v: jnp.reshape(v, v.shape[:-1] + (1,) * extra + v.shape[-1:]), grid.values)
-
-
-def _brent_tol(dtype):
-    """Brent's absolute tolerance in x (:data:`BRENT_XTOL`, by float width)."""
-    return BRENT_XTOL[jnp.finfo(dtype).bits]
 
 
 def _brent_next(st: _BR, tol1) -> _BR:
@@ -385,8 +389,7 @@ def best_response(y, q1: Period1, q2: Period2, grid: ScanGrid, with_values: bool
     and the best point then took different sides (seen on jax 0.10's CPU fusion
     emitters).
     """
-    dt = y.dtype
-    tol1 = _brent_tol(dt)
+    tol1 = BRENT_XTOL[jnp.finfo(y.dtype).bits]
     n = grid.xs.shape[0]
     z = jnp.zeros_like(y)
     vz = _no_values(z)
@@ -558,12 +561,7 @@ def interior_two_cycles(r, xs):
     e = _interp(r, r, xs) - xs
     sign_change = (e[..., :-1] == 0.0) | ((e[..., :-1] > 0.0) != (e[..., 1:] > 0.0))
     cell = sign_change & (d[..., :-1] > ASYM_SEP) & (d[..., 1:] > ASYM_SEP)
-    # the s-th such cell is cell #{j: rank_j < s} (as in :func:`refine_crossings`:
-    # a (..., slots, cells) mask of ``cell`` would recompute E per slot)
-    rank = jnp.cumsum(cell, axis=-1, dtype=jnp.int32)
-    slots = jnp.arange(1, NA_INT + 1, dtype=jnp.int32)
-    has = rank[..., -1:] >= slots                                       # (..., NA_INT)
-    k = jnp.minimum(jnp.sum(rank[..., None, :] < slots[:, None], axis=-1, dtype=jnp.int32), SCAN_POINTS - 2)
+    has, k, _ = first_cells(cell, NA_INT)                               # (..., NA_INT)
     e0 = jnp.take_along_axis(e, k, axis=-1)
     e1 = jnp.take_along_axis(e, k + 1, axis=-1)
     slope = (e1 - e0) / dx
